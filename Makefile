@@ -1,0 +1,116 @@
+# xendm — top-level build.
+#
+# Two build variants live side by side:
+#   build/rel   optimised, what `make`, `make bench` and `make demo` use;
+#   build/asan  the same sources under AddressSanitizer + UBSan, what `make test` uses.
+# Each top-level module (memory/, mapcache/, devices/, xen/) is a static library built
+# from every .c file in its folder; dm/ links them into the `xendm` program. tools/mockxen
+# brings its own rules in tools/mockxen/mockxen.mk. Unit tests are tests/unit/test_*.c
+# (cmocka, one binary each); integration tests are tests/integration/*.sh; benchmarks are
+# bench/bench_*.c (one binary each) and bench/*.sh.
+
+CC       ?= gcc
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
+
+XEN_PKGS := xencontrol xenforeignmemory xendevicemodel xenevtchn xenstore xentoolcore
+XEN_CFLAGS = $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
+XEN_LIBS   = $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null)
+
+WARN     := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla
+BASE_CFLAGS := $(WARN) -g -D_GNU_SOURCE -I. -pthread -fno-strict-aliasing
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+
+CFLAGS_rel  := $(BASE_CFLAGS) -O2
+CFLAGS_asan := $(BASE_CFLAGS) -O1 $(SAN)
+LDFLAGS_rel :=
+LDFLAGS_asan := $(SAN)
+
+MODULES  := util memory mapcache devices xen
+# Link order: later modules depend on earlier ones.
+LINK_ORDER := xen devices mapcache memory util
+
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+# The xendm program exists once dm/ has sources.
+XENDM_rel  := $(if $(wildcard dm/*.c),build/rel/xendm)
+XENDM_asan := $(if $(wildcard dm/*.c),build/asan/xendm)
+
+.PHONY: all deps test unit-test integration-test bench demo clean help
+all: $(XENDM_rel) mockxen-rel
+
+help:
+	@echo "make          build xendm and mockxen (optimised, build/rel)"
+	@echo "make test     install missing packages (as root), build under ASan+UBSan, run every test"
+	@echo "make bench    build optimised and print the benchmark table"
+	@echo "make demo     start mockxen and xendm, run a guest, show what happened"
+	@echo "make deps     only install (or name) the missing Debian packages"
+
+deps:
+	$(Q)scripts/deps.sh
+
+# ---- per-variant rules --------------------------------------------------------------
+# $(1) = variant name (rel|asan)
+define variant_rules
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(1),$(m))))
+
+build/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(XEN_CFLAGS) -MMD -MP -c $$< -o $$@
+
+LIBS_$(1) := $(foreach m,$(LINK_ORDER),build/$(1)/lib$(m).a)
+
+build/$(1)/xendm: $(patsubst %.c,build/$(1)/%.o,$(wildcard dm/*.c)) $$(LIBS_$(1))
+	@mkdir -p $$(dir $$@)
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ $$(XEN_LIBS) -lm
+
+UNIT_$(1) := $(patsubst tests/unit/%.c,build/$(1)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/tests/unit/support.o $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(XEN_LIBS) -lm
+
+BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
+build/$(1)/bench/%: build/$(1)/bench/%.o $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(XEN_LIBS) -lm
+endef
+
+# $(1) = variant, $(2) = module
+define module_rules
+OBJS_$(1)_$(2) := $(patsubst %.c,build/$(1)/%.o,$(wildcard $(2)/*.c))
+build/$(1)/lib$(2).a: $$(OBJS_$(1)_$(2))
+	@mkdir -p $$(dir $$@)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+
+$(eval $(call variant_rules,rel))
+$(eval $(call variant_rules,asan))
+
+-include tools/mockxen/mockxen.mk
+mockxen-rel mockxen-asan::
+
+# ---- test, bench, demo ---------------------------------------------------------------
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)scripts/run-tests.sh build/asan build/rel
+
+test-build: $(UNIT_asan) $(XENDM_asan) mockxen-asan $(XENDM_rel) mockxen-rel
+
+unit-test: $(UNIT_asan)
+	$(Q)scripts/run-tests.sh --unit-only build/asan build/rel
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory bench-build
+	$(Q)scripts/run-bench.sh build/rel
+
+bench-build: $(BENCH_rel) $(XENDM_rel) mockxen-rel
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh build/rel
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,11 @@
+# Shared helpers for integration tests: TAP output and process cleanup.
+# Source it; then call ok/not_ok/skip_test and finally `done_testing`.
+set -u
+_tap_n=0 _tap_failed=0
+ok()        { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok()    { _tap_n=$((_tap_n + 1)); _tap_failed=1; echo "not ok $_tap_n - $*"; }
+skip_test() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
+# check NAME CMD...: run CMD, report ok/not ok under NAME.
+check()     { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+diag()      { echo "# $*"; }
+done_testing() { echo "1..$_tap_n"; exit "$_tap_failed"; }

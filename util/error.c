@@ -1,0 +1,86 @@
+/* util/error.c — see error.h. */
+#include "util/error.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Error *error_new(int errnum, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (n < 0)
+        n = snprintf(buf, sizeof(buf), "(unformattable error message)");
+    if (errnum) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, sizeof(buf) - used, ": %s", strerror(errnum));
+    }
+    size_t len = strlen(buf);
+    Error *err = malloc(sizeof(*err) + len + 1);
+    if (!err)           /* out of memory while reporting: nothing sane is left to do */
+        abort();
+    err->errnum = errnum;
+    memcpy(err->msg, buf, len + 1);
+    return err;
+}
+
+void error_vsetg(Error **errp, int errnum, const char *fmt, va_list ap)
+{
+    if (!errp)
+        return;
+    assert(*errp == NULL && "error set twice");
+    *errp = error_new(errnum, fmt, ap);
+}
+
+void error_setg(Error **errp, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vsetg(errp, 0, fmt, ap);
+    va_end(ap);
+}
+
+void error_setg_errno(Error **errp, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vsetg(errp, errnum, fmt, ap);
+    va_end(ap);
+}
+
+void error_prepend(Error **errp, const char *fmt, ...)
+{
+    if (!errp || !*errp)
+        return;
+    char prefix[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    Error *old = *errp;
+    *errp = NULL;
+    error_setg(errp, "%s: %s", prefix, old->msg);
+    (*errp)->errnum = old->errnum;
+    free(old);
+}
+
+void error_propagate(Error **dst, Error *src)
+{
+    if (!src)
+        return;
+    if (dst && !*dst)
+        *dst = src;
+    else
+        free(src);
+}
+
+const char *error_get_pretty(const Error *err)
+{
+    return err ? err->msg : "(no error)";
+}
+
+void error_free(Error *err)
+{
+    free(err);
+}

@@ -1,0 +1,88 @@
+/* util/log.c — see log.h. */
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static int current_level = -1;          /* -1: not yet read from XENDM_LOG */
+
+int log_parse_level(const char *name, enum log_level *out)
+{
+    for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void log_set_level(enum log_level level)
+{
+    current_level = (int)level;
+}
+
+enum log_level log_get_level(void)
+{
+    if (current_level < 0) {
+        enum log_level lvl = LOG_WARN;
+        const char *env = getenv("XENDM_LOG");
+        if (env && log_parse_level(env, &lvl) < 0)
+            lvl = LOG_WARN;
+        current_level = (int)lvl;
+    }
+    return (enum log_level)current_level;
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    fprintf(stderr, "xendm: %s: %s\n", level_names[level], buf);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (level > log_get_level())
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void log_ratelimited(LogRateLimit *rl, enum log_level level, const char *fmt, ...)
+{
+    if (level > log_get_level())
+        return;
+    uint64_t now = now_ms();
+    if (now >= rl->next_ms) {           /* refill the bucket once per interval */
+        rl->tokens = LOG_RATELIMIT_BURST;
+        rl->next_ms = now + LOG_RATELIMIT_INTERVAL_MS;
+    }
+    if (rl->tokens == 0) {
+        rl->suppressed++;
+        return;
+    }
+    rl->tokens--;
+    if (rl->suppressed) {
+        log_msg(level, "(%lu similar messages suppressed)", rl->suppressed);
+        rl->suppressed = 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, fmt, ap);
+    va_end(ap);
+}

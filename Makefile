@@ -32,7 +32,7 @@ MODULES  := util memory mapcache devices xen
 # Link order: later modules depend on earlier ones.
 LINK_ORDER := xen devices mapcache memory util
 
-.SECONDARY:
+.PRECIOUS: build/%.o
 .DELETE_ON_ERROR:
 
 # The xendm program exists once dm/ has sources.
@@ -77,17 +77,22 @@ build/$(1)/bench/%: build/$(1)/bench/%.o $$(LIBS_$(1))
 endef
 
 # $(1) = variant, $(2) = module
+# Device types register themselves from constructors, which the linker would leave out
+# of a program if their archive member is never referenced by name; so libdevices.a
+# holds a single object merged with `ld -r`, linked in whole as soon as anything is used.
 define module_rules
 OBJS_$(1)_$(2) := $(patsubst %.c,build/$(1)/%.o,$(wildcard $(2)/*.c))
 build/$(1)/lib$(2).a: $$(OBJS_$(1)_$(2))
 	@mkdir -p $$(dir $$@)
-	$(Q)rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && $(if $(filter devices,$(2)),ld -r -o $$@.o $$^ && ar rcs $$@ $$@.o,ar rcs $$@ $$^)
 endef
 
 $(eval $(call variant_rules,rel))
 $(eval $(call variant_rules,asan))
 
 -include tools/mockxen/mockxen.mk
+-include tests/xs-server/xs-server.mk
+-include tests/guests/guests.mk
 mockxen-rel mockxen-asan::
 
 # ---- test, bench, demo ---------------------------------------------------------------

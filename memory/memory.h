@@ -95,6 +95,7 @@ typedef struct MemoryRegionIoeventfd {
     bool match_data;
     uint64_t data;
     int fd;                     /* eventfd owned by the caller */
+    MemoryRegion *mr;           /* the region that declared it */
 } MemoryRegionIoeventfd;
 
 enum memory_region_kind {
@@ -142,6 +143,10 @@ struct MemoryRegion {
     MemoryRegionIoeventfd *ioeventfds;
     unsigned ioeventfd_nb;
     unsigned generation;        /* bumped on every edit below this region (for incremental render) */
+    /* Private to memory/region.c: children indexed by address, and when this region
+     * was last added to its container (orders equal priorities: later-added wins). */
+    struct MemoryRegionChildIndex *child_index;
+    uint64_t add_seq;
 };
 
 /* Initialise a pure container (answers nothing itself; children decide). */
@@ -277,8 +282,20 @@ AddressSpaceDispatch *address_space_dispatch_new(FlatView *fv, Error **errp);
 void address_space_dispatch_free(AddressSpaceDispatch *d);
 /* The section holding addr, or NULL for a hole. The returned pointer is owned by d. */
 const MemoryRegionSection *address_space_dispatch_lookup(AddressSpaceDispatch *d, hwaddr addr);
+/* For addr in a hole: how many bytes from addr stay unassigned, counted at most to the
+ * end of addr's 4 KiB page (so at least 1). */
+hwaddr address_space_dispatch_hole_size(AddressSpaceDispatch *d, hwaddr addr);
 
 /* ---- Accesses (memory/access.c) --------------------------------------------------- */
+
+/*
+ * address_space_rw walks [addr, addr + len) section by section: RAM is copied (writes
+ * mark the pages dirty), io is cut into the widest pieces the device accepts. Bytes
+ * nothing decodes (holes, io regions without ops, anything past 2^64: there is no
+ * wrap to 0) read as 0xff, drop writes, give MEMTX_DECODE_ERROR and count once per
+ * call in as->unassigned_reads/writes. Writes to ROM or readonly RAM are dropped with
+ * MEMTX_ACCESS_ERROR. The results of the pieces are OR-ed.
+ */
 
 typedef struct MemTxAttrs {
     unsigned unspecified : 1;
@@ -291,7 +308,9 @@ MemTxResult address_space_read(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, 
                                hwaddr len);
 MemTxResult address_space_write(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,
                                 const void *buf, hwaddr len);
-/* Sized helpers: value in host order; _le/_be convert from/to the guest's byte order. */
+/* Sized helpers: value in host order; _le/_be say which byte order memory holds it in.
+ * Each is one access of its size: an io region gets a single dispatch of that size
+ * (refused if ops->valid does not allow it), unless the access straddles sections. */
 uint8_t  address_space_ldub(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r);
 uint16_t address_space_lduw_le(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r);
 uint32_t address_space_ldl_le(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r);
@@ -309,7 +328,12 @@ void address_space_stq_be(AddressSpace *as, hwaddr addr, uint64_t val, MemTxAttr
 
 /* One access of `size` (1/2/4/8) bytes to a region, applying valid/impl constraints
  * and endianness; addr is region-relative. Used by the access layer and by the ioreq
- * loop for single PIO/MMIO requests. */
+ * loop for single PIO/MMIO requests. *data is in the guest's byte order (little
+ * endian; a big-endian device's callbacks see it swapped). Refused accesses give
+ * MEMTX_ACCESS_ERROR, regions without ops MEMTX_DECODE_ERROR; reads then return all
+ * ones. RAM-backed regions (and ROM devices in romd mode, for reads) are served from
+ * their RAM. Accesses narrower than impl.min_access_size read-modify-write the
+ * aligned word around them. */
 MemTxResult memory_region_dispatch_read(MemoryRegion *mr, hwaddr addr, uint64_t *data,
                                         unsigned size, MemTxAttrs attrs);
 MemTxResult memory_region_dispatch_write(MemoryRegion *mr, hwaddr addr, uint64_t data,

@@ -1,67 +1,121 @@
 /*
  * memory/ram.h — RAM blocks and dirty memory (included by memory/memory.h).
  *
- * Guest RAM lives in RAMBlocks placed in one linear "ram_addr" space. A block gets the
- * smallest gap that fits (best fit, as QEMU's find_ram_offset), the block list is kept
- * sorted biggest → smallest, and every change resets the MRU block and bumps the list
- * version. Without Xen a block's host memory is an anonymous 2 MiB-aligned mapping with
- * QEMU's madvise policy; with a backend hook installed (xen_ram_alloc) the frames come
- * from the hypervisor, host stays NULL and accesses go through the RAM translate hook.
+ * Guest RAM lives in RAMBlocks placed in one linear "ram_addr" space of a fixed size
+ * (RAM_ADDR_SPACE_DEFAULT unless changed with ram_set_addr_space_size). A new block
+ * gets the same offset QEMU's find_ram_offset would give it: the smallest gap after
+ * the end of some block that fits (the first block of an empty list goes at 0), ties
+ * going to the block that comes first in the list. Unlike QEMU the search is
+ * O(log n), and running out of space is an error, not an abort. The block list is kept
+ * sorted biggest → smallest (equal sizes: oldest first); every change resets the MRU
+ * block, then bumps the list version (write barrier in between, so a reader that sees
+ * the new version sees the new list).
  *
- * Dirty memory: one bitmap per client (VGA, CODE, MIGRATION) over the ram_addr space, in
- * 4 KiB pages, grown with the RAM (old bits kept). Setting bits is atomic per word.
+ * Host memory: without Xen a block's host memory is an anonymous 2 MiB-aligned mapping
+ * with QEMU's madvise policy (MERGEABLE when memory merging is on, DONTDUMP when guest
+ * core dumps are off, HUGEPAGE, DONTFORK). With a backend hook installed (xen/ installs
+ * xen_ram_alloc) the frames come from the hypervisor, host stays NULL and accesses go
+ * through the RAM translate hook of memory.h (the mapcache).
+ *
+ * Dirty memory: one bitmap per client (VGA, CODE, MIGRATION) over the ram_addr space,
+ * one bit per 4 KiB page, grown with the RAM (old bits kept, new bits zero, then a new
+ * block is marked dirty for every client). Bits are set and cleared with atomic word
+ * operations, so a dirty-log reader may run on another thread than the writers.
  *
  * Ownership: a RAMBlock belongs to the global ram list from qemu_ram_alloc*() until
- * qemu_ram_free(); memory_region_init_ram() ties one to a region, and finalising the
- * region frees it. Single-threaded, except dirty-bit updates which are atomic.
+ * qemu_ram_free(), which also releases host memory it mapped (never caller-supplied
+ * memory). memory_region_init_ram() ties a block to a region, and finalising the
+ * region frees it. Everything except the dirty bitmaps is single-threaded.
  */
 #ifndef XENDM_MEMORY_RAM_H
 #define XENDM_MEMORY_RAM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "memory/ram_tree.h"
 
 #define RAM_PAGE_BITS 12
 #define RAM_PAGE_SIZE (1ULL << RAM_PAGE_BITS)
 
+/* Size of the ram_addr space, [0, size): 1 TiB unless set otherwise. */
+#define RAM_ADDR_SPACE_DEFAULT (1ULL << 40)
+
 #define RAM_PREALLOC   (1u << 0)    /* host memory supplied by the caller */
 #define RAM_RESIZEABLE (1u << 1)    /* used_length may change up to max_length */
 
+#define DIRTY_CLIENTS_ALL ((uint8_t)((1u << DIRTY_MEMORY_NUM) - 1))
+
+/*
+ * Field order is for the placement trees (memory/ram_gaps.c): a block is allocated on a
+ * cache-line boundary, the gap-tree key and node share the first line and the
+ * address-tree key and node the second, so a tree walk touches one line per level.
+ */
 struct RAMBlock {
-    MemoryRegion *mr;
-    uint8_t *host;              /* NULL under Xen */
+    ram_addr_t max_length;      /* what is reserved in ram_addr space and host memory */
+    ram_addr_t gap;             /* private: free bytes from this block's end to the next */
+    uint64_t seq;               /* private: insertion order, breaks ties among equal sizes */
+    RamTreeNode by_gap;         /* private: ordered by (gap, list position) */
+    ram_addr_t used_length;     /* what the guest sees; <= max_length */
+    struct RAMBlock *prev;      /* private: previous (bigger) block in the list */
+
     ram_addr_t offset;          /* start in ram_addr space */
-    ram_addr_t used_length;
-    ram_addr_t max_length;
-    size_t page_size;
-    uint32_t flags;
+    RamTreeNode by_addr;        /* private: ordered by offset */
+    struct RAMBlock *addr_prev, *addr_next;    /* private: neighbours by offset */
+    struct RAMBlock *next;      /* next smaller block in the list; read-only outside */
+    MemoryRegion *mr;           /* may be NULL for blocks made without a region */
+
+    RamTreeNode by_size_tail;   /* private: in that tree iff newest block of its size */
+    uint8_t *host;              /* NULL under Xen (backend hook) */
+    size_t page_size;           /* RAM_PAGE_SIZE */
+    uint64_t align;             /* alignment of an anonymous host mapping, else 0 */
+    uint32_t flags;             /* RAM_PREALLOC, RAM_RESIZEABLE */
     int fd;                     /* -1: anonymous */
     void (*resized)(const char *idstr, uint64_t new_size, void *host);
-    char idstr[256];
-    /* list linkage and gap-tree bookkeeping are private to memory/ram_block.c */
-    struct RAMBlock *next;
+    char idstr[256];            /* the region's name, or "ram@<offset>" */
 };
 
-/* Allocate a block of `size` bytes (rounded up to 4 KiB). Returns 0 or -errno with the
- * message in errp: size 0 is -EINVAL, "cannot find a gap of N bytes" is -ENOSPC,
- * "cannot set up guest memory '<name>': <strerror>" for a failed mapping. */
+/*
+ * Allocate a block of `size` bytes (rounded up to 4 KiB). Returns the block, or NULL
+ * with the message in errp: size 0 or a size that does not fit the ram_addr space,
+ * "cannot find a gap of N bytes" when the space is full, "cannot set up guest memory
+ * '<name>': <why>" when host memory (or the backend) fails. On failure nothing is
+ * left behind: the list, its version and the dirty bitmaps are unchanged.
+ */
 RAMBlock *qemu_ram_alloc(ram_addr_t size, MemoryRegion *mr, Error **errp);
+/* Caller-owned host memory (RAM_PREALLOC); it must outlive the block. */
 RAMBlock *qemu_ram_alloc_from_ptr(ram_addr_t size, void *host, MemoryRegion *mr, Error **errp);
+/* used_length = size, max_length = max_size (reserved up front); `resized` (optional)
+ * is called after every successful qemu_ram_resize. */
 RAMBlock *qemu_ram_alloc_resizeable(ram_addr_t size, ram_addr_t max_size,
                                     void (*resized)(const char *, uint64_t, void *),
                                     MemoryRegion *mr, Error **errp);
+/* Change used_length (rounded up to 4 KiB). The old range's dirty bits are cleared and
+ * the new range marked dirty for all clients; the region (if any) takes the new size.
+ * -EINVAL if the block is not resizeable or newsize exceeds max_length. */
 int qemu_ram_resize(RAMBlock *block, ram_addr_t newsize, Error **errp);
+/* Remove from the list and release host memory that the block mapped. NULL is a no-op. */
 void qemu_ram_free(RAMBlock *block);
+/* End of the highest block (0 when there is none). */
 ram_addr_t last_ram_offset(void);
+
+/* The ram_addr space is [0, size); size must be a non-zero multiple of 4 KiB and cover
+ * last_ram_offset(). Returns 0 or -EINVAL. */
+int ram_set_addr_space_size(ram_addr_t size, Error **errp);
+ram_addr_t ram_addr_space_size(void);
 
 /* List state, for tools and tests. */
 RAMBlock *ram_list_first(void);             /* biggest block; then block->next */
-uint32_t ram_list_version(void);
+uint32_t ram_list_version(void);            /* read with acquire ordering */
 RAMBlock *ram_list_mru(void);
 
 /* Translation. */
 RAMBlock *qemu_get_ram_block(ram_addr_t addr);          /* NULL if no block holds addr */
-void *ram_block_host_ptr(RAMBlock *block, ram_addr_t offset);   /* NULL if no host memory */
+/* Host pointer at offset within the block; NULL if offset >= used_length or the block
+ * has no host memory (Xen: use the RAM translate hook). */
+void *ram_block_host_ptr(RAMBlock *block, ram_addr_t offset);
 /* Host pointer → block and ram_addr; NULL if the pointer is not guest RAM. */
 RAMBlock *qemu_ram_block_from_host(const void *ptr, ram_addr_t *ram_addr);
 
@@ -70,26 +124,59 @@ void ram_set_mem_merge(bool enabled);       /* MADV_MERGEABLE; default off */
 void ram_set_dump_guest_core(bool enabled); /* off → MADV_DONTDUMP; default on */
 
 /* Backend hook: when set, ram_block_add calls it instead of mapping host memory (the Xen
- * side provides xen_ram_alloc). Return 0 or -errno with errp set. */
+ * side provides xen_ram_alloc). Return 0 or -errno with errp set. NULL removes it. */
 typedef int (*RamBackendAlloc)(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr,
                                Error **errp);
 void ram_set_backend(RamBackendAlloc alloc);
 
-/* Dirty memory. */
+/* ---- Dirty memory (memory/dirty.c) ----------------------------------------------- */
+
+/* Mark [start, start+length) dirty (whole pages) for the clients in mask (bits of enum
+ * dirty_client), then pass the range to the modified-memory hook, if one is set. Pages
+ * beyond the bitmaps (no block ever there) are ignored. */
 void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, uint8_t mask);
+/* Clear every client's bits for the pages of [start, start+length). */
+void cpu_physical_memory_clear_dirty_range(ram_addr_t start, ram_addr_t length);
+/* Is any page of the range dirty for client? */
 bool cpu_physical_memory_get_dirty(ram_addr_t start, ram_addr_t length, unsigned client);
+/* Clear client's bits for the range; true if any was set. */
 bool cpu_physical_memory_test_and_clear_dirty(ram_addr_t start, ram_addr_t length,
                                               unsigned client);
-/* Copy the bits for [start, start+length) into dest (one bit per page, LSB first) and
- * clear them. Returns the number of dirty pages. */
+/* Copy client's bits for the pages of [start, start+length) into dest (bit i is page
+ * (start >> 12) + i, LSB first, whole words written) and clear them, each word
+ * atomically. Returns the number of dirty pages. */
 uint64_t cpu_physical_memory_snapshot_and_clear_dirty(ram_addr_t start, ram_addr_t length,
                                                       unsigned client, unsigned long *dest);
-/* Mask of clients whose logging is on (VGA/CODE per region users, MIGRATION while a
- * migration runs); set_dirty_range only touches these plus the ones in its mask. */
-void ram_dirty_migration_start(void);
+/* Pages covered by the dirty bitmaps (grows with last_ram_offset, never shrinks). */
+uint64_t ram_dirty_bitmap_pages(void);
+
+/*
+ * Migration (log-dirty) state, as QEMU's ram_save_setup / migration_bitmap_extend: start
+ * creates the migration bitmap with every page set and counts the used pages as dirty;
+ * a block added while it runs extends the bitmap with its new pages set. Start returns
+ * 0, -EBUSY if already running, or -ENOMEM.
+ */
+int ram_dirty_migration_start(Error **errp);
 void ram_dirty_migration_stop(void);
-/* Called by set_dirty_range for every range it marks (Xen: xen_modified_memory). */
+bool ram_dirty_migration_active(void);
+/* The migration bitmap (NULL when not migrating) and its length in pages. */
+const unsigned long *ram_migration_bitmap(uint64_t *pages);
+uint64_t ram_migration_dirty_pages(void);
+
+/* Called by set_dirty_range for every non-empty range it is given, whatever the mask,
+ * as the seed calls xen_modified_memory: the hook's owner knows whether its own dirty
+ * client is on (Xen: log-dirty mode) and returns at once when it is not. NULL removes
+ * it. */
 typedef void (*RamModifiedHook)(ram_addr_t start, ram_addr_t length, void *opaque);
 void ram_set_modified_memory_hook(RamModifiedHook hook, void *opaque);
+
+/* ---- Test support ---------------------------------------------------------------- */
+
+/* Replace mmap() for anonymous guest memory (NULL restores mmap). */
+typedef void *(*RamMmapFn)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void ram_set_mmap_hook(RamMmapFn fn);
+/* Test-only: free every block (without region destructors), the dirty and migration
+ * bitmaps, and restore every setting and hook above to its default. */
+void ram_reset_for_tests(void);
 
 #endif

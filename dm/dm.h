@@ -1,0 +1,74 @@
+/*
+ * dm/dm.h — the xendm program: options, the machine, start-up steps, the event loop.
+ *
+ * Start-up is an ordered list of steps (dm/startup.c), each logged; a failure stops the
+ * list and the teardown runs the "down" half of exactly the steps that completed, in
+ * reverse. The same teardown runs on SIGTERM/SIGINT and on fatal errors in the loop.
+ * The Dm structure owns everything; it lives in main() for the life of the process.
+ */
+#ifndef XENDM_DM_H
+#define XENDM_DM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "devices/devices.h"
+#include "mapcache/mapcache.h"
+#include "memory/memory.h"
+#include "xen/xen_dm.h"
+
+#define DM_MAX_DEVICES 16
+
+typedef struct DmOptions {
+    uint32_t domid;
+    bool have_domid;
+    uint64_t memory_mib;            /* guest RAM below 4 GiB; 0: ask the domain */
+    const char *devices[DM_MAX_DEVICES];
+    unsigned nr_devices;
+    bool no_defaults;
+    bool legacy_ioreq_pages;
+    bool buffered_ioreqs;
+    bool log_dirty;
+    uint64_t mapcache_bucket;       /* bytes; 0: default */
+    uint64_t mapcache_max;          /* bytes; 0: default */
+    const char *stats_file;
+    bool restrict_handles;
+} DmOptions;
+
+typedef struct Dm {
+    DmOptions opts;
+    XenDM *xen;
+    MapCache *mapcache;
+    MemoryRegion system_memory, system_io, ram;
+    bool ram_ready;
+    AddressSpace as_mem, as_io;
+    bool as_ready;
+    IrqRouter irq;
+    PciHost *pci;
+    Device *devices[DM_MAX_DEVICES];
+    unsigned nr_devices;
+    int signal_fd;
+    volatile bool stop;
+} Dm;
+
+/* dm/options.c: parse argv; returns 0, 1 when the program should exit successfully
+ * (--help, --version, --list-devices), or -EINVAL with the message printed. */
+int dm_parse_options(int argc, char **argv, DmOptions *opts);
+
+/* dm/startup.c */
+int dm_start(Dm *dm, Error **errp);
+void dm_stop(Dm *dm);
+
+/* dm/machine.c: the guest-visible machine (address spaces, RAM, PCI, devices). */
+int dm_machine_create(Dm *dm, Error **errp);
+void dm_machine_destroy(Dm *dm);
+
+/* dm/event_loop.c: serve until a signal or a fatal error. Returns 0 or -errno. */
+int dm_run(Dm *dm, Error **errp);
+
+/* dm/stats.c: counters as "name value" lines; path "-" is stderr. */
+void dm_print_stats(Dm *dm, FILE *out);
+void dm_write_stats(Dm *dm, const char *path);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * dm/machine.c — the machine xendm presents to the guest.
+ *
+ * Two address spaces: "memory" (a 2^64 container holding guest RAM at 0 and the
+ * devices' MMIO) and "io" (64 KiB of ports). Guest RAM is one RAM region at guest
+ * physical 0 whose frames the toolstack populated; its ram_addr equals its guest
+ * physical address, which is also what the mapcache is keyed by. Devices are created
+ * from their option strings inside one transaction, so their ranges reach Xen in one
+ * batch once the listeners are attached.
+ */
+#include "dm/dm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+#include "util/log.h"
+
+static const char *const default_devices[] = { "uart", "pci-testdev" };
+
+static int irq_set_isa(void *opaque, unsigned irq, bool level)
+{
+    return xen_dm_set_isa_irq_level(opaque, (uint8_t)irq, level);
+}
+
+static int irq_set_pci_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level)
+{
+    return xen_dm_set_pci_intx_level(opaque, (uint8_t)(sbdf >> 8), (uint8_t)((sbdf & 0xff) >> 3),
+                                     (uint8_t)intx, level);
+}
+
+static int pci_device_added(void *opaque, uint32_t sbdf, Error **errp)
+{
+    return xen_dm_map_pcidev(opaque, (uint8_t)(sbdf >> 8), (uint8_t)((sbdf & 0xff) >> 3),
+                             (uint8_t)(sbdf & 7), errp);
+}
+
+static void pci_device_removed(void *opaque, uint32_t sbdf)
+{
+    Error *err = NULL;
+    if (xen_dm_unmap_pcidev(opaque, (uint8_t)(sbdf >> 8), (uint8_t)((sbdf & 0xff) >> 3),
+                            (uint8_t)(sbdf & 7), &err) < 0) {
+        log_warn("%s", error_get_pretty(err));
+        error_free(err);
+    }
+}
+
+static uint64_t exec_pci_read(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size)
+{
+    return pci_host_config_read(opaque, sbdf, reg, size);
+}
+
+static void exec_pci_write(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size,
+                           uint64_t val)
+{
+    pci_host_config_write(opaque, sbdf, reg, size, (uint32_t)val);
+}
+
+static int create_ram(Dm *dm, Error **errp)
+{
+    uint64_t mib = dm->opts.memory_mib;
+    if (mib == 0) {
+        mib = xen_dm_guest_memory(dm->xen) >> 20;
+        if (mib > 3840)
+            mib = 3840;                 /* the rest sits above 4 GiB: not mapped yet */
+    }
+    if (mib == 0) {
+        error_setg(errp, "domain %u has no memory to serve", dm->opts.domid);
+        return -EINVAL;
+    }
+    xen_ram_set_toolstack_region(&dm->ram);
+    int ret = memory_region_init_ram(&dm->ram, "/machine", "ram", mib << 20, errp);
+    if (ret < 0)
+        return ret;
+    dm->ram_ready = true;
+    return memory_region_add_subregion(&dm->system_memory, 0, &dm->ram, errp);
+}
+
+static int create_devices(Dm *dm, Error **errp)
+{
+    DeviceBoard board = {
+        .system_memory = &dm->system_memory, .system_io = &dm->system_io,
+        .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci,
+    };
+    unsigned nr_default = dm->opts.no_defaults ? 0 : 2;
+    for (unsigned i = 0; i < nr_default + dm->opts.nr_devices; i++) {
+        const char *spec = i < nr_default ? default_devices[i] : dm->opts.devices[i - nr_default];
+        if (dm->nr_devices == DM_MAX_DEVICES) {
+            error_setg(errp, "too many devices (at most %d)", DM_MAX_DEVICES);
+            return -E2BIG;
+        }
+        Device *dev = device_create(&board, spec, errp);
+        if (!dev) {
+            error_prepend(errp, "device '%s'", spec);
+            return -EINVAL;
+        }
+        dm->devices[dm->nr_devices++] = dev;
+        log_info("device '%s' created", spec);
+    }
+    return 0;
+}
+
+int dm_machine_create(Dm *dm, Error **errp)
+{
+    memory_region_init(&dm->system_memory, "/machine", "system", UINT64_MAX);
+    memory_region_init(&dm->system_io, "/machine", "io", 0x10000);
+    if (address_space_init(&dm->as_mem, &dm->system_memory, "memory", errp) < 0)
+        return -EINVAL;
+    if (address_space_init(&dm->as_io, &dm->system_io, "I/O", errp) < 0) {
+        address_space_destroy(&dm->as_mem);
+        return -EINVAL;
+    }
+    dm->as_ready = true;
+    dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
+                           .opaque = dm->xen };
+    memory_region_transaction_begin();
+    int ret = create_ram(dm, errp);
+    if (ret == 0) {
+        dm->pci = pci_host_new(&dm->system_memory, &dm->system_io, &dm->irq, 0, errp);
+        ret = dm->pci ? 0 : -EINVAL;
+    }
+    if (ret == 0) {
+        PciHostHooks hooks = { .device_added = pci_device_added,
+                               .device_removed = pci_device_removed, .opaque = dm->xen };
+        ret = pci_host_set_hooks(dm->pci, &hooks, errp);
+    }
+    if (ret == 0)
+        ret = create_devices(dm, errp);
+    memory_region_transaction_commit();
+    if (ret < 0)
+        return ret;
+
+    IoreqExecCtx *exec = xen_dm_exec_ctx(dm->xen);
+    exec->as_io = &dm->as_io;
+    exec->as_mem = &dm->as_mem;
+    exec->pci_config_read = exec_pci_read;
+    exec->pci_config_write = exec_pci_write;
+    exec->pci_opaque = dm->pci;
+    return xen_dm_attach_address_spaces(dm->xen, &dm->as_mem, &dm->as_io, errp);
+}
+
+void dm_machine_destroy(Dm *dm)
+{
+    xen_dm_detach_address_spaces(dm->xen);
+    memory_region_transaction_begin();
+    while (dm->nr_devices)
+        device_destroy(dm->devices[--dm->nr_devices]);
+    if (dm->pci) {
+        pci_host_free(dm->pci);
+        dm->pci = NULL;
+    }
+    if (dm->ram_ready) {
+        if (dm->ram.container)
+            memory_region_del_subregion(&dm->system_memory, &dm->ram, NULL);
+        memory_region_finalize(&dm->ram);
+        dm->ram_ready = false;
+    }
+    memory_region_transaction_commit();
+    if (dm->as_ready) {
+        address_space_destroy(&dm->as_io);
+        address_space_destroy(&dm->as_mem);
+        memory_region_finalize(&dm->system_io);
+        memory_region_finalize(&dm->system_memory);
+        dm->as_ready = false;
+    }
+}

@@ -1,0 +1,168 @@
+/*
+ * dm/options.c — the command line of xendm.
+ */
+#include "dm/dm.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define XENDM_VERSION "0.1.0"
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+"Usage: xendm --domid N [options]\n"
+"\n"
+"xendm is a Xen HVM device model: it runs as an ioreq server for domain N and emulates\n"
+"the devices below. By default the machine has a 16550A UART at 0x3f8 (IRQ 4, output\n"
+"on stdout) and the PCI test device at 00:03.0.\n"
+"\n"
+"Options:\n"
+"  -d, --domid N              the guest domain to serve (required)\n"
+"  -m, --memory MIB           guest RAM in MiB mapped at 0 (below the PCI hole,\n"
+"                             at most 3840); default: the domain's current memory\n"
+"  -D, --device SPEC          add a device, e.g. uart,port=0x2f8,irq=3,chardev=file:out.txt\n"
+"                             (repeatable; see --list-devices)\n"
+"      --no-defaults          do not create the default UART and test device\n"
+"      --list-devices         list device types and their options, then exit\n"
+"      --no-buffered-ioreqs   do not ask Xen for a buffered ioreq ring\n"
+"      --legacy-ioreq-pages   map the ioreq pages through their guest frames instead\n"
+"                             of xenforeignmemory_map_resource\n"
+"      --log-dirty            report guest memory written by devices to Xen's\n"
+"                             log-dirty machinery (xendevicemodel_modified_memory_bulk)\n"
+"      --mapcache-bucket KIB  mapcache bucket size (power of two; default 1024)\n"
+"      --mapcache-max MIB     mapped guest memory before eviction (default 32768)\n"
+"      --no-restrict          keep the Xen handles unrestricted (for debugging)\n"
+"      --stats FILE           write counters to FILE at exit (\"-\" for stderr)\n"
+"  -l, --log LEVEL            error, warn, info or debug (default warn; env XENDM_LOG)\n"
+"  -h, --help                 show this help and exit\n"
+"  -V, --version              show the version and exit\n"
+"\n"
+"Without Xen, run it against mockxen: LD_LIBRARY_PATH=<mockxen shim dir>\n"
+"MOCKXEN_SOCKET=<socket> XENSTORED_PATH=<xenstore socket> xendm --domid N\n");
+}
+
+static int parse_u64(const char *opt, const char *arg, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 0);
+    if (errno || end == arg || *end || arg[0] == '-' || v > max) {
+        fprintf(stderr, "xendm: %s: invalid value '%s' (expected 0..%" PRIu64 ")\n", opt,
+                arg, max);
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
+    OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT,
+};
+
+static const struct option long_options[] = {
+    { "domid", required_argument, NULL, 'd' },
+    { "memory", required_argument, NULL, 'm' },
+    { "device", required_argument, NULL, 'D' },
+    { "no-defaults", no_argument, NULL, OPT_NO_DEFAULTS },
+    { "list-devices", no_argument, NULL, OPT_LIST_DEVICES },
+    { "no-buffered-ioreqs", no_argument, NULL, OPT_NO_BUFFERED },
+    { "legacy-ioreq-pages", no_argument, NULL, OPT_LEGACY_PAGES },
+    { "log-dirty", no_argument, NULL, OPT_LOG_DIRTY },
+    { "mapcache-bucket", required_argument, NULL, OPT_MC_BUCKET },
+    { "mapcache-max", required_argument, NULL, OPT_MC_MAX },
+    { "no-restrict", no_argument, NULL, OPT_NO_RESTRICT },
+    { "stats", required_argument, NULL, OPT_STATS },
+    { "log", required_argument, NULL, 'l' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Returns 0 to go on, 1 to exit successfully, -EINVAL on a bad option. */
+static int apply_option(DmOptions *o, int c, const char *arg)
+{
+    uint64_t v;
+    enum log_level level;
+    switch (c) {
+    case 'd':
+        if (parse_u64("--domid", arg, 0x7fef, &v) < 0)      /* DOMID_FIRST_RESERVED - 1 */
+            return -EINVAL;
+        o->domid = (uint32_t)v;
+        o->have_domid = true;
+        return 0;
+    case 'm':
+        if (parse_u64("--memory", arg, 3840, &v) < 0)
+            return -EINVAL;
+        o->memory_mib = v;
+        return 0;
+    case 'D':
+        if (o->nr_devices == DM_MAX_DEVICES) {
+            fprintf(stderr, "xendm: at most %d --device options\n", DM_MAX_DEVICES);
+            return -EINVAL;
+        }
+        o->devices[o->nr_devices++] = arg;
+        return 0;
+    case OPT_NO_DEFAULTS: o->no_defaults = true; return 0;
+    case OPT_NO_BUFFERED: o->buffered_ioreqs = false; return 0;
+    case OPT_LEGACY_PAGES: o->legacy_ioreq_pages = true; return 0;
+    case OPT_LOG_DIRTY: o->log_dirty = true; return 0;
+    case OPT_NO_RESTRICT: o->restrict_handles = false; return 0;
+    case OPT_STATS: o->stats_file = arg; return 0;
+    case OPT_MC_BUCKET:
+        if (parse_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
+            return -EINVAL;
+        o->mapcache_bucket = v << 10;
+        return 0;
+    case OPT_MC_MAX:
+        if (parse_u64("--mapcache-max", arg, 1u << 24, &v) < 0)
+            return -EINVAL;
+        o->mapcache_max = v << 20;
+        return 0;
+    case 'l':
+        if (log_parse_level(arg, &level) < 0) {
+            fprintf(stderr, "xendm: --log: unknown level '%s' (error, warn, info, debug)\n", arg);
+            return -EINVAL;
+        }
+        log_set_level(level);
+        return 0;
+    case 'h': print_usage(stdout); return 1;
+    case 'V': printf("xendm %s\n", XENDM_VERSION); return 1;
+    case OPT_LIST_DEVICES: device_types_print(stdout); return 1;
+    default:
+        fprintf(stderr, "Try 'xendm --help'.\n");
+        return -EINVAL;
+    }
+}
+
+int dm_parse_options(int argc, char **argv, DmOptions *o)
+{
+    *o = (DmOptions){ .buffered_ioreqs = true, .restrict_handles = true };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:m:D:l:hV", long_options, NULL)) != -1) {
+        int ret = apply_option(o, c, optarg);
+        if (ret != 0)
+            return ret;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "xendm: unexpected argument '%s'\nTry 'xendm --help'.\n", argv[optind]);
+        return -EINVAL;
+    }
+    if (!o->have_domid) {
+        fprintf(stderr, "xendm: --domid is required\nTry 'xendm --help'.\n");
+        return -EINVAL;
+    }
+    if (o->mapcache_bucket & (o->mapcache_bucket - 1)) {
+        fprintf(stderr, "xendm: --mapcache-bucket must be a power of two\n");
+        return -EINVAL;
+    }
+    return 0;
+}

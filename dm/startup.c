@@ -1,0 +1,175 @@
+/*
+ * dm/startup.c — start-up as an ordered list of steps, and the teardown that undoes
+ * exactly the steps that completed, in reverse.
+ *
+ * Each step is logged as it starts; a failing step reports why and stops the list.
+ * The order follows what Xen needs: the ioreq server must exist before ranges and PCI
+ * devices can be registered, the server is enabled once the machine is complete, and
+ * the guest is told we are ready (xenstore "running") only after that.
+ */
+#include "dm/dm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+typedef struct DmStep {
+    const char *name;
+    int (*up)(Dm *dm, Error **errp);
+    void (*down)(Dm *dm);
+} DmStep;
+
+static int signals_up(Dm *dm, Error **errp)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+        (dm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot set up signal handling");
+        return -err;
+    }
+    return 0;
+}
+
+static void signals_down(Dm *dm)
+{
+    close(dm->signal_fd);
+    dm->signal_fd = -1;
+}
+
+static int xen_up(Dm *dm, Error **errp)
+{
+    XenDMConfig cfg = { .domid = dm->opts.domid, .buffered_ioreqs = dm->opts.buffered_ioreqs,
+                        .force_legacy_pages = dm->opts.legacy_ioreq_pages };
+    dm->xen = xen_dm_open(&cfg, errp);
+    return dm->xen ? 0 : -ENODEV;
+}
+
+static void xen_down(Dm *dm)
+{
+    xen_dm_close(dm->xen);
+    dm->xen = NULL;
+}
+
+static int server_up(Dm *dm, Error **errp)
+{
+    return xen_ioreq_server_create(dm->xen, errp);
+}
+
+static void server_down(Dm *dm)
+{
+    /* The server is destroyed by xen_dm_close, which also undoes a partial create. */
+}
+
+static void ram_modified(ram_addr_t start, ram_addr_t length, void *opaque)
+{
+    xen_modified_memory(opaque, start, length);     /* ram_addr == guest physical */
+}
+
+static void invalidate_mapcache(void *opaque)
+{
+    mapcache_invalidate(opaque);
+}
+
+static int memory_up(Dm *dm, Error **errp)
+{
+    MapCacheConfig mc_cfg = { .bucket_size = dm->opts.mapcache_bucket,
+                              .max_size = dm->opts.mapcache_max };
+    dm->mapcache = mapcache_new(&mc_cfg, &xen_mapper_ops, dm->xen, errp);
+    if (!dm->mapcache)
+        return -EINVAL;
+    RamTranslateHook hook = mapcache_ram_translate_hook(dm->mapcache, NULL, NULL);
+    memory_set_ram_translate_hook(&hook);
+    xen_ram_set_dm(dm->xen);
+    ram_set_backend(xen_ram_alloc);
+    ram_set_modified_memory_hook(ram_modified, dm->xen);
+    xen_dm_set_log_dirty(dm->xen, dm->opts.log_dirty);
+    IoreqExecCtx *exec = xen_dm_exec_ctx(dm->xen);
+    exec->invalidate = invalidate_mapcache;
+    exec->invalidate_opaque = dm->mapcache;
+    return 0;
+}
+
+static void memory_down(Dm *dm)
+{
+    ram_set_modified_memory_hook(NULL, NULL);
+    ram_set_backend(NULL);
+    xen_ram_set_dm(NULL);
+    memory_set_ram_translate_hook(NULL);
+    mapcache_free(dm->mapcache);
+    dm->mapcache = NULL;
+}
+
+static int machine_up(Dm *dm, Error **errp)
+{
+    return dm_machine_create(dm, errp);
+}
+
+static int enable_up(Dm *dm, Error **errp)
+{
+    return xen_ioreq_server_enable(dm->xen, errp);
+}
+
+static int announce_up(Dm *dm, Error **errp)
+{
+    return xen_dm_announce_running(dm->xen, errp);
+}
+
+static int restrict_up(Dm *dm, Error **errp)
+{
+    return dm->opts.restrict_handles ? xen_dm_restrict(dm->xen, errp) : 0;
+}
+
+static void nothing_down(Dm *dm)
+{
+}
+
+static const DmStep steps[] = {
+    { "signal handling",             signals_up,  signals_down },
+    { "open the Xen interfaces",     xen_up,      xen_down },
+    { "create the ioreq server",     server_up,   server_down },
+    { "set up guest memory access",  memory_up,   memory_down },
+    { "build the machine",           machine_up,  dm_machine_destroy },
+    { "enable the ioreq server",     enable_up,   nothing_down },
+    { "announce 'running'",          announce_up, nothing_down },
+    { "restrict the Xen handles",    restrict_up, nothing_down },
+};
+#define NR_STEPS (sizeof(steps) / sizeof(steps[0]))
+
+static unsigned steps_done;
+
+int dm_start(Dm *dm, Error **errp)
+{
+    dm->signal_fd = -1;
+    for (steps_done = 0; steps_done < NR_STEPS; steps_done++) {
+        const DmStep *s = &steps[steps_done];
+        log_info("step %u/%zu: %s", steps_done + 1, NR_STEPS, s->name);
+        int ret = s->up(dm, errp);
+        if (ret < 0) {
+            error_prepend(errp, "%s", s->name);
+            /* The failed step may have done part of its work: undo that too. */
+            s->down(dm);
+            dm_stop(dm);
+            return ret;
+        }
+    }
+    return 0;
+}
+
+void dm_stop(Dm *dm)
+{
+    while (steps_done > 0) {
+        const DmStep *s = &steps[--steps_done];
+        log_info("undo: %s", s->name);
+        s->down(dm);
+    }
+}

@@ -1,0 +1,182 @@
+/*
+ * memory/transaction.c — transactions and the bookkeeping of what changed.
+ *
+ * Edits report the region they touch (memory_region_note_change) before and after the
+ * change. For every address space whose root the region sits under, the region's
+ * extent at that moment is recorded as a pending span; the outermost commit re-renders
+ * only the pending spans of the address spaces that have any. Two cases fall back to
+ * re-rendering a whole address space: a region on the way up is the target of an alias
+ * (it may show up elsewhere through the alias), or too many separate spans pile up in
+ * one transaction (one full render is then cheaper than many small ones).
+ */
+#include "memory/memory-internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define MAX_PENDING_SPANS 64
+
+typedef __int128 SignedAddr;
+
+typedef struct PendingUpdate {
+    AddressSpace *as;
+    bool full;
+    MemSpan *spans;             /* sorted, disjoint, not touching */
+    size_t nr, cap;
+} PendingUpdate;
+
+static unsigned transaction_depth;
+static PendingUpdate *pending;
+static size_t nr_pending, cap_pending;
+static bool all_full;
+
+unsigned memory_region_transaction_depth(void)
+{
+    return transaction_depth;
+}
+
+void memory_region_transaction_begin(void)
+{
+    transaction_depth++;
+}
+
+static PendingUpdate *pending_for(AddressSpace *as)
+{
+    for (size_t i = 0; i < nr_pending; i++)
+        if (pending[i].as == as)
+            return &pending[i];
+    if (memory_vec_reserve((void **)&pending, &cap_pending, nr_pending + 1,
+                           sizeof(*pending)) < 0)
+        return NULL;
+    pending[nr_pending] = (PendingUpdate){ .as = as };
+    return &pending[nr_pending++];
+}
+
+/* Add [start, end) to p's spans, merging with the spans it overlaps or touches. */
+static void pending_add_span(PendingUpdate *p, MemSize start, MemSize end)
+{
+    if (p->full || start >= end)
+        return;
+    size_t lo = 0;
+    while (lo < p->nr && p->spans[lo].end < start)
+        lo++;
+    size_t hi = lo;
+    while (hi < p->nr && p->spans[hi].start <= end) {
+        if (p->spans[hi].start < start)
+            start = p->spans[hi].start;
+        if (p->spans[hi].end > end)
+            end = p->spans[hi].end;
+        hi++;
+    }
+    /* spans[lo, hi) are replaced by one span */
+    if (hi == lo) {
+        if (p->nr >= MAX_PENDING_SPANS ||
+            memory_vec_reserve((void **)&p->spans, &p->cap, p->nr + 1, sizeof(*p->spans)) < 0) {
+            p->full = true;
+            p->nr = 0;
+            return;
+        }
+        memmove(&p->spans[lo + 1], &p->spans[lo], (p->nr - lo) * sizeof(*p->spans));
+        p->nr++;
+    } else if (hi > lo + 1) {
+        memmove(&p->spans[lo + 1], &p->spans[hi], (p->nr - hi) * sizeof(*p->spans));
+        p->nr -= hi - lo - 1;
+    }
+    p->spans[lo] = (MemSpan){ start, end };
+}
+
+static void pending_mark_full(AddressSpace *as)
+{
+    PendingUpdate *p = pending_for(as);
+    if (p) {
+        p->full = true;
+        p->nr = 0;
+    } else {
+        all_full = true;        /* cannot even record it: re-render everything */
+    }
+}
+
+void memory_mark_all_for_full_render(void)
+{
+    AddressSpace *as;
+    TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link)
+        pending_mark_full(as);
+}
+
+void memory_region_note_change(MemoryRegion *mr)
+{
+    assert(transaction_depth > 0 && "note_change outside a transaction");
+    SignedAddr offset = 0;      /* mr's offset inside node */
+    for (const MemoryRegion *node = mr; node; node = node->container) {
+        if (node->alias_count) {
+            memory_mark_all_for_full_render();
+            return;
+        }
+        AddressSpace *as;
+        TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link) {
+            if (as->root != node || offset >= (SignedAddr)MEMSIZE_2_64)
+                continue;
+            SignedAddr end = offset + (SignedAddr)mr->size;
+            if (end > (SignedAddr)MEMSIZE_2_64)
+                end = (SignedAddr)MEMSIZE_2_64;
+            PendingUpdate *p = pending_for(as);
+            if (p)
+                pending_add_span(p, (MemSize)offset, (MemSize)end);
+            else
+                all_full = true;
+        }
+        offset += (SignedAddr)node->addr;
+    }
+}
+
+void memory_address_space_forget(AddressSpace *as)
+{
+    for (size_t i = 0; i < nr_pending; i++) {
+        if (pending[i].as == as) {
+            free(pending[i].spans);
+            pending[i] = pending[--nr_pending];
+            return;
+        }
+    }
+}
+
+static void update_one(AddressSpace *as, const MemSpan *spans, size_t nr, bool full)
+{
+    Error *err = NULL;
+    if (address_space_update(as, spans, nr, full, &err) < 0) {
+        log_error("address space '%s': %s", as->name, error_get_pretty(err));
+        error_free(err);
+    }
+}
+
+void memory_region_transaction_commit(void)
+{
+    assert(transaction_depth > 0 && "commit without begin");
+    if (--transaction_depth)
+        return;
+    /* Listeners may edit the tree from their callbacks: keep this commit's work apart. */
+    transaction_depth++;
+    if (all_full) {
+        all_full = false;
+        memory_mark_all_for_full_render();
+    }
+    PendingUpdate *work = pending;
+    size_t nr_work = nr_pending;
+    pending = NULL;
+    nr_pending = cap_pending = 0;
+    for (size_t i = 0; i < nr_work; i++) {
+        if (work[i].full || work[i].nr)
+            update_one(work[i].as, work[i].spans, work[i].nr, work[i].full);
+        free(work[i].spans);
+    }
+    free(work);
+    transaction_depth--;
+    if (nr_pending || all_full) {
+        /* a listener edited the tree while being told about this commit */
+        transaction_depth++;
+        memory_region_transaction_commit();
+    }
+}

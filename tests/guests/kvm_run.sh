@@ -1,0 +1,63 @@
+# tests/guests/kvm_run.sh — run a KVM test guest under mockxen against a device model.
+# Sourced by tests/integration/mockxen_kvm.sh and bench/kvm_pio_rtt.sh, which set:
+#   mockxen, xendm, qemu    the programs (the null DM comes with mockxen --null-dm)
+#   guests                  the folder of the guest images (build/guests)
+#   tmp                     a scratch folder
+#   MOCKXEN_SOCKET, XENSTORED_PATH, LD_LIBRARY_PATH (the shims), exported
+# and may read mx_pid/dm_pid in their exit traps.
+#
+# kvm_run NAME IMAGE DM [mockxen options]: mockxen runs $guests/IMAGE.bin with DM (null,
+# xendm or qemu) as its device model and exits when the guest writes its exit port.
+# Afterwards $rc is mockxen's exit status (77: KVM unavailable, 99: a sanitizer report),
+# $tmp/NAME.out its stdout (benchmark rows), $tmp/NAME.err its stderr (messages and
+# counters), $tmp/NAME.dm the guest's UART output (xendm, QEMU) and $tmp/NAME.dmerr the
+# device model's messages. Guest RAM: 64 MiB (xendm maps it all), 128 MiB populated
+# for QEMU, which expects the toolstack to populate its RAM.
+kvm_run() {
+    local name=$1 image=$2 dm=$3; shift 3
+    local dm_opts=(--mem-mb 64)
+    case $dm in
+    null) dm_opts+=(--null-dm) ;;
+    qemu) dm_opts=(--mem-mb 128 --populate-mb 128) ;;
+    esac
+    rm -f "$MOCKXEN_SOCKET" "$XENSTORED_PATH" "$tmp/$name".*
+    timeout 120 "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" \
+        "${dm_opts[@]}" --start-timeout 20000 --kvm-guest "$guests/$image.bin" "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    mx_pid=$!
+    for _ in $(seq 200); do
+        [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && break
+        kill -0 "$mx_pid" 2>/dev/null || break
+        sleep 0.02
+    done
+    if kill -0 "$mx_pid" 2>/dev/null; then
+        case $dm in
+        xendm)
+            XENDM_LOG=warn timeout 120 "$xendm" --domid 1 -m 64 </dev/null \
+                >"$tmp/$name.dm" 2>"$tmp/$name.dmerr" &
+            dm_pid=$! ;;
+        qemu)
+            timeout 120 "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
+                -machine xenfv,max-ram-below-4g=3840M -m 128 -display none \
+                -serial "file:$tmp/$name.dm" -monitor none >"$tmp/$name.dmerr" 2>&1 &
+            dm_pid=$! ;;
+        esac
+    fi
+    wait "$mx_pid"
+    rc=$?
+    mx_pid=
+    if [ -n "$dm_pid" ]; then
+        kill "$dm_pid" 2>/dev/null
+        wait "$dm_pid" 2>/dev/null
+        dm_pid=
+    fi
+    if grep -qsE 'Sanitizer|runtime error' "$tmp/$name.err" "$tmp/$name.dmerr"; then
+        echo "# a sanitizer reported an error in $name"
+        rc=99
+    fi
+}
+
+# kvm_unavailable NAME: the reason mockxen gave for exit status 77 in run NAME.
+kvm_unavailable() {
+    grep -m1 -o 'KVM unavailable:.*' "$tmp/$1.err"
+}

@@ -1,0 +1,31 @@
+#!/bin/bash
+# mockxen fault injection from the command line: the Nth call of a kind fails with an
+# errno, an event towards the device model is lost, the daemon dies at a point.
+top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$top/tests/integration/lib.sh"
+. "$top/tests/mockxen-client/harness.sh"
+
+check "start with --fail create_ioreq_server:1:EIO" \
+    mx_start --fail xendevicemodel_create_ioreq_server:1:EIO --fail xc_interface_open:2:12
+check "the 1st create_ioreq_server fails with EIO, the 2nd works" \
+    "$mxclient" expect-errno create_ioreq_server 5 1
+check "the 1st xc_interface_open works" "$mxclient" check params 1
+check "the 2nd xc_interface_open fails with ENOMEM, the 3rd works" \
+    "$mxclient" expect-errno interface_open 12 1
+mx_stop
+
+echo 'in 0x100, 4 == 0xa0000100' >"$tmp/one.gs"
+mx_guest "$tmp/one.gs" echo --drop-event 1 --ioreq-timeout 300
+check "a dropped event leaves the vCPU waiting until it times out" \
+    bash -c "[ $mx_status -eq 1 ] && grep -q 'did not answer' '$tmp/mx.err'"
+mx_guest "$tmp/one.gs" echo --drop-event 2
+check "dropping a later event spares the first ioreq" test "$mx_status" -eq 0
+
+mx_guest "$tmp/one.gs" echo --die-at xendevicemodel_set_ioreq_server_state:1
+check "--die-at kills the daemon at the chosen call (counted by a shim)" test "$mx_status" -eq 137
+printf 'in 0x100, 4\nin 0x100, 4\n' >"$tmp/two.gs"
+mx_guest "$tmp/two.gs" echo --die-at guest_ioreq:2
+check "--die-at on a daemon event (the 2nd guest ioreq)" test "$mx_status" -eq 137
+check "a malformed --fail is a usage error" \
+    bash -c "'$mockxen' --socket x --xenstore y --fail foo 2>/dev/null; test \$? -eq 2"
+done_testing

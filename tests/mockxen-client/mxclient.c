@@ -1,0 +1,75 @@
+/*
+ * tests/mockxen-client/mxclient.c — a tiny client of the REAL Xen library APIs, built
+ * against Debian's libraries and run against mockxen's shims (LD_LIBRARY_PATH), used by
+ * the integration tests. It is not xendm: each subcommand exercises one group of calls
+ * and checks what mockxen answers, or plays a (possibly misbehaving) device model.
+ *
+ *   mxclient check GROUP DOMID     run one group of call checks; exit 0 if all held
+ *   mxclient dm MODE DOMID         act as a device model until SIGTERM
+ *   mxclient expect-errno CALL ERRNO DOMID   call once, require failure with ERRNO
+ *
+ * Failures are printed as "# mxclient: ..." lines on stderr.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/mockxen-client/mxclient.h"
+
+static int failures;
+
+void mxc_fail(const char *file, int line, const char *what)
+{
+    fprintf(stderr, "# mxclient: %s:%d: %s (errno %d: %s)\n", file, line, what, errno,
+            strerror(errno));
+    failures++;
+}
+
+static const struct {
+    const char *name;
+    void (*run)(uint32_t domid);
+} groups[] = {
+    { "info", mxc_check_info },
+    { "populate", mxc_check_populate },
+    { "params", mxc_check_params },
+    { "fmem", mxc_check_fmem },
+    { "servers", mxc_check_servers },
+    { "ranges", mxc_check_ranges },
+    { "resource", mxc_check_resource },
+    { "dirty", mxc_check_dirty },
+    { "irq", mxc_check_irq },
+    { "evtchn", mxc_check_evtchn },
+    { "enosys", mxc_check_enosys },
+    { "restrict", mxc_check_restrict },
+};
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: mxclient check GROUP DOMID | dm MODE DOMID | "
+                    "expect-errno CALL ERRNO DOMID\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4)
+        return usage();
+    uint32_t domid = strtoul(argv[argc - 1], NULL, 0);
+    if (strcmp(argv[1], "check") == 0 && argc == 4) {
+        for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+            if (strcmp(groups[i].name, argv[2]) == 0) {
+                groups[i].run(domid);
+                return failures ? 1 : 0;
+            }
+        }
+        return usage();
+    }
+    if (strcmp(argv[1], "dm") == 0 && argc == 4)
+        return mxc_run_dm(argv[2], domid);
+    if (strcmp(argv[1], "expect-errno") == 0 && argc == 5)
+        return mxc_expect_errno(argv[2], atoi(argv[3]), domid);
+    return usage();
+}

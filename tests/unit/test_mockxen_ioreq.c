@@ -1,0 +1,307 @@
+/*
+ * Unit tests for mockxen's ioreq path: synchronous ioreqs against an in-process device
+ * model thread (answers, Xen's state-machine checks, timeouts), buffered ioreq rules,
+ * event channel delivery and masking, and interrupt recording.
+ */
+#include "tests/unit/support.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/mockxen/mockxen.h"
+#include "tools/mockxen/stats.h"
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+
+enum DmMode { DM_ANSWER, DM_BAD_STATE, DM_WRONG_SLOT, DM_SILENT };
+
+typedef struct Fixture {
+    MxStats stats;
+    MxDomain *d;
+    uint16_t id;
+    MxEvtchnHandle *h;
+    int vcpu_of_local[64];
+    int kick[64];
+    enum DmMode mode;
+    atomic_bool stop;
+    pthread_t dm;
+} Fixture;
+
+static void dm_answer(Fixture *f, int local)
+{
+    int v = f->vcpu_of_local[local];
+    MxIoreqServer *s = &f->d->servers[f->id];
+    ioreq_t *slot = &s->ioreq_page->vcpu_ioreq[v];
+    if (f->mode == DM_SILENT || slot->state != STATE_IOREQ_READY)
+        return;
+    slot->data = 0xcafe0000 | slot->addr;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (f->mode == DM_BAD_STATE)
+        slot->state = 9;
+    else if (f->mode == DM_WRONG_SLOT)
+        s->ioreq_page->vcpu_ioreq[!v].state = STATE_IORESP_READY;
+    else
+        slot->state = STATE_IORESP_READY;
+    uint64_t one = 1;
+    assert_int_equal(write(f->kick[local], &one, sizeof(one)), sizeof(one));
+}
+
+/* A device model in a thread: wait on the handle's eventfd, answer every pending port. */
+static void *dm_thread(void *opaque)
+{
+    Fixture *f = opaque;
+    struct pollfd pfd = { .fd = f->h->efd, .events = POLLIN };
+    while (!atomic_load(&f->stop)) {
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        uint64_t n;
+        assert_int_equal(read(f->h->efd, &n, sizeof(n)), sizeof(n));
+        uint64_t word = __atomic_exchange_n(&f->h->page->pending[0], 0, __ATOMIC_SEQ_CST);
+        for (int local = 1; local < 64; local++)
+            if (word & (1ull << local))
+                dm_answer(f, local);
+    }
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    static Fixture f;
+    memset(&f, 0, sizeof(f));
+    MxDomainConfig cfg = { .domid = 1, .nr_vcpus = 2, .max_gfn = 0xfff };
+    assert_int_equal(mx_stats_create(&f.stats, NULL), 0);
+    f.d = mx_domain_create(&cfg, f.stats.page, NULL);
+    assert_non_null(f.d);
+    assert_int_equal(mx_server_create(f.d, HVM_IOREQSRV_BUFIOREQ_ATOMIC, &f.id, NULL), 0);
+    assert_int_equal(mx_server_map_range(f.d, f.id, XEN_DMOP_IO_RANGE_PORT, 0x100, 0x1ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(f.d, f.id, XEN_DMOP_IO_RANGE_MEMORY, 0xa0000, 0xbffff, NULL), 0);
+    assert_int_equal(mx_server_set_state(f.d, f.id, true, NULL), 0);
+    f.h = mx_evtchn_open(NULL);
+    assert_non_null(f.h);
+    for (unsigned v = 0; v < 2; v++) {
+        int kick, local = mx_evtchn_bind(f.d, f.h, f.d->servers[f.id].vcpu_port[v], &kick, NULL);
+        assert_true(local > 0 && local < 64);
+        f.vcpu_of_local[local] = v;
+        f.kick[local] = kick;
+    }
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Fixture *f = *state;
+    mx_evtchn_close(f->d, f->h);
+    mx_domain_destroy(f->d);
+    mx_stats_destroy(&f->stats);
+    return 0;
+}
+
+static void start_dm(Fixture *f, enum DmMode mode)
+{
+    f->mode = mode;
+    atomic_store(&f->stop, false);
+    assert_int_equal(pthread_create(&f->dm, NULL, dm_thread, f), 0);
+}
+
+static void stop_dm(Fixture *f)
+{
+    atomic_store(&f->stop, true);
+    pthread_join(f->dm, NULL);
+}
+
+static void sync_ioreq_is_answered(void **state)
+{
+    Fixture *f = *state;
+    start_dm(f, DM_ANSWER);
+    for (unsigned v = 0; v < 2; v++) {
+        ioreq_t req = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x104 + v,
+                        .size = 1, .count = 1 };
+        assert_int_equal(mx_ioreq_send(f->d, v, &req, false, 2000, NULL), 0);
+        assert_int_equal(req.data, 0xcafe0104 + v);
+        assert_int_equal(f->d->servers[f->id].ioreq_page->vcpu_ioreq[v].state, STATE_IOREQ_NONE);
+    }
+    assert_int_equal(mx_stats_count(&f->stats, MX_KIND_guest_ioreq), 2);
+    stop_dm(f);
+    ioreq_t bad = { .type = IOREQ_TYPE_PIO, .addr = 0x100, .size = 1, .count = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 2, &bad, false, 100, NULL), -EINVAL);
+}
+
+static void unclaimed_reads_are_all_ones(void **state)
+{
+    Fixture *f = *state;
+    ioreq_t req = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x300, .size = 2,
+                    .count = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 0, &req, false, 100, NULL), 0);
+    assert_int_equal(req.data, 0xffff);
+    uint64_t gfn = 0;
+    uint8_t buf[8];
+    assert_int_equal(mx_domain_populate(f->d, &gfn, 1, 0, NULL), 0);
+    ioreq_t rep = { .type = IOREQ_TYPE_COPY, .dir = IOREQ_READ, .addr = 0xf0000000, .size = 4,
+                    .count = 2, .data = 0x10, .data_is_ptr = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 0, &rep, false, 100, NULL), 0);
+    assert_int_equal(mx_domain_read(f->d, 0x10, buf, 8, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(buf[i], 0xff);
+    assert_int_equal(mx_stats_count(&f->stats, MX_KIND_guest_unclaimed), 2);
+}
+
+static void silent_dm_times_out(void **state)
+{
+    Fixture *f = *state;
+    Error *err = NULL;
+    start_dm(f, DM_SILENT);
+    ioreq_t req = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x100, .size = 4,
+                    .count = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 0, &req, false, 100, &err), -ETIMEDOUT);
+    assert_non_null(strstr(error_get_pretty(err), "did not answer within 100 ms"));
+    error_free(err);
+    stop_dm(f);
+    assert_false(mx_domain_crashed(f->d));
+}
+
+static void bad_state_crashes_the_domain(void **state)
+{
+    Fixture *f = *state;
+    start_dm(f, DM_BAD_STATE);
+    ioreq_t req = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x100, .size = 4,
+                    .count = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 0, &req, false, 2000, NULL), -EPROTO);
+    stop_dm(f);
+    assert_true(mx_domain_crashed(f->d));
+    assert_non_null(strstr(f->d->crash_reason, "ioreq state 9"));
+    assert_int_equal(mx_stats_count(&f->stats, MX_KIND_domain_crash), 1);
+    assert_int_equal(mx_ioreq_send(f->d, 1, &req, false, 100, NULL), -ESHUTDOWN);
+}
+
+static void wrong_slot_crashes_the_domain(void **state)
+{
+    Fixture *f = *state;
+    start_dm(f, DM_WRONG_SLOT);
+    ioreq_t req = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x100, .size = 4,
+                    .count = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 0, &req, false, 2000, NULL), -EPROTO);
+    stop_dm(f);
+    assert_non_null(strstr(f->d->crash_reason, "idle vcpu 1"));
+}
+
+static void buffered_rules(void **state)
+{
+    Fixture *f = *state;
+    buffered_iopage_t *pg = f->d->servers[f->id].buf_page;
+    ioreq_t w = { .type = IOREQ_TYPE_COPY, .dir = IOREQ_WRITE, .addr = 0xa0010, .size = 4,
+                  .count = 1, .data = 0x11223344 };
+    ioreq_t r = w, ptr = w, rep = w, high = w, odd = w, nobody = w;
+    r.dir = IOREQ_READ;
+    ptr.data_is_ptr = 1;
+    rep.count = 2;
+    high.addr = 0x100000;
+    odd.size = 3;
+    nobody.addr = 0xc0000;
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &r), 0);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &ptr), 0);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &rep), 0);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &high), 0);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &odd), 0);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &nobody), 0);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 1);
+    assert_int_equal(pg->write_pointer, 1);
+    assert_int_equal(pg->buf_ioreq[0].addr, 0xa0010);
+    assert_int_equal(pg->buf_ioreq[0].size, 2);
+    assert_int_equal(pg->buf_ioreq[0].data, 0x11223344);
+    w.size = 8;
+    w.data = 0x5566778899aabbccull;
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 1);
+    assert_int_equal(pg->write_pointer, 3);
+    assert_int_equal(pg->buf_ioreq[1].data, 0x99aabbcc);
+    assert_int_equal(pg->buf_ioreq[2].data, 0x55667788);
+    w.size = 4;
+    while (pg->write_pointer < IOREQ_BUFFER_SLOT_NUM)
+        assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 1);
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 0);   /* full: go synchronous */
+    pg->read_pointer = 1;
+    w.size = 8;
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 0);   /* one free slot is not two */
+    w.size = 4;
+    w.data = 0x77;
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 1);
+    assert_int_equal(pg->buf_ioreq[0].data, 0x77);            /* wrapped into slot 0 */
+    pg->read_pointer = pg->write_pointer + 5;                /* hostile pointers: sync */
+    assert_int_equal(mx_ioreq_send_buffered(f->d, &w), 0);
+}
+
+static void events_mask_and_drop(void **state)
+{
+    Fixture *f = *state;
+    MxIoreqServer *s = &f->d->servers[f->id];
+    int kick;
+    assert_int_equal(mx_evtchn_bind(f->d, f->h, s->vcpu_port[0], &kick, NULL), -EINVAL);
+    assert_int_equal(mx_evtchn_bind(f->d, f->h, MX_GUEST_PORTS + 3, &kick, NULL), -EINVAL);
+    assert_int_equal(mx_evtchn_unbind(f->d, f->h, 60, NULL), -EINVAL);
+    int local = mx_evtchn_bind(f->d, f->h, s->buf_port, &kick, NULL);
+    assert_true(local > 0 && local < 64);
+    uint64_t n;
+    while (read(f->h->efd, &n, sizeof(n)) > 0)
+        ;
+    f->h->page->masked[0] |= 1ull << local;
+    pthread_mutex_lock(&f->d->lock);
+    assert_true(mx_evtchn_send_locked(f->d, s->buf_port));
+    pthread_mutex_unlock(&f->d->lock);
+    assert_true(f->h->page->pending[0] & (1ull << local));
+    assert_int_equal(read(f->h->efd, &n, sizeof(n)), -1);    /* masked: no wake-up */
+    f->h->page->pending[0] = 0;
+    f->h->page->masked[0] = 0;
+    f->stats.page->kind[MX_KIND_event_to_dm].fail_at =
+        mx_stats_count(&f->stats, MX_KIND_event_to_dm) + 1;
+    pthread_mutex_lock(&f->d->lock);
+    assert_true(mx_evtchn_send_locked(f->d, s->buf_port));   /* dropped */
+    assert_true(mx_evtchn_send_locked(f->d, s->buf_port));   /* delivered */
+    assert_false(mx_evtchn_send_locked(f->d, 0));
+    pthread_mutex_unlock(&f->d->lock);
+    assert_true(f->h->page->pending[0] & (1ull << local));
+    assert_int_equal(read(f->h->efd, &n, sizeof(n)), sizeof(n));
+    assert_int_equal(n, 1);
+    assert_int_equal(mx_evtchn_unbind(f->d, f->h, local, NULL), 0);
+    assert_false(f->h->page->pending[0] & (1ull << local));
+}
+
+static void interrupts_are_recorded(void **state)
+{
+    Fixture *f = *state;
+    MxIrqReq isa = { .kind = MX_IRQ_ISA, .line = 4, .level = 1 };
+    MxIrqReq bad = { .kind = MX_IRQ_ISA, .line = 16, .level = 1 };
+    MxIrqReq intx = { .kind = MX_IRQ_INTX, .line = XEN_DMOP_PCI_SBDF(0, 0, 3, 1), .level = 1 };
+    MxIrqReq msi = { .kind = MX_IRQ_MSI, .level = 0x41, .msi_addr = 0xfee00000 };
+    assert_int_equal(mx_irq_set(f->d, &isa, NULL), 0);
+    assert_int_equal(mx_irq_set(f->d, &bad, NULL), -EINVAL);
+    assert_int_equal(mx_irq_set(f->d, &intx, NULL), 0);
+    assert_int_equal(mx_irq_level(f->d, MX_IRQ_ISA, 4), 1);
+    assert_int_equal(mx_irq_level(f->d, MX_IRQ_ISA, 5), 0);
+    assert_int_equal(mx_irq_level(f->d, MX_IRQ_INTX, intx.line), 1);
+    MxIrqMatch want_isa = { .kind = MX_IRQ_ISA, .line = 4 };
+    assert_int_equal(mx_irq_wait(f->d, &want_isa, 1000000, NULL), 0);
+    MxIrqMatch want_msi = { .kind = MX_IRQ_MSI, .match_data = true, .msi_data = 0x41 };
+    MxIrqMatch other_msi = { .kind = MX_IRQ_MSI, .match_data = true, .msi_data = 0x42 };
+    assert_int_equal(mx_irq_set(f->d, &msi, NULL), 0);
+    assert_int_equal(mx_irq_wait(f->d, &other_msi, 1000000, NULL), -ETIMEDOUT);
+    assert_int_equal(mx_irq_wait(f->d, &want_msi, 1000000, NULL), 0);
+    assert_int_equal(mx_irq_wait(f->d, &want_msi, 1000000, NULL), -ETIMEDOUT); /* consumed */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(sync_ioreq_is_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(unclaimed_reads_are_all_ones, setup, teardown),
+        cmocka_unit_test_setup_teardown(silent_dm_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_state_crashes_the_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_slot_crashes_the_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(buffered_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_mask_and_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupts_are_recorded, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

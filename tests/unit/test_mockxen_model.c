@@ -1,0 +1,196 @@
+/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers and routing. */
+#include "tests/unit/support.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "tools/mockxen/mockxen.h"
+#include "tools/mockxen/stats.h"
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+
+static MxStats stats;
+
+static MxDomain *new_domain(unsigned vcpus)
+{
+    MxDomainConfig cfg = { .domid = 3, .nr_vcpus = vcpus, .max_gfn = 0xfff };
+    Error *err = NULL;
+    if (!stats.page)
+        assert_int_equal(mx_stats_create(&stats, &err), 0);
+    MxDomain *d = mx_domain_create(&cfg, stats.page, &err);
+    assert_non_null(d);
+    return d;
+}
+
+static void rangeset_merges_and_limits(void **state)
+{
+    static MxRangeSet rs;
+    memset(&rs, 0, sizeof(rs));
+    assert_int_equal(mx_rangeset_add(&rs, 0x10, 0x1f), 0);
+    assert_int_equal(mx_rangeset_add(&rs, 0x20, 0x2f), 0);        /* adjacent: merged */
+    assert_int_equal(rs.nr, 1);
+    assert_true(mx_rangeset_contains(&rs, 0x10, 0x2f));
+    assert_int_equal(mx_rangeset_add(&rs, 0x2f, 0x30), -EEXIST);
+    assert_int_equal(mx_rangeset_add(&rs, 5, 4), -EINVAL);
+    assert_int_equal(mx_rangeset_remove(&rs, 0x18, 0x19), 0);     /* split */
+    assert_int_equal(rs.nr, 2);
+    assert_false(mx_rangeset_contains(&rs, 0x17, 0x18));
+    assert_int_equal(mx_rangeset_remove(&rs, 0x18, 0x18), -ENOENT);
+    assert_int_equal(mx_rangeset_remove(&rs, 0x10, 0x17), 0);
+    assert_int_equal(mx_rangeset_remove(&rs, 0x1a, 0x2f), 0);
+    assert_int_equal(rs.nr, 0);
+    for (unsigned i = 0; i < MX_MAX_RANGES; i++)
+        assert_int_equal(mx_rangeset_add(&rs, 4 * i, 4 * i + 2), 0);
+    assert_int_equal(mx_rangeset_add(&rs, 0x100000, 0x100001), -ENOMEM);
+    assert_int_equal(mx_rangeset_remove(&rs, 4, 4), 0);            /* shrinking frees nothing */
+    assert_int_equal(mx_rangeset_add(&rs, 0x100000, 0x100001), -ENOMEM);
+    assert_int_equal(mx_rangeset_remove(&rs, 9, 9), -ENOMEM);      /* a split needs a slot */
+    assert_int_equal(mx_rangeset_remove(&rs, 0, 2), 0);
+    assert_int_equal(mx_rangeset_add(&rs, 0x100000, 0x100001), 0);
+    assert_int_equal(mx_rangeset_add(&rs, UINT64_MAX - 1, UINT64_MAX), -ENOMEM);
+}
+
+static void domain_memory_and_dirty_log(void **state)
+{
+    MxDomain *d = new_domain(1);
+    Error *err = NULL;
+    uint64_t gfns[2] = { 1, 2 }, beyond = 0x1000;
+    uint32_t v = 0x11223344, r = 0;
+    assert_int_equal(mx_domain_write(d, 0x1000, &v, 4, &err), -EFAULT);
+    error_free(err);
+    err = NULL;
+    assert_int_equal(mx_domain_populate(d, gfns, 2, 0, NULL), 0);
+    assert_int_equal(mx_domain_populate(d, &beyond, 1, 0, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "above max_gfn 0xfff"));
+    error_free(err);
+    assert_int_equal(mx_domain_populate(d, gfns, 1, 1, NULL), -EINVAL);
+    assert_int_equal(d->nr_populated, 2);
+    assert_int_equal(mx_domain_write(d, 0x1ffe, &v, 4, NULL), 0);   /* spans frames 1-2 */
+    assert_int_equal(mx_domain_read(d, 0x1ffe, &r, 4, NULL), 0);
+    assert_int_equal(r, v);
+    assert_int_equal(mx_domain_read(d, 0x2ffe, &r, 4, NULL), -EFAULT);
+    assert_int_equal(mx_domain_read(d, UINT64_MAX - 1, &r, 4, NULL), -EFAULT);
+
+    unsigned long bm[1] = { 0 };
+    assert_int_equal(mx_domain_dirty_bitmap(d, 0, 8, false, bm, NULL), -EINVAL);
+    mx_domain_set_log_dirty(d, true);
+    assert_int_equal(mx_domain_write(d, 0x1000, &v, 1, NULL), 0);
+    assert_int_equal(mx_domain_mark_dirty(d, 5, 2, NULL), 0);
+    assert_int_equal(mx_domain_mark_dirty(d, 0xfff, 2, NULL), -EINVAL);
+    assert_int_equal(mx_domain_dirty_bitmap(d, 0, 8, true, bm, NULL), 0);
+    assert_int_equal(bm[0], (1ul << 1) | (3ul << 5));
+    bm[0] = 0;
+    assert_int_equal(mx_domain_dirty_bitmap(d, 0, 8, false, bm, NULL), 0);
+    assert_int_equal(bm[0], 0);
+
+    uint64_t p;
+    assert_int_equal(mx_domain_param_set(d, HVM_PARAM_TIMER_MODE, 2, NULL), 0);
+    assert_int_equal(mx_domain_param_get(d, HVM_PARAM_TIMER_MODE, &p, NULL), 0);
+    assert_int_equal(p, 2);
+    assert_int_equal(mx_domain_param_get(d, HVM_NR_PARAMS, &p, NULL), -EINVAL);
+    mx_domain_destroy(d);
+}
+
+static void domain_config_is_checked(void **state)
+{
+    MxDomainConfig cfg = { .domid = 0, .nr_vcpus = 1, .max_gfn = 0xff };
+    Error *err = NULL;
+    assert_null(mx_domain_create(&cfg, stats.page, &err));
+    error_free(err);
+    cfg = (MxDomainConfig){ .domid = 1, .nr_vcpus = MX_MAX_VCPUS + 1, .max_gfn = 0xff };
+    err = NULL;
+    assert_null(mx_domain_create(&cfg, stats.page, &err));
+    assert_non_null(strstr(error_get_pretty(err), "vcpus"));
+    error_free(err);
+}
+
+static void servers_limit_and_resources(void **state)
+{
+    MxDomain *d = new_domain(2);
+    uint16_t id[MX_MAX_SERVERS], extra;
+    for (unsigned i = 0; i < MX_MAX_SERVERS; i++)
+        assert_int_equal(mx_server_create(d, i == 0, &id[i], NULL), 0);
+    assert_int_equal(mx_server_create(d, 0, &extra, NULL), -ENOSPC);
+    assert_int_equal(mx_server_create(d, 3, &extra, NULL), -EINVAL);
+    MxResourceReply res;
+    assert_int_equal(mx_server_resource(d, id[0], 0, 2, &res, NULL), 0);
+    assert_int_equal(res.gfn, d->special_gfn);
+    assert_true(mx_domain_is_populated(d, res.gfn + 1));
+    assert_int_equal(mx_server_resource(d, id[1], 0, 1, &res, NULL), -EINVAL); /* no ring */
+    assert_int_equal(mx_server_resource(d, id[1], 1, 1, &res, NULL), 0);
+    assert_int_equal(mx_server_resource(d, id[0], 1, 2, &res, NULL), -EINVAL);
+    MxServerInfo info;
+    assert_int_equal(mx_server_info(d, id[0], &info, NULL), 0);
+    assert_int_equal(info.ioreq_gfn, d->special_gfn + 1);
+    assert_int_not_equal(info.bufioreq_port, 0);
+    assert_int_not_equal(d->servers[id[0]].ioreq_page->vcpu_ioreq[1].vp_eport, 0);
+    assert_int_equal(mx_server_destroy(d, id[2], NULL), 0);
+    assert_false(mx_domain_is_populated(d, d->special_gfn + 2 * id[2] + 1));
+    assert_int_equal(mx_server_destroy(d, id[2], NULL), -ENOENT);
+    assert_int_equal(mx_server_set_state(d, id[2], true, NULL), -ENOENT);
+    assert_int_equal(mx_server_map_range(d, id[1], 3, 0, 1, NULL), -EINVAL);
+    assert_int_equal(mx_server_map_range(d, id[1], 0, 2, 1, NULL), -EINVAL);
+    assert_int_equal(mx_server_unmap_range(d, id[1], 0, 1, 1, NULL), -ENOENT);
+    mx_domain_destroy(d);
+}
+
+static int route(MxDomain *d, ioreq_t *req)
+{
+    pthread_mutex_lock(&d->lock);
+    int s = mx_route_locked(d, req);
+    pthread_mutex_unlock(&d->lock);
+    return s;
+}
+
+static void routing_follows_xen(void **state)
+{
+    MxDomain *d = new_domain(1);
+    uint16_t a, b;
+    assert_int_equal(mx_server_create(d, 0, &a, NULL), 0);
+    assert_int_equal(mx_server_create(d, 0, &b, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PORT, 0x100, 0x1ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_PORT, 0x200, 0x2ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_MEMORY, 0x1000, 0x1fff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PCI, 0x18, 0x18, NULL), 0);
+    ioreq_t pio = { .type = IOREQ_TYPE_PIO, .addr = 0x100, .size = 4, .count = 1 };
+    assert_int_equal(route(d, &pio), -1);                 /* not enabled yet */
+    assert_int_equal(mx_server_set_state(d, a, true, NULL), 0);
+    assert_int_equal(mx_server_set_state(d, b, true, NULL), 0);
+    assert_int_equal(route(d, &pio), a);
+    pio.addr = 0x1fe;                                     /* straddles a and b */
+    assert_int_equal(route(d, &pio), -1);
+    pio.addr = 0x2fc;
+    assert_int_equal(route(d, &pio), b);
+    ioreq_t mmio = { .type = IOREQ_TYPE_COPY, .addr = 0x1ff0, .size = 4, .count = 4 };
+    assert_int_equal(route(d, &mmio), b);
+    mmio.count = 5;                                       /* runs past the range */
+    assert_int_equal(route(d, &mmio), -1);
+    mmio.addr = UINT64_MAX - 2;                           /* wraps */
+    assert_int_equal(route(d, &mmio), -1);
+    ioreq_t cfg = { .type = IOREQ_TYPE_PIO, .addr = 0xcfe, .size = 2, .count = 1 };
+    d->pci_cf8 = 0x80000000 | (3 << 11) | 0x40;
+    assert_int_equal(route(d, &cfg), a);
+    assert_int_equal(cfg.type, IOREQ_TYPE_PCI_CONFIG);
+    assert_int_equal(cfg.addr, (0x18ull << 32) | 0x42);
+    ioreq_t other = { .type = IOREQ_TYPE_PIO, .addr = 0xcfc, .size = 4, .count = 1 };
+    d->pci_cf8 = 0x80000000 | (5 << 11);
+    assert_int_equal(route(d, &other), -1);
+    assert_int_equal(other.type, IOREQ_TYPE_PIO);
+    ioreq_t odd = { .type = IOREQ_TYPE_TIMEOFFSET, .addr = 0x100, .size = 4, .count = 1 };
+    assert_int_equal(route(d, &odd), -1);
+    mx_domain_destroy(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rangeset_merges_and_limits),
+        cmocka_unit_test(domain_memory_and_dirty_log),
+        cmocka_unit_test(domain_config_is_checked),
+        cmocka_unit_test(servers_limit_and_resources),
+        cmocka_unit_test(routing_follows_xen),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    mx_stats_destroy(&stats);
+    return rc;
+}

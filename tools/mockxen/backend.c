@@ -1,0 +1,106 @@
+/* tools/mockxen/backend.c — GuestBackendOps over the domain model (see backend.h). */
+#include "tools/mockxen/backend.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <xen/hvm/dm_op.h>
+
+static int be_ioreq(void *opaque, unsigned vcpu, ioreq_t *req, unsigned flags, Error **errp)
+{
+    MxBackend *be = opaque;
+    bool raw = flags & GUEST_IOREQ_RAW;
+    if (!raw && req->addr >= be->buffered_start && req->addr <= be->buffered_end &&
+        mx_ioreq_send_buffered(be->d, req))
+        return 0;
+    return mx_ioreq_send(be->d, vcpu, req, raw, be->ioreq_timeout_ms, errp);
+}
+
+static int be_mem_read(void *opaque, unsigned vcpu, uint64_t gpa, void *buf, size_t len,
+                       Error **errp)
+{
+    MxBackend *be = opaque;
+    return mx_domain_read(be->d, gpa, buf, len, errp);
+}
+
+static int be_mem_write(void *opaque, unsigned vcpu, uint64_t gpa, const void *buf,
+                        size_t len, Error **errp)
+{
+    MxBackend *be = opaque;
+    return mx_domain_write(be->d, gpa, buf, len, errp);
+}
+
+/* The model's name for a guest.h interrupt line. */
+static MxIrqMatch irq_match(const GuestIrq *irq)
+{
+    MxIrqMatch m = { .match_addr = irq->match_addr, .match_data = irq->match_data,
+                     .msi_addr = irq->msi_addr, .msi_data = irq->msi_data };
+    switch (irq->kind) {
+    case GUEST_IRQ_ISA:
+        m.kind = MX_IRQ_ISA;
+        m.line = irq->isa;
+        break;
+    case GUEST_IRQ_INTX:
+        m.kind = MX_IRQ_INTX;
+        m.line = XEN_DMOP_PCI_SBDF(irq->segment, irq->bus, irq->dev, irq->intx);
+        break;
+    default:
+        m.kind = MX_IRQ_MSI;
+        break;
+    }
+    return m;
+}
+
+static int be_wait_irq(void *opaque, unsigned vcpu, const GuestIrq *irq, uint64_t timeout_ns,
+                       Error **errp)
+{
+    MxBackend *be = opaque;
+    MxIrqMatch m = irq_match(irq);
+    return mx_irq_wait(be->d, &m, timeout_ns, errp);
+}
+
+static int be_irq_level(void *opaque, unsigned vcpu, const GuestIrq *irq, Error **errp)
+{
+    MxBackend *be = opaque;
+    MxIrqMatch m = irq_match(irq);
+    return mx_irq_level(be->d, m.kind, m.line);
+}
+
+static int be_log_dirty(void *opaque, unsigned vcpu, bool enable, Error **errp)
+{
+    MxBackend *be = opaque;
+    mx_domain_set_log_dirty(be->d, enable);
+    return 0;
+}
+
+static int be_dirty_bitmap(void *opaque, unsigned vcpu, uint64_t first_pfn, uint64_t nr,
+                           bool clean, unsigned long *bitmap, Error **errp)
+{
+    MxBackend *be = opaque;
+    return mx_domain_dirty_bitmap(be->d, first_pfn, nr, clean, bitmap, errp);
+}
+
+static int be_counter(void *opaque, unsigned vcpu, const char *name, uint64_t *value,
+                      Error **errp)
+{
+    MxBackend *be = opaque;
+    enum MxKind k;
+    int rc = mx_kind_lookup(name, &k);
+    if (rc) {
+        error_setg_errno(errp, -rc, "counter '%s'", name);
+        return rc;
+    }
+    *value = mx_stats_count(be->stats, k);
+    return 0;
+}
+
+const GuestBackendOps mx_backend_ops = {
+    .ioreq = be_ioreq,
+    .mem_read = be_mem_read,
+    .mem_write = be_mem_write,
+    .wait_irq = be_wait_irq,
+    .irq_level = be_irq_level,
+    .log_dirty = be_log_dirty,
+    .dirty_bitmap = be_dirty_bitmap,
+    .counter = be_counter,
+};

@@ -1,0 +1,114 @@
+/*
+ * tools/mockxen/kvm_guest.h — mockxen's second kind of guest: real x86 code run under
+ * KVM, whose port and MMIO exits become ioreqs to the device model exactly as the
+ * statements of a guest script do (through GuestBackendOps.ioreq, see guest.h).
+ *
+ * The guest is a flat binary image (tests/guests/) loaded at MX_KVM_LOAD_ADDR and
+ * entered there in 32-bit flat protected mode, paging off, interrupts off, with
+ * ESP = MX_KVM_STACK_TOP. The KVM guest's memory IS the domain's RAM memfd: the vCPU
+ * and the device model's foreign mappings see the same bytes, so device DMA is visible
+ * to the guest and string I/O can pass a guest-physical buffer address. The guest sees
+ * a PC layout: RAM below 0xa0000 and from 1 MiB up to the end of guest RAM or
+ * MX_KVM_MMIO_HOLE, whichever is lower; everything else is MMIO (KVM exits).
+ *
+ * Ports mockxen answers itself (never sent to the device model):
+ *   MX_KVM_EXIT_PORT  (0x501) a write ends the run with that exit status (0 = success),
+ *                            the KVM twin of a script's `done` / `fail`;
+ *   MX_KVM_TIMER_PORT (0x502) a write of N > 0 starts timing N iterations, a write of 0
+ *                            ends it and reports the mean through ops->report_time
+ *                            (or prints a benchmark row), like a script's `time` block.
+ *
+ * Ownership: an MxKvmGuest owns its KVM file descriptors, the vCPU's run area, the
+ * image bytes and its own mapping of the domain's memfd; the MxDomain must outlive it.
+ * One guest has one vCPU (vCPU 0), run in the calling thread.
+ *
+ * The exit ↔ ioreq translation (kvm_exit.c) is pure: it works on a struct kvm_run in
+ * memory, so unit tests need no /dev/kvm.
+ */
+#ifndef MOCKXEN_KVM_GUEST_H
+#define MOCKXEN_KVM_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "tools/mockxen/guest.h"
+#include "tools/mockxen/mockxen.h"
+#include "util/error.h"
+
+#define MX_KVM_EXIT_PORT   0x501
+#define MX_KVM_TIMER_PORT  0x502
+#define MX_KVM_LOAD_ADDR   0x10000u     /* image loaded and entered here */
+#define MX_KVM_IMAGE_MAX   0x70000u     /* image must end below MX_KVM_STACK_LIMIT */
+#define MX_KVM_STACK_LIMIT 0x80000u
+#define MX_KVM_STACK_TOP   0x9f000u
+#define MX_KVM_LOW_RAM_END 0xa0000u     /* VGA hole and BIOS area above: MMIO */
+#define MX_KVM_HIGH_RAM    0x100000u
+#define MX_KVM_MMIO_HOLE   0xe0000000u  /* RAM stops here; PCI BARs live above */
+#define MX_KVM_UNAVAILABLE_STATUS 77   /* mockxen's exit status without KVM (a skip) */
+
+typedef struct MxKvmGuest MxKvmGuest;
+
+/*
+ * Open /dev/kvm, check the API version (12), create a VM and its vCPU. NULL when KVM
+ * is unavailable here; the message then starts "KVM unavailable:" and says why, so
+ * callers can skip rather than fail.
+ */
+MxKvmGuest *mx_kvm_guest_create(Error **errp);
+/* Read the flat image at `path` (1 .. MX_KVM_IMAGE_MAX bytes). */
+int mx_kvm_guest_load_image(MxKvmGuest *g, const char *path, Error **errp);
+/*
+ * Give the VM the domain's RAM, populate the low 640 KiB (as a toolstack populates
+ * guest RAM), copy the image in, and run vCPU 0 until it writes MX_KVM_EXIT_PORT.
+ * Call once the device model is ready. 0 if the guest exited with status 0; -EPROTO
+ * with "guest exit status N" otherwise; the ioreq op's error if an ioreq failed;
+ * -EFAULT with the registers for a halt, triple fault or failed entry.
+ */
+int mx_kvm_guest_run(MxKvmGuest *g, MxDomain *d, const GuestBackendOps *ops, void *opaque,
+                     Error **errp);
+void mx_kvm_guest_destroy(MxKvmGuest *g);
+
+/* ---- kvm_exit.c: exit ↔ ioreq translation ------------------------------------------- */
+
+/* Where the buffer of a string I/O instruction lies: its first element's address. */
+typedef struct MxKvmStringBuf {
+    uint64_t gpa;       /* element 0; element i is at gpa + i*size, or gpa - i*size if df */
+    bool df;
+} MxKvmStringBuf;
+
+/*
+ * Linear address of a string I/O buffer: ES:(E)DI for ins, DS:(E)SI for outs, with the
+ * address size of the code segment (64-bit code: no segment base; segment override and
+ * address-size prefixes are not decoded). KVM exits a string `out` after it has stepped
+ * (E)SI past the `count` elements it passes (and before it steps (E)DI for `in`), so
+ * for outs the start is recomputed from the stepped register. Returns the linear
+ * address; *df from RFLAGS.DF.
+ */
+uint64_t mx_kvm_string_linear(const struct kvm_regs *regs, const struct kvm_sregs *sregs,
+                              bool in, uint32_t count, uint32_t size, bool *df);
+
+/*
+ * Turn a KVM_EXIT_IO into an ioreq: count 1 → a plain PIO with the written value;
+ * count > 1 (string I/O) → data_is_ptr with data = buf->gpa and df = buf->df (buf may
+ * be NULL only for count 1). run_size is the size of the kvm_run mapping: the data
+ * area must lie inside it. -EINVAL (with the values) for a malformed exit.
+ */
+int mx_kvm_io_to_ioreq(const struct kvm_run *run, size_t run_size, const MxKvmStringBuf *buf,
+                       ioreq_t *req, Error **errp);
+/* Turn a KVM_EXIT_MMIO into a COPY ioreq. -EINVAL for a length other than 1/2/4/8. */
+int mx_kvm_mmio_to_ioreq(const struct kvm_run *run, ioreq_t *req, Error **errp);
+
+/*
+ * Complete an exit with the device model's answer before the next KVM_RUN: a port or
+ * MMIO read gets req->data (size bytes, little endian); writes need nothing. For a
+ * string `in`, KVM copies the run area's data into guest memory when it resumes, so
+ * the run area must receive what the device model wrote into the buffer: `lowest`
+ * points at the buffer's lowest-addressed element in guest RAM (gpa, or
+ * gpa - (count-1)*size if df) and is copied in element order.
+ */
+void mx_kvm_io_complete(struct kvm_run *run, const ioreq_t *req, const uint8_t *lowest);
+void mx_kvm_mmio_complete(struct kvm_run *run, const ioreq_t *req);
+
+#endif

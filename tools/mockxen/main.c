@@ -1,0 +1,375 @@
+/*
+ * tools/mockxen/main.c — the mockxen daemon: a mock Xen hypervisor for one HVM guest.
+ *
+ * It serves the shim libraries on $MOCKXEN_SOCKET (--socket), xenstore on --xenstore,
+ * optionally starts the built-in null device model, and, given a guest script, runs it
+ * once a device model has enabled an ioreq server and written "running" to
+ * /local/domain/0/device-model/<domid>/state. Exit status: 0 if the script held and no
+ * protocol violation crashed the domain, 1 otherwise, 2 for usage errors.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/mockxen/backend.h"
+#include "tools/mockxen/guest.h"
+#include "tools/mockxen/kvm_guest.h"
+#include "tools/mockxen/mockxen.h"
+#include "tools/mockxen/sockserver.h"
+#include "tools/mockxen/stats.h"
+#include "tools/mockxen/xs_server.h"
+#include "util/log.h"
+
+typedef struct Options {
+    const char *socket_path, *xenstore_path, *script, *query;
+    const char *kvm_image;           /* --kvm-guest: vCPU 0 runs this image under KVM */
+    MxDomainConfig dom;
+    bool null_dm;
+    uint64_t populate_mb;
+    int ioreq_timeout_ms, start_timeout_ms;
+    uint64_t buffered_start, buffered_end;
+} Options;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: mockxen --socket PATH --xenstore PATH [options]\n"
+        "       mockxen --query PATH [counters|counters-all|status|irqs|\n"
+        "                             log-dirty on|off|dirty FIRST NR]\n"
+        "  --domid N            guest domain id (default 1)\n"
+        "  --vcpus N            vCPUs (default: what the script uses, at least 1)\n"
+        "  --mem-mb N           guest-physical space in MiB (max_gfn; default 4096)\n"
+        "  --populate-mb N      populate the first N MiB of RAM, as libxl does for QEMU\n"
+        "  --script FILE        run this guest script once the device model is ready\n"
+        "  --kvm-guest IMAGE    instead, run this flat x86 image on vCPU 0 under KVM\n"
+        "                       (exit status 77 if KVM is unavailable here)\n"
+        "  --null-dm            start the built-in null device model\n"
+        "  --ioreq-timeout MS   how long a vCPU waits for an answer (default 10000)\n"
+        "  --start-timeout MS   how long to wait for the device model (default 30000)\n"
+        "  --buffered A-B       writes in [A,B] use the buffered ring (default 0xa0000-0xbffff)\n"
+        "  --fail KIND:N:ERRNO  the Nth call of KIND fails with ERRNO (repeatable)\n"
+        "  --die-at KIND:N      the Nth call of KIND kills the daemon (repeatable)\n"
+        "  --drop-event N       the Nth event towards a device model is lost\n"
+        "  --log LEVEL          error|warn|info|debug\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoull(s, &end, 0);
+    return (errno || *s == '\0' || *end) ? -EINVAL : 0;
+}
+
+static int parse_range(const char *s, uint64_t *start, uint64_t *end)
+{
+    char buf[64];
+    const char *dash = strchr(s, '-');
+    if (!dash || (size_t)(dash - s) >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, dash - s);
+    buf[dash - s] = '\0';
+    return parse_u64(buf, start) || parse_u64(dash + 1, end) ? -EINVAL : 0;
+}
+
+/* Parse argv into opts, arming faults in stats. 0, or 2 for a usage error. */
+static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
+{
+    enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE, O_DROP,
+           O_LOG, O_NULLDM, O_QUERY, O_KVM };
+    static const struct option longopts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "xenstore", required_argument, NULL, 'x' },
+        { "script", required_argument, NULL, 'S' },
+        { "help", no_argument, NULL, 'h' },
+        { "domid", required_argument, NULL, O_DOMID },
+        { "vcpus", required_argument, NULL, O_VCPUS },
+        { "mem-mb", required_argument, NULL, O_MEM },
+        { "populate-mb", required_argument, NULL, O_POPULATE },
+        { "ioreq-timeout", required_argument, NULL, O_TIMEOUT },
+        { "start-timeout", required_argument, NULL, O_START },
+        { "buffered", required_argument, NULL, O_BUF },
+        { "fail", required_argument, NULL, O_FAIL },
+        { "die-at", required_argument, NULL, O_DIE },
+        { "drop-event", required_argument, NULL, O_DROP },
+        { "log", required_argument, NULL, O_LOG },
+        { "null-dm", no_argument, NULL, O_NULLDM },
+        { "query", required_argument, NULL, O_QUERY },
+        { "kvm-guest", required_argument, NULL, O_KVM },
+        { 0 },
+    };
+    uint64_t v;
+    int opt;
+    Error *err = NULL;
+    enum log_level level;
+    while ((opt = getopt_long(argc, argv, "s:x:S:h", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (opt) {
+        case 's': o->socket_path = optarg; break;
+        case 'x': o->xenstore_path = optarg; break;
+        case 'S': o->script = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        case O_DOMID: rc = parse_u64(optarg, &v); o->dom.domid = v; break;
+        case O_VCPUS: rc = parse_u64(optarg, &v); o->dom.nr_vcpus = v; break;
+        case O_MEM:
+            rc = parse_u64(optarg, &v);
+            rc = rc || v == 0 || v > (1u << 20) ? -EINVAL : 0;
+            o->dom.max_gfn = (v << (20 - MX_PAGE_SHIFT)) - 1;
+            break;
+        case O_POPULATE: rc = parse_u64(optarg, &o->populate_mb); break;
+        case O_TIMEOUT: rc = parse_u64(optarg, &v); o->ioreq_timeout_ms = v; break;
+        case O_START: rc = parse_u64(optarg, &v); o->start_timeout_ms = v; break;
+        case O_BUF: rc = parse_range(optarg, &o->buffered_start, &o->buffered_end); break;
+        case O_FAIL: rc = mx_stats_arm_fail(stats, optarg, &err); break;
+        case O_DIE: rc = mx_stats_arm_die(stats, optarg, &err); break;
+        case O_DROP: rc = mx_stats_arm_drop(stats, optarg, &err); break;
+        case O_LOG: rc = log_parse_level(optarg, &level); if (!rc) log_set_level(level); break;
+        case O_NULLDM: o->null_dm = true; break;
+        case O_QUERY: o->query = optarg; break;
+        case O_KVM: o->kvm_image = optarg; break;
+        default: usage(stderr); return 2;
+        }
+        if (rc) {
+            fprintf(stderr, "mockxen: bad argument '%s'%s%s\n", optarg, err ? ": " : "",
+                    err ? error_get_pretty(err) : "");
+            error_free(err);
+            return 2;
+        }
+    }
+    if (!o->query && (!o->socket_path || !o->xenstore_path || optind != argc ||
+                      (o->script && o->kvm_image))) {
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* Populate the first `mb` MiB of guest RAM, as the toolstack does before QEMU starts. */
+static int populate_low_ram(MxDomain *d, uint64_t mb, Error **errp)
+{
+    uint64_t gfns[256];
+    uint64_t frames = mb << (20 - MX_PAGE_SHIFT);
+    for (uint64_t first = 0; first < frames; first += 256) {
+        uint64_t n = frames - first < 256 ? frames - first : 256;
+        for (uint64_t i = 0; i < n; i++)
+            gfns[i] = first + i;
+        int rc = mx_domain_populate(d, gfns, n, 0, errp);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Start the null device model next to this binary (mockxen-null-dm), on the shims of
+ * build/shim (or $MOCKXEN_SHIM_DIR). */
+static pid_t start_null_dm(const Options *o)
+{
+    char self[PATH_MAX], path[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/mockxen-null-dm", self);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char domid[16];
+        snprintf(domid, sizeof(domid), "%u", o->dom.domid);
+        char shims[PATH_MAX + 32];
+        snprintf(shims, sizeof(shims), "%s/../../../shim", self);   /* build/<v>/tools/mockxen */
+        setenv("LD_LIBRARY_PATH", getenv("MOCKXEN_SHIM_DIR") ? getenv("MOCKXEN_SHIM_DIR") : shims, 1);
+        setenv("MOCKXEN_SOCKET", o->socket_path, 1);
+        setenv("XENSTORED_PATH", o->xenstore_path, 1);
+        execl(path, path, domid, (char *)NULL);
+        fprintf(stderr, "mockxen: cannot run %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait until the device model is ready, as libxl does, plus an enabled ioreq server. */
+static int wait_for_dm(const Options *o, XsServer *xs, MxDomain *d, Error **errp)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", o->dom.domid);
+    int rc = xs_server_wait_value(xs, path, "running", o->start_timeout_ms, errp);
+    if (rc)
+        return rc;
+    for (int waited = 0; !mx_server_any_enabled(d); waited++) {
+        if (waited >= o->start_timeout_ms) {
+            error_setg_errno(errp, ETIMEDOUT, "device model said running but enabled no "
+                             "ioreq server within %d ms", o->start_timeout_ms);
+            return -ETIMEDOUT;
+        }
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    }
+    return 0;
+}
+
+static int run_guest(const Options *o, GuestScript *script, MxKvmGuest *kvm, XsServer *xs,
+                     MxDomain *d, MxStats *stats)
+{
+    Error *err = NULL;
+    MxBackend be = { .d = d, .stats = stats, .ioreq_timeout_ms = o->ioreq_timeout_ms,
+                     .buffered_start = o->buffered_start, .buffered_end = o->buffered_end };
+    int rc = wait_for_dm(o, xs, d, &err);
+    if (rc == 0)
+        rc = kvm ? mx_kvm_guest_run(kvm, d, &mx_backend_ops, &be, &err)
+                 : guest_run(script, &mx_backend_ops, &be, &err);
+    if (rc) {
+        log_error("guest: %s", error_get_pretty(err));
+        error_free(err);
+    }
+    return rc;
+}
+
+static int run_query(const Options *o, int argc, char **argv)
+{
+    Error *err = NULL;
+    char *answer;
+    char cmd[128] = "counters";
+    for (int i = optind, used = 0; i < argc; i++) {      /* the words of the command */
+        int n = snprintf(cmd + used, sizeof(cmd) - used, "%s%s", used ? " " : "", argv[i]);
+        if (n < 0 || (size_t)(used += n) >= sizeof(cmd)) {
+            fprintf(stderr, "mockxen: query command too long\n");
+            return 2;
+        }
+    }
+    if (mx_query(o->query, cmd, &answer, &err)) {
+        fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
+        error_free(err);
+        return 1;
+    }
+    fputs(answer, stdout);
+    free(answer);
+    return 0;
+}
+
+static void wait_for_signal(void)
+{
+    sigset_t set;
+    int sig;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigwait(&set, &sig);
+    log_info("signal %d: shutting down", sig);
+}
+
+/* Everything the daemon runs, for start-up and an orderly shutdown. */
+typedef struct Daemon {
+    MxStats stats;
+    GuestScript *script;
+    MxKvmGuest *kvm;
+    MxDomain *d;
+    XsServer *xs;
+    MxSockServer *sock;
+    pid_t null_dm;
+} Daemon;
+
+/* Load the guest, a script or a KVM image: 0, 2 (bad input) or MX_KVM_UNAVAILABLE_STATUS. */
+static int load_guest(const Options *o, Daemon *dm)
+{
+    Error *err = NULL;
+    int status = 0;
+    if (o->script && !(dm->script = guest_script_load(o->script, &err)))
+        status = 2;
+    else if (o->kvm_image && (!(dm->kvm = mx_kvm_guest_create(&err)) ||
+                              mx_kvm_guest_load_image(dm->kvm, o->kvm_image, &err)))
+        status = dm->kvm ? 2 : MX_KVM_UNAVAILABLE_STATUS;
+    if (status) {
+        fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
+        error_free(err);
+    }
+    return status;
+}
+
+/* Create the domain and start xenstore, the shim socket and the null DM. 0 or -1. */
+static int start_services(const Options *o, Daemon *dm)
+{
+    Error *err = NULL;
+    if (!(dm->d = mx_domain_create(&o->dom, dm->stats.page, &err)) ||
+        xs_server_start(o->xenstore_path, &dm->xs, &err) ||
+        xs_server_add_domain(dm->xs, o->dom.domid, "guest", &err) ||
+        populate_low_ram(dm->d, o->populate_mb, &err) ||
+        mx_sockserver_start(o->socket_path, dm->d, &dm->stats, &dm->sock, &err)) {
+        fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
+        error_free(err);
+        return -1;
+    }
+    if (o->null_dm && (dm->null_dm = start_null_dm(o)) < 0)
+        log_error("cannot start the null device model");
+    return 0;
+}
+
+/* Stop the null DM, print the counters, release everything (NULL parts are skipped). */
+static void stop_daemon(Daemon *dm)
+{
+    if (dm->null_dm > 0) {
+        kill(dm->null_dm, SIGTERM);
+        waitpid(dm->null_dm, NULL, 0);
+    }
+    fprintf(stderr, "mockxen: counters:\n");
+    mx_stats_print(&dm->stats, stderr, false);
+    mx_sockserver_stop(dm->sock);
+    xs_server_stop(dm->xs);
+    mx_domain_destroy(dm->d);
+    guest_script_free(dm->script);
+    mx_kvm_guest_destroy(dm->kvm);
+    mx_stats_destroy(&dm->stats);
+}
+
+int main(int argc, char **argv)
+{
+    Options o = { .dom = { .domid = 1, .max_gfn = (4096ull << 8) - 1 },
+                  .ioreq_timeout_ms = 10000, .start_timeout_ms = 30000,
+                  .buffered_start = 0xa0000, .buffered_end = 0xbffff };
+    Daemon dm = { .stats = { .fd = -1 }, .null_dm = -1 };
+    Error *err = NULL;
+    log_set_level(LOG_WARN);
+    if (mx_stats_create(&dm.stats, &err)) {
+        fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
+        error_free(err);
+        return 1;
+    }
+    int rc = parse_options(argc, argv, &o, &dm.stats);
+    if (rc == 0 && !o.query)
+        rc = load_guest(&o, &dm);
+    if (rc || o.query) {
+        guest_script_free(dm.script);
+        mx_kvm_guest_destroy(dm.kvm);
+        mx_stats_destroy(&dm.stats);
+        return rc ? rc : run_query(&o, argc, argv);
+    }
+    if (!o.dom.nr_vcpus)
+        o.dom.nr_vcpus = dm.script && guest_script_nr_vcpus(dm.script)
+                             ? guest_script_nr_vcpus(dm.script) : 1;
+    if (!dm.script && !dm.kvm) {       /* SIGINT/SIGTERM are taken by sigwait() only */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
+    int status = 1;
+    if (start_services(&o, &dm) == 0) {
+        if (dm.script || dm.kvm) {
+            status = run_guest(&o, dm.script, dm.kvm, dm.xs, dm.d, &dm.stats) ? 1 : 0;
+        } else {
+            wait_for_signal();
+            status = 0;
+        }
+        if (mx_domain_crashed(dm.d))
+            status = 1;
+    }
+    stop_daemon(&dm);
+    return status;
+}

@@ -1,0 +1,258 @@
+/*
+ * tools/mockxen/mockxen.h — the hypervisor model inside the mockxen daemon.
+ *
+ * mockxen models exactly one HVM domain (the guest) as Xen shows it to a device model:
+ * guest RAM in a sparse memfd plus a populated-frame bitmap, HVM params, vCPUs, up to
+ * MX_MAX_SERVERS ioreq servers with their port/MMIO/PCI rangesets, the guest-side
+ * event channel ports of those servers, a log-dirty bitmap, and the interrupt lines a
+ * device model drives. The socket server (sockserver.c) turns shim requests into calls on
+ * this model; the guest backend (backend.c) turns guest script statements into ioreqs.
+ *
+ * Ownership and threading: the MxDomain is created and destroyed by main; everything
+ * mutable in it is protected by `lock`, except guest RAM (shared with device models by
+ * design) and the ioreq pages (the protocol itself is the synchronisation, checked like
+ * Xen checks it). The vCPU threads send ioreqs concurrently; each vCPU owns its slot in
+ * every server's ioreq page and its wake eventfd. Errors are 0 / -errno with an Error
+ * saying what failed with which values.
+ */
+#ifndef MOCKXEN_MOCKXEN_H
+#define MOCKXEN_MOCKXEN_H
+
+#ifndef __XEN_TOOLS__
+#define __XEN_TOOLS__ 1           /* the toolstack view of the Xen public headers */
+#endif
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/hvm/params.h>
+
+#include "tools/mockxen/kinds.h"
+#include "tools/mockxen/proto.h"
+#include "util/error.h"
+
+#define MX_MAX_SERVERS     8      /* Xen's MAX_NR_IOREQ_SERVERS */
+#define MX_MAX_RANGES      256    /* Xen's MAX_NR_IO_RANGES per rangeset */
+#define MX_MAX_VCPUS       128    /* one ioreq page holds 128 slots */
+#define MX_GUEST_PORTS     1024   /* guest-side event channel ports */
+#define MX_SPECIAL_FRAMES  (2 * MX_MAX_SERVERS)   /* ioreq + bufioreq page per server */
+#define MX_NR_RANGE_TYPES  3      /* XEN_DMOP_IO_RANGE_PORT, _MEMORY, _PCI */
+#define MX_MAX_INTX        64     /* distinct PCI INTx lines remembered */
+#define MX_MSI_QUEUE       256    /* injected MSIs not yet consumed by the guest */
+
+/* ---- rangeset.c: sorted, merged, inclusive ranges as Xen's rangesets ---------------- */
+typedef struct MxRange {
+    uint64_t start, end;
+} MxRange;
+
+typedef struct MxRangeSet {
+    unsigned nr;
+    MxRange r[MX_MAX_RANGES];
+} MxRangeSet;
+
+/* Add [start,end]: -EINVAL if start > end, -EEXIST if it overlaps, -ENOMEM when
+ * MX_MAX_RANGES ranges are already in use (Xen's limit; adjacent ranges merge). */
+int mx_rangeset_add(MxRangeSet *rs, uint64_t start, uint64_t end);
+/* Remove [start,end], which must be wholly contained: -ENOENT otherwise; -ENOMEM if
+ * splitting a range would exceed the limit. */
+int mx_rangeset_remove(MxRangeSet *rs, uint64_t start, uint64_t end);
+bool mx_rangeset_contains(const MxRangeSet *rs, uint64_t start, uint64_t end);
+bool mx_rangeset_overlaps(const MxRangeSet *rs, uint64_t start, uint64_t end);
+
+/* ---- event channels (evtchn.c) ------------------------------------------------------ */
+
+/* The daemon side of one xenevtchn handle (one shim connection). */
+typedef struct MxEvtchnHandle {
+    int efd;                  /* the handle's pollable eventfd (shim has a copy) */
+    int page_fd;              /* memfd of `page` (shim has a copy) */
+    MxEvtchnPage *page;
+    uint32_t restrict_domid;  /* DOMID_INVALID unless restricted */
+} MxEvtchnHandle;
+
+/* A guest-side port: allocated by an ioreq server, bound by a device model. */
+typedef struct MxPort {
+    bool used;
+    int kick_fd;              /* written by the DM's notify(); not owned (vCPU wake fd) */
+    MxEvtchnHandle *bound;    /* NULL while unbound */
+    uint32_t local_port;      /* the DM's port number while bound */
+} MxPort;
+
+/* ---- ioreq servers (ioreq_server.c) ------------------------------------------------- */
+typedef struct MxIoreqServer {
+    bool used;
+    bool enabled;
+    uint32_t generation;      /* bumped on create and destroy: waiting vCPUs notice */
+    uint8_t bufioreq;         /* HVM_IOREQSRV_BUFIOREQ_* */
+    MxRangeSet ranges[MX_NR_RANGE_TYPES];
+    uint32_t vcpu_port[MX_MAX_VCPUS];
+    uint32_t buf_port;        /* 0 without a buffered ring */
+    uint64_t ioreq_gfn, bufioreq_gfn;
+    shared_iopage_t *ioreq_page;
+    buffered_iopage_t *buf_page;
+} MxIoreqServer;
+
+typedef struct MxVcpu {
+    int wake_fd;              /* eventfd: the DM's notify on any of this vCPU's ports */
+    bool waiting;             /* an ioreq of this vCPU is outstanding */
+} MxVcpu;
+
+typedef struct MxIntx {
+    uint32_t sbdf_pin;        /* segment<<16 | bus<<8 | dev<<3 | pin, as MxIrqReq.line */
+    uint32_t level;
+} MxIntx;
+
+typedef struct MxMsi {
+    uint64_t addr;
+    uint32_t data;
+} MxMsi;
+
+typedef struct MxDomain {
+    uint32_t domid;
+    unsigned nr_vcpus;
+    uint64_t max_gfn;         /* highest guest frame a DM may populate */
+    uint64_t nr_frames;       /* frames in the RAM memfd: max_gfn + 1 + special pages */
+    uint64_t special_gfn;     /* first ioreq page frame (= max_gfn + 1) */
+    int ram_fd;               /* sparse memfd holding guest RAM and the ioreq pages */
+    uint8_t *ram;             /* the daemon's mapping of all of ram_fd */
+    int bitmap_fd;            /* memfd: bit g set = frame g populated (shared with shims) */
+    uint8_t *populated;
+    uint64_t bitmap_bytes;
+    uint64_t nr_populated;
+    uint8_t *dirty;           /* log-dirty bitmap (daemon-private), one bit per frame */
+    bool log_dirty;
+    uint64_t params[HVM_NR_PARAMS];
+
+    pthread_mutex_t lock;     /* everything below, and the servers/ports */
+    pthread_cond_t irq_cond;  /* broadcast on every interrupt change */
+    MxIoreqServer servers[MX_MAX_SERVERS];
+    MxPort ports[MX_GUEST_PORTS];
+    MxVcpu vcpus[MX_MAX_VCPUS];
+    int sink_fd;              /* kick fd of ports nobody waits on (buffered ring) */
+    bool local_used[MX_EVTCHN_PORTS];   /* device-model (dom0) port numbers in use */
+    uint32_t pci_cf8;         /* last 4-byte write to port 0xcf8 */
+    uint8_t isa_level[16];
+    MxIntx intx[MX_MAX_INTX];
+    unsigned nr_intx;
+    uint8_t link_route[4];
+    MxMsi msi[MX_MSI_QUEUE];
+    unsigned msi_head, msi_count;
+    bool shutdown;
+    unsigned shutdown_reason;
+    bool crashed;
+    char crash_reason[256];
+    MxStatsPage *stats;       /* not owned */
+} MxDomain;
+
+typedef struct MxDomainConfig {
+    uint32_t domid;
+    unsigned nr_vcpus;
+    uint64_t max_gfn;
+} MxDomainConfig;
+
+/* ---- domain.c ----------------------------------------------------------------------- */
+MxDomain *mx_domain_create(const MxDomainConfig *cfg, MxStatsPage *stats, Error **errp);
+void mx_domain_destroy(MxDomain *d);
+/* Populate frames (extent_order 0 only, like HVM guests use): -EINVAL beyond max_gfn,
+ * -EEXIST is not an error (Xen replaces the frame; we keep it). */
+int mx_domain_populate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned order,
+                       Error **errp);
+bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn);
+/* Make a special frame (an ioreq page) mappable or not. */
+void mx_domain_set_special(MxDomain *d, uint64_t gfn, bool present);
+int mx_domain_param_get(MxDomain *d, uint32_t param, uint64_t *value, Error **errp);
+int mx_domain_param_set(MxDomain *d, uint32_t param, uint64_t value, Error **errp);
+/* Guest accesses to its RAM: -EFAULT unless [gpa, gpa+len) is populated guest RAM. */
+int mx_domain_read(MxDomain *d, uint64_t gpa, void *buf, size_t len, Error **errp);
+int mx_domain_write(MxDomain *d, uint64_t gpa, const void *buf, size_t len, Error **errp);
+/* Mark frames dirty in the log-dirty bitmap (when log-dirty is on). -EINVAL past max_gfn. */
+int mx_domain_mark_dirty(MxDomain *d, uint64_t first_pfn, uint64_t nr, Error **errp);
+void mx_domain_set_log_dirty(MxDomain *d, bool enable);
+/* Copy (and if clean, clear) dirty bits of [first_pfn, first_pfn+nr) into bitmap. */
+int mx_domain_dirty_bitmap(MxDomain *d, uint64_t first_pfn, uint64_t nr, bool clean,
+                           unsigned long *bitmap, Error **errp);
+/* Record a protocol violation by the device model: the domain is crashed for good. */
+void mx_domain_crash(MxDomain *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mx_domain_crash_locked(MxDomain *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool mx_domain_crashed(MxDomain *d);
+void mx_domain_info(MxDomain *d, MxDomainInfo *info);
+
+/* ---- ioreq_server.c ------------------------------------------------------------------ */
+/* Servers outlive the connection that created them, as in Xen (where they live until
+ * destroyed or the domain dies). */
+int mx_server_create(MxDomain *d, uint8_t bufioreq, uint16_t *id, Error **errp);
+int mx_server_destroy(MxDomain *d, uint16_t id, Error **errp);
+int mx_server_info(MxDomain *d, uint16_t id, MxServerInfo *info, Error **errp);
+int mx_server_set_state(MxDomain *d, uint16_t id, bool enabled, Error **errp);
+int mx_server_map_range(MxDomain *d, uint16_t id, uint32_t type, uint64_t start,
+                        uint64_t end, Error **errp);
+int mx_server_unmap_range(MxDomain *d, uint16_t id, uint32_t type, uint64_t start,
+                          uint64_t end, Error **errp);
+/* XENMEM_resource_ioreq_server frames: 0 = buffered page, 1 = ioreq page; the frames
+ * are consecutive in the RAM memfd (frame f at gfn special_gfn + 2 * id + f). */
+int mx_server_resource(MxDomain *d, uint16_t id, uint32_t frame, uint64_t nr_frames,
+                       MxResourceReply *out, Error **errp);
+/* Is any server enabled? (the guest waits for that before it starts) */
+bool mx_server_any_enabled(MxDomain *d);
+
+/*
+ * Routing, as Xen's ioreq_server_select: *req may be rewritten from PIO 0xcfc-0xcff to
+ * IOREQ_TYPE_PCI_CONFIG (using the latched 0xcf8 value). Returns the server index, or
+ * -1 if no enabled server claims the access. Call with d->lock held.
+ */
+int mx_route_locked(MxDomain *d, ioreq_t *req);
+
+/* ---- evtchn.c ------------------------------------------------------------------------ */
+MxEvtchnHandle *mx_evtchn_open(Error **errp);
+/* Unbind every port of the handle and free it. */
+void mx_evtchn_close(MxDomain *d, MxEvtchnHandle *h);
+/* Allocate a guest-side port woken through kick_fd. 0 on failure (no free port). */
+uint32_t mx_port_alloc_locked(MxDomain *d, int kick_fd);
+void mx_port_free_locked(MxDomain *d, uint32_t port);
+/* Bind guest port `remote` to handle h: returns the local port (> 0) and *kick_fd. */
+int mx_evtchn_bind(MxDomain *d, MxEvtchnHandle *h, uint32_t remote, int *kick_fd,
+                   Error **errp);
+int mx_evtchn_unbind(MxDomain *d, MxEvtchnHandle *h, uint32_t local, Error **errp);
+/* Signal guest port `port` towards its device model (counted; may be dropped by fault
+ * injection). Returns false if nobody is bound. Call with d->lock held. */
+bool mx_evtchn_send_locked(MxDomain *d, uint32_t port);
+
+/* ---- irq.c: interrupt lines driven by the device model -------------------------------- */
+/* Record an ISA/INTx level change or an MSI; wakes mx_irq_wait(). -EINVAL for a bad line. */
+int mx_irq_set(MxDomain *d, const MxIrqReq *req, Error **errp);
+/* Current level of an ISA line or INTx pin (line as in MxIrqReq); 0 if never set. */
+int mx_irq_level(MxDomain *d, uint32_t kind, uint32_t line);
+
+typedef struct MxIrqMatch {
+    uint32_t kind;            /* enum MxIrqKind */
+    uint32_t line;            /* ISA/INTx as MxIrqReq.line */
+    bool match_addr, match_data;   /* MSI filters */
+    uint64_t msi_addr;
+    uint32_t msi_data;
+} MxIrqMatch;
+
+/* Wait until the ISA/INTx line is high, or a matching MSI arrives (and consume it).
+ * -ETIMEDOUT after timeout_ns, -ESHUTDOWN if the domain crashed meanwhile. */
+int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, Error **errp);
+
+/* ---- ioreq_send.c: the guest's side of the ioreq protocol ------------------------------- */
+/*
+ * Send *req from vCPU `vcpu` as Xen would: route; unclaimed reads return all ones;
+ * otherwise fill the vCPU's slot, set READY, signal, and wait (at most timeout_ms) for
+ * IORESP_READY, checking every state the device model writes. `raw` sends req's state
+ * and vp_eport fields unchanged (hostile-input tests). On return req->data holds the
+ * answer. -ETIMEDOUT if the DM does not answer, -EPROTO if it broke the protocol (the
+ * domain is then crashed), -ESHUTDOWN if the domain already crashed.
+ */
+int mx_ioreq_send(MxDomain *d, unsigned vcpu, ioreq_t *req, bool raw, int timeout_ms,
+                  Error **errp);
+/*
+ * Try to queue a write on the buffered ring of the server that claims it, by Xen's
+ * rules. Returns 1 if queued, 0 if it must go synchronously instead.
+ */
+int mx_ioreq_send_buffered(MxDomain *d, const ioreq_t *req);
+
+#endif

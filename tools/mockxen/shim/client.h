@@ -1,0 +1,59 @@
+/*
+ * tools/mockxen/shim/client.h — what every shim library shares: the connection of one
+ * library handle to the mockxen daemon, and call counting / fault injection.
+ *
+ * Each shim .so links its own copy (all symbols here are hidden by the version
+ * scripts). A handle owns its MxClient: mx_client_open() connects to $MOCKXEN_SOCKET
+ * and says hello, mx_client_close() disconnects. Calls on one client are serialised by
+ * its mutex. Entry points of the Xen APIs start with MX_ENTER(kind, fail_value), which
+ * counts the call in the daemon's shared counter page and applies injected faults;
+ * unmodelled APIs are MX_ENOSYS(kind, fail_value): counted, then errno = ENOSYS.
+ */
+#ifndef MOCKXEN_SHIM_CLIENT_H
+#define MOCKXEN_SHIM_CLIENT_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tools/mockxen/kinds.h"
+#include "tools/mockxen/proto.h"
+
+typedef struct MxClient {
+    int fd;
+    pthread_mutex_t lock;
+} MxClient;
+
+/* Connect and say hello as `library`. 0, or -1 with errno set (and a message on stderr). */
+int mx_client_open(MxClient *c, const char *library);
+void mx_client_close(MxClient *c);
+
+/*
+ * One request: req (req_len bytes) followed by extra (extra_len bytes). The reply
+ * payload (at most out_max bytes; a longer one is an error) goes to out, its length to
+ * *out_len (may be NULL), descriptors to fds (up to max_fds; count in *nfds).
+ * Returns the daemon's ret (>= 0), or -1 with errno set.
+ */
+int mx_client_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
+                   const void *extra, size_t extra_len, void *out, size_t out_max,
+                   size_t *out_len, int *fds, unsigned max_fds, unsigned *nfds);
+
+/* Count a call of kind k: 0, or the errno an injected fault asks for. */
+int mx_shim_count(enum MxKind k);
+
+#define MX_ENTER(kind, fail_value) do {                 \
+        int mx_err_ = mx_shim_count(MX_KIND_##kind);    \
+        if (mx_err_) {                                  \
+            errno = mx_err_ > 0 ? mx_err_ : EIO;        \
+            return fail_value;                          \
+        }                                               \
+    } while (0)
+
+#define MX_ENOSYS(kind, fail_value) do {                \
+        MX_ENTER(kind, fail_value);                     \
+        errno = ENOSYS;                                 \
+        return fail_value;                              \
+    } while (0)
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * tools/mockxen/shim/devicemodel.c — libxendevicemodel.so.1: ioreq servers, ranges,
+ * dirty tracking, interrupts, restrict and shutdown are forwarded to the daemon; the
+ * calls mockxen does not model fail with ENOSYS.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xendevicemodel.h>
+
+#include "tools/mockxen/shim/client.h"
+#include "tools/mockxen/shim/toolcore.h"
+
+struct xendevicemodel_handle {
+    MxClient c;
+    MxToolcoreHandle tc;
+};
+
+/* One request without a reply payload: 0 or -1 with errno. */
+static int simple_call(xendevicemodel_handle *dmod, uint32_t op, const void *req, size_t len)
+{
+    return mx_client_call(&dmod->c, op, req, len, NULL, 0, NULL, 0, NULL, NULL, 0, NULL) < 0
+               ? -1 : 0;
+}
+
+static int restrict_dmod(MxToolcoreHandle *tc, domid_t domid)
+{
+    xendevicemodel_handle *dmod = MX_CONTAINER_OF(tc, xendevicemodel_handle, tc);
+    MxDomainReq req = { .domid = domid };
+    return simple_call(dmod, MX_OP_RESTRICT, &req, sizeof(req));
+}
+
+xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
+                                           unsigned int open_flags)
+{
+    xendevicemodel_handle *dmod = calloc(1, sizeof(*dmod));
+    if (!dmod)
+        return NULL;
+    if (mx_client_open(&dmod->c, "xendevicemodel") < 0) {
+        free(dmod);
+        return NULL;
+    }
+    int err = mx_shim_count(MX_KIND_xendevicemodel_open);
+    if (err) {
+        mx_client_close(&dmod->c);
+        free(dmod);
+        errno = err > 0 ? err : EIO;
+        return NULL;
+    }
+    dmod->tc.restrict_callback = restrict_dmod;
+    xentoolcore__register_active_handle(&dmod->tc);
+    return dmod;
+}
+
+int xendevicemodel_close(xendevicemodel_handle *dmod)
+{
+    if (!dmod)
+        return 0;
+    MX_ENTER(xendevicemodel_close, -1);
+    xentoolcore__deregister_active_handle(&dmod->tc);
+    mx_client_close(&dmod->c);
+    free(dmod);
+    return 0;
+}
+
+int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid)
+{
+    MX_ENTER(xendevicemodel_restrict, -1);
+    return restrict_dmod(&dmod->tc, domid);
+}
+
+int xendevicemodel_create_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+                                       int handle_bufioreq, ioservid_t *id)
+{
+    MX_ENTER(xendevicemodel_create_ioreq_server, -1);
+    MxServerReq req = { .domid = domid, .handle_bufioreq = (uint8_t)handle_bufioreq };
+    if (handle_bufioreq < 0 || handle_bufioreq > 255) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (mx_client_call(&dmod->c, MX_OP_SERVER_CREATE, &req, sizeof(req), NULL, 0, &req,
+                       sizeof(req), NULL, NULL, 0, NULL) < 0)
+        return -1;
+    *id = req.id;
+    return 0;
+}
+
+int xendevicemodel_get_ioreq_server_info(xendevicemodel_handle *dmod, domid_t domid,
+                                         ioservid_t id, xen_pfn_t *ioreq_gfn,
+                                         xen_pfn_t *bufioreq_gfn,
+                                         evtchn_port_t *bufioreq_port)
+{
+    MX_ENTER(xendevicemodel_get_ioreq_server_info, -1);
+    MxServerReq req = { .domid = domid, .id = id };
+    MxServerInfo info;
+    if (mx_client_call(&dmod->c, MX_OP_SERVER_INFO, &req, sizeof(req), NULL, 0, &info,
+                       sizeof(info), NULL, NULL, 0, NULL) < 0)
+        return -1;
+    if (ioreq_gfn)
+        *ioreq_gfn = info.ioreq_gfn;
+    if (bufioreq_gfn)
+        *bufioreq_gfn = info.bufioreq_gfn;
+    if (bufioreq_port)
+        *bufioreq_port = info.bufioreq_port;
+    return 0;
+}
+
+int xendevicemodel_set_ioreq_server_state(xendevicemodel_handle *dmod, domid_t domid,
+                                          ioservid_t id, int enabled)
+{
+    MX_ENTER(xendevicemodel_set_ioreq_server_state, -1);
+    MxServerReq req = { .domid = domid, .id = id, .enabled = !!enabled };
+    return simple_call(dmod, MX_OP_SERVER_STATE, &req, sizeof(req));
+}
+
+int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+                                        ioservid_t id)
+{
+    MX_ENTER(xendevicemodel_destroy_ioreq_server, -1);
+    MxServerReq req = { .domid = domid, .id = id };
+    return simple_call(dmod, MX_OP_SERVER_DESTROY, &req, sizeof(req));
+}
+
+static int range_call(xendevicemodel_handle *dmod, uint32_t op, domid_t domid, ioservid_t id,
+                      uint32_t type, uint64_t start, uint64_t end)
+{
+    MxRangeReq req = { .domid = domid, .id = id, .type = type, .start = start, .end = end };
+    return simple_call(dmod, op, &req, sizeof(req));
+}
+
+int xendevicemodel_map_io_range_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+                                                ioservid_t id, int is_mmio, uint64_t start,
+                                                uint64_t end)
+{
+    MX_ENTER(xendevicemodel_map_io_range_to_ioreq_server, -1);
+    return range_call(dmod, MX_OP_MAP_RANGE, domid, id,
+                      is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT, start, end);
+}
+
+int xendevicemodel_unmap_io_range_from_ioreq_server(xendevicemodel_handle *dmod,
+                                                    domid_t domid, ioservid_t id,
+                                                    int is_mmio, uint64_t start,
+                                                    uint64_t end)
+{
+    MX_ENTER(xendevicemodel_unmap_io_range_from_ioreq_server, -1);
+    return range_call(dmod, MX_OP_UNMAP_RANGE, domid, id,
+                      is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT, start, end);
+}
+
+int xendevicemodel_map_pcidev_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+                                              ioservid_t id, uint16_t segment, uint8_t bus,
+                                              uint8_t device, uint8_t function)
+{
+    MX_ENTER(xendevicemodel_map_pcidev_to_ioreq_server, -1);
+    if (device > 0x1f || function > 0x7) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
+    return range_call(dmod, MX_OP_MAP_RANGE, domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+}
+
+int xendevicemodel_unmap_pcidev_from_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+                                                  ioservid_t id, uint16_t segment,
+                                                  uint8_t bus, uint8_t device,
+                                                  uint8_t function)
+{
+    MX_ENTER(xendevicemodel_unmap_pcidev_from_ioreq_server, -1);
+    if (device > 0x1f || function > 0x7) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
+    return range_call(dmod, MX_OP_UNMAP_RANGE, domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+}
+
+static int modified(xendevicemodel_handle *dmod, domid_t domid, const MxExtent *ext,
+                    uint32_t nr)
+{
+    MxDomainReq req = { .domid = domid, .nr = nr };
+    return mx_client_call(&dmod->c, MX_OP_MODIFIED_MEMORY, &req, sizeof(req), ext,
+                          nr * sizeof(*ext), NULL, 0, NULL, NULL, 0, NULL) < 0 ? -1 : 0;
+}
+
+int xendevicemodel_modified_memory(xendevicemodel_handle *dmod, domid_t domid,
+                                   uint64_t first_pfn, uint32_t nr)
+{
+    MX_ENTER(xendevicemodel_modified_memory, -1);
+    MxExtent ext = { .first_pfn = first_pfn, .nr = nr };
+    return modified(dmod, domid, &ext, 1);
+}
+
+int xendevicemodel_modified_memory_bulk(xendevicemodel_handle *dmod, domid_t domid,
+                                        struct xen_dm_op_modified_memory_extent extents[],
+                                        uint32_t nr)
+{
+    MX_ENTER(xendevicemodel_modified_memory_bulk, -1);
+    if (nr > MX_MSG_MAX_PAYLOAD / sizeof(MxExtent)) {
+        errno = E2BIG;
+        return -1;
+    }
+    MxExtent *ext = malloc((nr ? nr : 1) * sizeof(*ext));
+    if (!ext)
+        return -1;
+    for (uint32_t i = 0; i < nr; i++)
+        ext[i] = (MxExtent){ .first_pfn = extents[i].first_pfn, .nr = extents[i].nr };
+    int rc = modified(dmod, domid, ext, nr);
+    free(ext);
+    return rc;
+}
+
+int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod, domid_t domid,
+                                    uint64_t first_pfn, uint32_t nr,
+                                    unsigned long *dirty_bitmap)
+{
+    MX_ENTER(xendevicemodel_track_dirty_vram, -1);
+    MxExtentReq req = { .domid = domid, .first_pfn = first_pfn, .nr = nr };
+    size_t bytes = ((size_t)nr + 63) / 64 * 8;
+    return mx_client_call(&dmod->c, MX_OP_TRACK_DIRTY_VRAM, &req, sizeof(req), NULL, 0,
+                          dirty_bitmap, bytes, NULL, NULL, 0, NULL) < 0 ? -1 : 0;
+}
+
+static int irq_call(xendevicemodel_handle *dmod, domid_t domid, uint32_t kind, uint32_t line,
+                    uint32_t level, uint64_t msi_addr)
+{
+    MxIrqReq req = { .domid = domid, .kind = kind, .line = line, .level = level,
+                     .msi_addr = msi_addr };
+    return simple_call(dmod, MX_OP_IRQ, &req, sizeof(req));
+}
+
+int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid, uint8_t irq,
+                                     unsigned int level)
+{
+    MX_ENTER(xendevicemodel_set_isa_irq_level, -1);
+    return irq_call(dmod, domid, MX_IRQ_ISA, irq, level, 0);
+}
+
+int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod, domid_t domid,
+                                      uint16_t segment, uint8_t bus, uint8_t device,
+                                      uint8_t intx, unsigned int level)
+{
+    MX_ENTER(xendevicemodel_set_pci_intx_level, -1);
+    if (device > 0x1f || intx > 3) {
+        errno = EINVAL;
+        return -1;
+    }
+    return irq_call(dmod, domid, MX_IRQ_INTX, XEN_DMOP_PCI_SBDF(segment, bus, device, intx),
+                    level, 0);
+}
+
+int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid, uint64_t msi_addr,
+                              uint32_t msi_data)
+{
+    MX_ENTER(xendevicemodel_inject_msi, -1);
+    return irq_call(dmod, domid, MX_IRQ_MSI, 0, msi_data, msi_addr);
+}
+
+int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)
+{
+    MX_ENTER(xendevicemodel_shutdown, -1);
+    MxDomainReq req = { .domid = domid, .arg = reason };
+    return simple_call(dmod, MX_OP_SHUTDOWN, &req, sizeof(req));
+}
+
+int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned int *vcpus)
+{
+    MX_ENTER(xendevicemodel_nr_vcpus, -1);
+    MxDomainReq req = { .domid = domid };
+    MxDomainInfo info;
+    int n = mx_client_call(&dmod->c, MX_OP_DOMAIN_INFO, &req, sizeof(req), NULL, 0, &info,
+                           sizeof(info), NULL, NULL, 0, NULL);
+    if (n < 0)
+        return -1;
+    if (n == 0 || info.domid != domid) {
+        errno = ESRCH;
+        return -1;
+    }
+    *vcpus = info.nr_online_vcpus;
+    return 0;
+}
+
+/* ---- not modelled ------------------------------------------------------------------- */
+
+int xendevicemodel_map_mem_type_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+                                                ioservid_t id, uint16_t type, uint32_t flags)
+{
+    MX_ENOSYS(xendevicemodel_map_mem_type_to_ioreq_server, -1);
+}
+
+int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,
+                                 unsigned int level)
+{
+    MX_ENOSYS(xendevicemodel_set_irq_level, -1);
+}
+
+int xendevicemodel_set_pci_link_route(xendevicemodel_handle *dmod, domid_t domid,
+                                      uint8_t link, uint8_t irq)
+{
+    MX_ENOSYS(xendevicemodel_set_pci_link_route, -1);
+}
+
+int xendevicemodel_inject_event(xendevicemodel_handle *dmod, domid_t domid, int vcpu,
+                                uint8_t vector, uint8_t type, uint32_t error_code,
+                                uint8_t insn_len, uint64_t extra)
+{
+    MX_ENOSYS(xendevicemodel_inject_event, -1);
+}
+
+int xendevicemodel_set_mem_type(xendevicemodel_handle *dmod, domid_t domid,
+                                hvmmem_type_t mem_type, uint64_t first_pfn, uint32_t nr)
+{
+    MX_ENOSYS(xendevicemodel_set_mem_type, -1);
+}
+
+int xendevicemodel_relocate_memory(xendevicemodel_handle *dmod, domid_t domid, uint32_t size,
+                                   uint64_t src_gfn, uint64_t dst_gfn)
+{
+    MX_ENOSYS(xendevicemodel_relocate_memory, -1);
+}
+
+int xendevicemodel_pin_memory_cacheattr(xendevicemodel_handle *dmod, domid_t domid,
+                                        uint64_t start, uint64_t end, uint32_t type)
+{
+    MX_ENOSYS(xendevicemodel_pin_memory_cacheattr, -1);
+}

@@ -1,0 +1,183 @@
+/*
+ * xen/ioreq_exec.c — validate and perform one ioreq (see ioreq_exec.h).
+ *
+ * Shapes of requests, as Xen sends them:
+ *   PIO/COPY, data_is_ptr = 0: one access of `size` bytes at addr; `data` holds the
+ *     value (write) or receives it (read). count > 1 repeats it (ports: same port,
+ *     MMIO: successive addresses), as QEMU does.
+ *   PIO/COPY, data_is_ptr = 1 ("rep ins/outs/movs"): `count` elements of `size` bytes
+ *     move between the device at addr and guest memory at data. Guest addresses step
+ *     by +size, or by -size when df is set; for MMIO the device address steps too, for
+ *     ports it stays. dir = IOREQ_READ moves device → guest memory.
+ * Guest memory is reached through the memory address space, so RAM under Xen goes
+ * through the mapcache and writes reach the dirty log, as device DMA does.
+ */
+#include "xen/ioreq_exec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* Upper bound on the bytes one request may move. Xen itself never sends more than a
+ * page per emulated rep; the bound stops a hostile request from monopolising the loop. */
+#define IOREQ_MAX_REP_BYTES (16u << 20)
+#define IOREQ_BOUNCE_BYTES  4096u
+
+static bool size_is_valid(uint32_t size, uint32_t type)
+{
+    switch (size) {
+    case 1: case 2: case 4:
+        return true;
+    case 8:
+        return type == IOREQ_TYPE_COPY;     /* x86 ports are at most 4 bytes wide */
+    default:
+        return false;
+    }
+}
+
+/* Does [base, base + span) fit in 64 bits going up, or (base - span + size) going down? */
+static bool range_is_valid(uint64_t base, uint64_t span, uint32_t size, bool down)
+{
+    if (span == 0)
+        return true;
+    if (!down)
+        return base + (span - 1) >= base;
+    return base + size - 1 >= base && base >= span - size;
+}
+
+static int reject(IoreqExecCtx *ctx, ioreq_t *req, const char *why)
+{
+    ctx->rejected++;
+    log_ratelimited(&ctx->bad_request_log, LOG_WARN,
+                    "ignoring bad ioreq (%s): type %u dir %u size %u count %u "
+                    "addr 0x%" PRIx64 " data 0x%" PRIx64 " ptr %u df %u",
+                    why, req->type, req->dir, req->size, req->count, req->addr, req->data,
+                    req->data_is_ptr, req->df);
+    if (req->dir == IOREQ_READ && !req->data_is_ptr)
+        req->data = ~(uint64_t)0;
+    return -EINVAL;
+}
+
+static int validate(IoreqExecCtx *ctx, ioreq_t *req)
+{
+    if (!size_is_valid(req->size, req->type))
+        return reject(ctx, req, "size");
+    if (req->count == 0)
+        return reject(ctx, req, "count 0");
+    uint64_t span = (uint64_t)req->count * req->size;       /* ≤ 2^35: no overflow */
+    if (req->count > 1 && span > IOREQ_MAX_REP_BYTES)
+        return reject(ctx, req, "count too large");
+    bool down = req->df;
+    if (req->type == IOREQ_TYPE_PIO) {
+        if (req->addr > 0xffff || req->addr + req->size > 0x10000)
+            return reject(ctx, req, "port out of range");
+    } else if (!range_is_valid(req->addr, span, req->size, down)) {
+        return reject(ctx, req, "address wraps");
+    }
+    if (req->data_is_ptr && !range_is_valid(req->data, span, req->size, down))
+        return reject(ctx, req, "guest buffer wraps");
+    return 0;
+}
+
+/* One access of req->size bytes to the device side. */
+static void device_access(IoreqExecCtx *ctx, const ioreq_t *req, uint64_t addr, void *val,
+                          bool is_write)
+{
+    AddressSpace *as = req->type == IOREQ_TYPE_PIO ? ctx->as_io : ctx->as_mem;
+    address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, val, req->size, is_write);
+}
+
+static void exec_immediate(IoreqExecCtx *ctx, ioreq_t *req)
+{
+    uint64_t step = req->type == IOREQ_TYPE_COPY ? req->size : 0;
+    if (req->df)
+        step = -step;
+    uint64_t addr = req->addr;
+    for (uint32_t i = 0; i < req->count; i++, addr += step) {
+        uint64_t val = req->dir == IOREQ_READ ? 0 : req->data;
+        device_access(ctx, req, addr, &val, req->dir == IOREQ_WRITE);
+        if (req->dir == IOREQ_READ)
+            req->data = val;
+    }
+}
+
+/*
+ * data_is_ptr: move the elements through a bounce buffer, one guest-memory access per
+ * chunk (so RAM is mapped and marked dirty once per chunk, not per element). With df
+ * set, element i lives at data - i * size: the chunk [i, i + n) is the guest block
+ * ending at data - i * size + size, in reverse element order.
+ */
+static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
+{
+    uint8_t bounce[IOREQ_BOUNCE_BYTES];
+    const uint32_t size = req->size, per_chunk = IOREQ_BOUNCE_BYTES / size;
+    const bool to_guest = req->dir == IOREQ_READ;
+    const uint64_t dev_step = req->type == IOREQ_TYPE_COPY ? size : 0;
+
+    for (uint32_t done = 0; done < req->count;) {
+        uint32_t n = req->count - done < per_chunk ? req->count - done : per_chunk;
+        uint64_t off = (uint64_t)done * size, len = (uint64_t)n * size;
+        uint64_t gaddr = req->df ? req->data - off - len + size : req->data + off;
+        if (!to_guest)
+            address_space_read(ctx->as_mem, gaddr, MEMTXATTRS_UNSPECIFIED, bounce, len);
+        for (uint32_t k = 0; k < n; k++) {
+            uint64_t elem = done + k;
+            uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
+            uint8_t *slot = bounce + (req->df ? (uint64_t)(n - 1 - k) * size : (uint64_t)k * size);
+            device_access(ctx, req, dev, slot, !to_guest);
+        }
+        if (to_guest)
+            address_space_write(ctx->as_mem, gaddr, MEMTXATTRS_UNSPECIFIED, bounce, len);
+        done += n;
+    }
+}
+
+static int exec_pci_config(IoreqExecCtx *ctx, ioreq_t *req)
+{
+    uint32_t sbdf = (uint32_t)(req->addr >> 32), reg = (uint32_t)req->addr;
+    if (req->size > 4 || req->count != 1 || req->data_is_ptr || reg + req->size > 4096)
+        return reject(ctx, req, "PCI config access");
+    if (req->dir == IOREQ_READ) {
+        req->data = ctx->pci_config_read
+                        ? ctx->pci_config_read(ctx->pci_opaque, sbdf, reg, req->size)
+                        : ~(uint64_t)0;
+    } else if (ctx->pci_config_write) {
+        uint64_t mask = req->size == 4 ? 0xffffffffu : (1u << (req->size * 8)) - 1;
+        ctx->pci_config_write(ctx->pci_opaque, sbdf, reg, req->size, req->data & mask);
+    }
+    return 0;
+}
+
+int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
+{
+    int ret = 0;
+    switch (req->type) {
+    case IOREQ_TYPE_PIO:
+    case IOREQ_TYPE_COPY:
+        ret = validate(ctx, req);
+        if (ret < 0)
+            return ret;
+        if (req->data_is_ptr)
+            exec_indirect(ctx, req);
+        else
+            exec_immediate(ctx, req);
+        break;
+    case IOREQ_TYPE_PCI_CONFIG:
+        ret = exec_pci_config(ctx, req);
+        break;
+    case IOREQ_TYPE_TIMEOFFSET:
+        ctx->time_offset += (int64_t)req->data;
+        break;
+    case IOREQ_TYPE_INVALIDATE:
+        if (ctx->invalidate)
+            ctx->invalidate(ctx->invalidate_opaque);
+        break;
+    default:
+        return reject(ctx, req, "unknown type");
+    }
+    if (ret == 0)
+        ctx->handled++;
+    if (ctx->request_done)
+        ctx->request_done(ctx->request_done_opaque);
+    return ret;
+}

@@ -1,0 +1,49 @@
+/*
+ * xen/ioreq_exec.h — carry out one ioreq against the memory model (module-private).
+ *
+ * The ioreq loop copies each request out of the shared page exactly once and hands the
+ * copy here. This file knows nothing about event channels or shared pages: it validates
+ * the request (sizes, counts, overflow, wrap, port range) and performs it on the I/O
+ * and memory address spaces, so it can be unit-tested without Xen. Every field is
+ * guest-chosen and treated as hostile.
+ */
+#ifndef XENDM_XEN_IOREQ_EXEC_H
+#define XENDM_XEN_IOREQ_EXEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/hvm/ioreq.h>
+
+#include "memory/memory.h"
+#include "util/log.h"
+
+typedef struct IoreqExecCtx {
+    AddressSpace *as_io;        /* ports */
+    AddressSpace *as_mem;       /* guest physical memory (MMIO and RAM) */
+    /* IOREQ_TYPE_PCI_CONFIG: addr = SBDF << 32 | register. */
+    uint64_t (*pci_config_read)(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size);
+    void (*pci_config_write)(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size,
+                             uint64_t val);
+    void *pci_opaque;
+    void (*invalidate)(void *opaque);       /* IOREQ_TYPE_INVALIDATE: drop mappings */
+    void *invalidate_opaque;
+    int64_t time_offset;        /* IOREQ_TYPE_TIMEOFFSET accumulates here */
+    /* Called after a request that may have written guest memory finishes, so the
+     * dirty reports of one request are flushed as one batch. May be NULL. */
+    void (*request_done)(void *opaque);
+    void *request_done_opaque;
+    /* Counters (readable by tools and tests). */
+    uint64_t handled, rejected;
+    LogRateLimit bad_request_log;
+} IoreqExecCtx;
+
+/*
+ * Perform *req (a private copy) and store the result in req->data for reads that
+ * return a value. Returns 0, or -EINVAL when the request was malformed: then it was
+ * logged (rate-limited), nothing was done, and req->data of a read is all ones.
+ * Either way the caller answers the request.
+ */
+int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * xen/ioreq_loop.c — answer the requests Xen posts in the ioreq pages.
+ *
+ * Synchronous slot protocol (one slot per vCPU in the shared page):
+ *   Xen writes the request, then state = READY, then notifies the vCPU's port.
+ *   We see state READY, issue a read barrier, copy the request ONCE (the page is
+ *   writable by a hostile guest's emulation path; every later decision uses the copy),
+ *   set INPROCESS, perform it, write back `data`, issue a write barrier, set
+ *   IORESP_READY, and notify the port. Xen resumes the vCPU when it sees IORESP_READY.
+ * Buffered ring: Xen appends write-only requests and bumps write_pointer; we consume
+ * them up to the write pointer seen, then publish read_pointer. An 8-byte write takes
+ * two consecutive slots (low half, high half). The ring is drained on every wake-up,
+ * whatever port fired, so that buffered writes are never reordered behind a later
+ * synchronous request.
+ */
+#include "xen/xen-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "util/log.h"
+
+static void serve_slot(XenDM *xd, unsigned vcpu)
+{
+    ioreq_t *slot = &xd->shared_page->vcpu_ioreq[vcpu];
+    uint8_t *state = (uint8_t *)slot + offsetof(ioreq_t, type) - 1;    /* state byte */
+    /* The state nibble shares a byte with flags; read the byte atomically. */
+    if ((__atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf) != STATE_IOREQ_READY)
+        return;                         /* spurious or already served */
+    ioreq_t req;
+    memcpy(&req, slot, sizeof(req));    /* the one and only read of the request */
+    slot->state = STATE_IOREQ_INPROCESS;
+    xd->stats.sync_ioreqs++;
+    if (ioreq_exec(&xd->exec, &req) < 0)
+        xd->stats.bad_ioreqs++;
+    if (req.dir == IOREQ_READ && !req.data_is_ptr)
+        slot->data = req.data;
+    __atomic_thread_fence(__ATOMIC_RELEASE);    /* data before the state flip */
+    slot->state = STATE_IORESP_READY;
+    xenevtchn_notify(xd->xce, (evtchn_port_t)xd->vcpu_local_port[vcpu]);
+}
+
+/* Build a synchronous-style request from buffered slot(s). Returns slots consumed
+ * (1 or 2), or 0 if an 8-byte write is missing its second half. */
+static unsigned buffered_to_ioreq(const buffered_iopage_t *page, uint32_t rp, uint32_t wp,
+                                  ioreq_t *req)
+{
+    buf_ioreq_t b = page->buf_ioreq[rp % IOREQ_BUFFER_SLOT_NUM];
+    memset(req, 0, sizeof(*req));
+    req->type = b.type;
+    req->dir = b.dir;
+    req->size = 1u << b.size;
+    req->addr = b.addr;
+    req->data = b.data;
+    req->count = 1;
+    if (req->size != 8)
+        return 1;
+    if (wp - rp < 2)
+        return 0;
+    buf_ioreq_t hi = page->buf_ioreq[(rp + 1) % IOREQ_BUFFER_SLOT_NUM];
+    req->data |= (uint64_t)hi.data << 32;
+    return 2;
+}
+
+static void drain_buffered(XenDM *xd)
+{
+    buffered_iopage_t *page = xd->buffered_page;
+    for (;;) {
+        uint32_t rp = __atomic_load_n(&page->read_pointer, __ATOMIC_ACQUIRE);
+        uint32_t wp = __atomic_load_n(&page->write_pointer, __ATOMIC_ACQUIRE);
+        if (rp == wp)
+            return;
+        if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
+            log_ratelimited(&xd->loop_log, LOG_WARN,
+                            "buffered ioreq ring pointers insane (read %u, write %u): "
+                            "dropping the ring contents", rp, wp);
+            __atomic_store_n(&page->read_pointer, wp, __ATOMIC_RELEASE);
+            xd->stats.bad_ioreqs++;
+            return;
+        }
+        while (rp != wp) {
+            ioreq_t req;
+            unsigned used = buffered_to_ioreq(page, rp, wp, &req);
+            if (used == 0)
+                break;                  /* second half not yet published */
+            xd->stats.buffered_ioreqs++;
+            if (req.dir != IOREQ_WRITE) {
+                log_ratelimited(&xd->loop_log, LOG_WARN, "buffered ioreq is a read: ignored");
+                xd->stats.bad_ioreqs++;
+            } else if (ioreq_exec(&xd->exec, &req) < 0) {
+                xd->stats.bad_ioreqs++;
+            }
+            rp += used;
+        }
+        __atomic_store_n(&page->read_pointer, rp, __ATOMIC_RELEASE);
+        if (rp != wp)
+            return;
+    }
+}
+
+int xen_dm_handle_events(XenDM *xd, Error **errp)
+{
+    xenevtchn_port_or_error_t port = xenevtchn_pending(xd->xce);
+    if (port < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        int err = errno;
+        error_setg_errno(errp, err, "cannot read pending event channels");
+        return -err;
+    }
+    xd->stats.wakeups++;
+    if (xenevtchn_unmask(xd->xce, (evtchn_port_t)port) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot unmask event channel %d", port);
+        return -err;
+    }
+    if (xd->buffered_page)
+        drain_buffered(xd);
+    if ((unsigned)port < xd->port_to_vcpu_len && xd->port_to_vcpu[port])
+        serve_slot(xd, xd->port_to_vcpu[port] - 1);
+    else if (port != xd->buffered_local_port)
+        log_ratelimited(&xd->loop_log, LOG_WARN, "event on unknown port %d ignored", port);
+    return 0;
+}

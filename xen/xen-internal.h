@@ -1,0 +1,56 @@
+/*
+ * xen/xen-internal.h — the XenDM structure, shared by the files of xen/ only.
+ */
+#ifndef XENDM_XEN_INTERNAL_H
+#define XENDM_XEN_INTERNAL_H
+
+#include "xen/xen_dm.h"
+
+#include <xen/hvm/ioreq.h>
+
+#define XEN_PAGE_SIZE_BYTES 4096u
+
+/* Pending log-dirty reports, merged while adjacent (see modified_memory.c). */
+#define XEN_DIRTY_BATCH 64
+
+struct XenDM {
+    XenDMConfig cfg;
+    xc_interface *xc;
+    xendevicemodel_handle *dmod;
+    xenforeignmemory_handle *fmem;
+    xenevtchn_handle *xce;
+    struct xs_handle *xs;
+    unsigned nr_vcpus;
+    uint64_t guest_memory;      /* bytes populated when we started */
+
+    /* ioreq server state; each flag says a start-up step succeeded. */
+    bool server_created, server_enabled, announced;
+    ioservid_t ioservid;
+    xenforeignmemory_resource_handle *ioreq_resource;   /* map_resource path */
+    void *legacy_shared, *legacy_buffered;              /* gfn path */
+    shared_iopage_t *shared_page;
+    buffered_iopage_t *buffered_page;                   /* NULL without buffering */
+    evtchn_port_t buffered_remote_port;
+    int buffered_local_port;                            /* -1: not bound */
+    int *vcpu_local_port;                               /* per vCPU, -1: not bound */
+    unsigned *port_to_vcpu;                             /* local port → vCPU + 1 */
+    unsigned port_to_vcpu_len;
+
+    /* Address spaces mirrored into ioreq-server ranges. */
+    MemoryListener mem_listener, io_listener;
+    bool listeners_attached;
+    Error *listener_error;      /* first refused range, reported by xen_dm_check_ranges */
+
+    IoreqExecCtx exec;
+    XenDMStats stats;
+    LogRateLimit loop_log;
+
+    bool log_dirty;
+    struct xen_dm_op_modified_memory_extent dirty_batch[XEN_DIRTY_BATCH];
+    unsigned dirty_batch_nr;
+};
+
+/* ioreq_server.c */
+void xen_ioreq_server_teardown(XenDM *xd);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * xen/xen_dm.h — everything in xendm that talks to Xen.
+ *
+ * XenDM owns the library handles of one device-model instance for one domain: it opens
+ * them, creates and enables an ioreq server, maps the shared and buffered ioreq pages,
+ * binds one event channel per vCPU plus the buffered one, and serves requests until told
+ * to stop. It is driven as an ordered start-up (xen_dm_open → xen_ioreq_server_start)
+ * and a teardown that undoes exactly the steps that succeeded, in reverse
+ * (xen_dm_close). Between the two it also:
+ *   - places guest RAM (xen_ram_alloc, installed as the memory model's RAM backend);
+ *   - mirrors I/O sections of the memory and I/O address spaces into ioreq-server
+ *     ranges (a MemoryListener) and registers PCI devices;
+ *   - reports pages written by device DMA to the log-dirty machinery, coalesced;
+ *   - writes the device-model state to xenstore.
+ *
+ * Ownership: the caller owns the XenDM (from xen_dm_open to xen_dm_close) and the
+ * address spaces it is attached to, which must outlive it. Single-threaded: every call
+ * runs on the thread that runs the ioreq loop.
+ */
+#ifndef XENDM_XEN_DM_H
+#define XENDM_XEN_DM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xenctrl.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xenstore.h>
+
+#include "memory/memory.h"
+#include "xen/ioreq_exec.h"
+
+typedef struct MapCache MapCache;
+
+typedef struct XenDMConfig {
+    uint32_t domid;
+    bool buffered_ioreqs;       /* ask for a buffered ioreq ring (x86: yes) */
+    bool force_legacy_pages;    /* skip map_resource, use the gfn path (tests) */
+} XenDMConfig;
+
+/* Counters of what the Xen side did, for the control socket, demo and tests. */
+typedef struct XenDMStats {
+    uint64_t wakeups, sync_ioreqs, buffered_ioreqs, bad_ioreqs;
+    uint64_t ranges_mapped, ranges_unmapped;
+    uint64_t modified_memory_calls, modified_memory_pages;
+} XenDMStats;
+
+typedef struct XenDM XenDM;
+
+/* Open the Xen library handles and check the domain exists. */
+XenDM *xen_dm_open(const XenDMConfig *cfg, Error **errp);
+/* Undo every step that succeeded, in reverse order. Safe after a partial start. */
+void xen_dm_close(XenDM *xd);
+
+uint32_t xen_dm_domid(const XenDM *xd);
+unsigned xen_dm_nr_vcpus(const XenDM *xd);
+/* Bytes of memory the domain has now (what the toolstack populated). */
+uint64_t xen_dm_guest_memory(const XenDM *xd);
+const XenDMStats *xen_dm_stats(const XenDM *xd);
+
+/* Create the ioreq server, map its pages, bind its event channels. */
+int xen_ioreq_server_create(XenDM *xd, Error **errp);
+/* Attach the listener that registers I/O ranges of these address spaces. */
+int xen_dm_attach_address_spaces(XenDM *xd, AddressSpace *as_mem, AddressSpace *as_io,
+                                 Error **errp);
+/* After a transaction commit: 0, or -errno if Xen refused a range registration
+ * (the first refusal is moved into errp). */
+int xen_dm_check_ranges(XenDM *xd, Error **errp);
+/* Detach that listener (before the address spaces go away). */
+void xen_dm_detach_address_spaces(XenDM *xd);
+/* Register a PCI device (segment 0, bus, device, function) with the ioreq server. */
+int xen_dm_map_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **errp);
+int xen_dm_unmap_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **errp);
+/* Enable the server: from now on the guest's accesses arrive. */
+int xen_ioreq_server_enable(XenDM *xd, Error **errp);
+/* Write "running" to /local/domain/0/device-model/<domid>/state. */
+int xen_dm_announce_running(XenDM *xd, Error **errp);
+
+/* The request executor the ioreq loop feeds: set its PCI and invalidate hooks. */
+IoreqExecCtx *xen_dm_exec_ctx(XenDM *xd);
+
+/* The fd the event loop polls (the event-channel fd). */
+int xen_dm_event_fd(const XenDM *xd);
+/* Serve everything pending: every vCPU slot in READY state and the buffered ring.
+ * Returns 0, or -errno when the device model must stop (a fatal Xen error; the
+ * message is in errp). */
+int xen_dm_handle_events(XenDM *xd, Error **errp);
+
+/* RAM: the memory model's backend hook (ram_set_backend) under Xen. */
+int xen_ram_alloc(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp);
+/* Which XenDM the RAM backend populates frames for. */
+void xen_ram_set_dm(XenDM *xd);
+/* The region whose frames the toolstack populated (main guest RAM): not populated again. */
+void xen_ram_set_toolstack_region(const MemoryRegion *mr);
+
+/* Log-dirty: report [start, start+len) of guest-physical memory as written. Reports are
+ * batched and sent by xen_modified_memory_flush() (called after every request). */
+void xen_modified_memory(XenDM *xd, uint64_t start, uint64_t len);
+void xen_modified_memory_flush(XenDM *xd);
+/* Turn reporting on/off (QEMU: on while log-dirty / migration is active). */
+void xen_dm_set_log_dirty(XenDM *xd, bool on);
+
+/* IRQs, for the devices' IRQ interface. */
+int xen_dm_set_isa_irq_level(XenDM *xd, uint8_t irq, unsigned level);
+int xen_dm_set_pci_intx_level(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t intx,
+                              unsigned level);
+
+/* The mapcache's mapper over xenforeignmemory; its opaque is the XenDM. */
+struct MapperOps;
+extern const struct MapperOps xen_mapper_ops;
+
+/* Drop privileges: restrict every handle to the domain (xentoolcore_restrict_all). */
+int xen_dm_restrict(XenDM *xd, Error **errp);
+
+#endif

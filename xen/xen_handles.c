@@ -1,0 +1,148 @@
+/*
+ * xen/xen_handles.c — open and close the Xen library handles of one device model.
+ *
+ * xen_dm_open() is the first start-up step: it opens every handle and checks that the
+ * domain exists and is HVM, so that "no such domain" and "no Xen here" are reported
+ * before anything is created. xen_dm_close() is the one teardown: it looks at which
+ * steps succeeded (the handles and flags in XenDM) and undoes them in reverse.
+ */
+#include "xen/xen-internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xentoolcore.h>
+
+#include "util/log.h"
+
+static int xen_dm_query_domain(XenDM *xd, Error **errp)
+{
+    xc_domaininfo_t info;
+    int n = xc_domain_getinfolist(xd->xc, xd->cfg.domid, 1, &info);
+    if (n < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot query domain %u", xd->cfg.domid);
+        return -err;
+    }
+    if (n == 0 || info.domain != xd->cfg.domid) {
+        error_setg(errp, "no such domain: %u", xd->cfg.domid);
+        return -ESRCH;
+    }
+    if (!(info.flags & XEN_DOMINF_hvm_guest)) {
+        error_setg(errp, "domain %u is not an HVM guest", xd->cfg.domid);
+        return -EINVAL;
+    }
+    xd->nr_vcpus = info.max_vcpu_id + 1;
+    xd->guest_memory = (uint64_t)info.tot_pages << 12;
+    if (xd->nr_vcpus > XEN_PAGE_SIZE_BYTES / sizeof(ioreq_t)) {
+        error_setg(errp, "domain %u has %u vCPUs; one ioreq page serves at most %zu",
+                   xd->cfg.domid, xd->nr_vcpus, XEN_PAGE_SIZE_BYTES / sizeof(ioreq_t));
+        return -E2BIG;
+    }
+    return 0;
+}
+
+XenDM *xen_dm_open(const XenDMConfig *cfg, Error **errp)
+{
+    XenDM *xd = calloc(1, sizeof(*xd));
+    if (!xd) {
+        error_setg_errno(errp, ENOMEM, "cannot allocate the Xen state");
+        return NULL;
+    }
+    xd->cfg = *cfg;
+    xd->buffered_local_port = -1;
+    xd->exec.request_done = (void (*)(void *))xen_modified_memory_flush;
+    xd->exec.request_done_opaque = xd;
+
+    const char *what = NULL;
+    if (!(xd->xc = xc_interface_open(NULL, NULL, 0)))
+        what = "xenctrl (is this a Xen dom0, or is MOCKXEN_SOCKET set?)";
+    else if (!(xd->dmod = xendevicemodel_open(NULL, 0)))
+        what = "xendevicemodel";
+    else if (!(xd->fmem = xenforeignmemory_open(NULL, 0)))
+        what = "xenforeignmemory";
+    else if (!(xd->xce = xenevtchn_open(NULL, 0)))
+        what = "xenevtchn";
+    else if (!(xd->xs = xs_open(0)))
+        what = "xenstore";
+    if (what) {
+        error_setg_errno(errp, errno, "cannot open %s", what);
+        xen_dm_close(xd);
+        return NULL;
+    }
+    if (xen_dm_query_domain(xd, errp) < 0) {
+        xen_dm_close(xd);
+        return NULL;
+    }
+    log_info("domain %u: %u vCPUs", cfg->domid, xd->nr_vcpus);
+    return xd;
+}
+
+void xen_dm_close(XenDM *xd)
+{
+    if (!xd)
+        return;
+    if (xd->announced) {
+        char path[96];
+        snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", xd->cfg.domid);
+        xs_rm(xd->xs, XBT_NULL, path);
+    }
+    xen_modified_memory_flush(xd);
+    xen_dm_detach_address_spaces(xd);
+    xen_ioreq_server_teardown(xd);
+    if (xd->xs)
+        xs_close(xd->xs);
+    if (xd->xce)
+        xenevtchn_close(xd->xce);
+    if (xd->fmem)
+        xenforeignmemory_close(xd->fmem);
+    if (xd->dmod)
+        xendevicemodel_close(xd->dmod);
+    if (xd->xc)
+        xc_interface_close(xd->xc);
+    free(xd);
+}
+
+uint32_t xen_dm_domid(const XenDM *xd) { return xd->cfg.domid; }
+unsigned xen_dm_nr_vcpus(const XenDM *xd) { return xd->nr_vcpus; }
+uint64_t xen_dm_guest_memory(const XenDM *xd) { return xd->guest_memory; }
+const XenDMStats *xen_dm_stats(const XenDM *xd) { return &xd->stats; }
+IoreqExecCtx *xen_dm_exec_ctx(XenDM *xd) { return &xd->exec; }
+int xen_dm_event_fd(const XenDM *xd) { return xenevtchn_fd(xd->xce); }
+
+int xen_dm_announce_running(XenDM *xd, Error **errp)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", xd->cfg.domid);
+    if (!xs_write(xd->xs, XBT_NULL, path, "running", strlen("running"))) {
+        int err = errno ? errno : EIO;
+        error_setg_errno(errp, err, "cannot write %s to xenstore", path);
+        return -err;
+    }
+    xd->announced = true;
+    return 0;
+}
+
+int xen_dm_set_isa_irq_level(XenDM *xd, uint8_t irq, unsigned level)
+{
+    return xendevicemodel_set_isa_irq_level(xd->dmod, xd->cfg.domid, irq, level) ? -errno : 0;
+}
+
+int xen_dm_set_pci_intx_level(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t intx,
+                              unsigned level)
+{
+    return xendevicemodel_set_pci_intx_level(xd->dmod, xd->cfg.domid, 0, bus, dev, intx,
+                                             level) ? -errno : 0;
+}
+
+int xen_dm_restrict(XenDM *xd, Error **errp)
+{
+    if (xentoolcore_restrict_all(xd->cfg.domid) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot restrict the Xen handles to domain %u",
+                         xd->cfg.domid);
+        return -err;
+    }
+    return 0;
+}

@@ -3,15 +3,18 @@
  *
  * ram.alloc_1e3_us / ram.alloc_1e4_us: µs per qemu_ram_alloc with 10^3 / 10^4 blocks
  * live, in a fragmented list (random sizes, random frees): the median over 301 rounds
- * of 100 allocations (thread CPU time: the machine is shared), best of 3 alternating runs. Blocks come from a backend
- * hook that does nothing, as under Xen, so the figure is placement + bookkeeping, not
- * mmap. The seed's find_ram_offset is quadratic in the block count; the goal is a 10^4
- * figure at most 2x the 10^3 one.
+ * of 100 allocations, best of 3 alternating runs. Blocks come from a backend hook that
+ * does nothing, as under Xen, so the figure is placement + bookkeeping, not mmap. The
+ * seed's find_ram_offset is quadratic in the block count; the goal is a 10^4 figure at
+ * most 2x the 10^3 one.
  *
  * ram.dirty_gbps: GiB of guest memory marked dirty per second by 2 MiB
  * cpu_physical_memory_set_dirty_range calls (all three clients), beside
  * ram.dirty_limit_gbps: memset(0xff) of the same bitmap bytes per 2 MiB chunk (64 bytes
  * per client) — the cost of the writes alone. Goal: at least half the limit.
+ *
+ * All times are this thread's CPU time (best of 3): the machine is shared with builds
+ * and other benchmarks, and wall time measured mostly their load.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -140,8 +140,9 @@ int dm_machine_create(Dm *dm, Error **errp)
 
 void dm_machine_destroy(Dm *dm)
 {
+    /* No transaction around this: each device frees its regions as it goes, so every
+     * removal must be committed before the region's memory is released. */
     xen_dm_detach_address_spaces(dm->xen);
-    memory_region_transaction_begin();
     while (dm->nr_devices)
         device_destroy(dm->devices[--dm->nr_devices]);
     if (dm->pci) {
@@ -154,7 +155,6 @@ void dm_machine_destroy(Dm *dm)
         memory_region_finalize(&dm->ram);
         dm->ram_ready = false;
     }
-    memory_region_transaction_commit();
     if (dm->as_ready) {
         address_space_destroy(&dm->as_io);
         address_space_destroy(&dm->as_mem);

@@ -32,10 +32,12 @@ static void note_unassigned(AddressSpace *as, hwaddr addr, hwaddr len, bool is_w
                     as->name ? as->name : "?", is_write ? "write" : "read", len, addr);
 }
 
-/* Widest piece at region offset `off` the device takes, at most len bytes. */
+/* Widest piece at region offset `off` the device takes, at most len bytes (and 8). */
 static unsigned mmio_piece(const MemoryRegionOps *ops, hwaddr off, hwaddr len)
 {
     hwaddr max = ops->valid.max_access_size ? ops->valid.max_access_size : 4;
+    if (max > 8)
+        max = 8;
     if (!ops->impl.unaligned) {
         hwaddr align = off & -off;
         if (align && align < max)
@@ -45,20 +47,24 @@ static unsigned mmio_piece(const MemoryRegionOps *ops, hwaddr off, hwaddr len)
     return 1u << (63 - __builtin_clzll(n));        /* round down to a power of two */
 }
 
+/* One piece of n bytes at region offset off, through the region's ops. */
+static inline MemTxResult mmio_one(MemoryRegion *mr, hwaddr off, uint8_t *buf,
+                                   unsigned n, bool is_write)
+{
+    uint64_t v = is_write ? access_ldn_le(buf, n) : 0;
+    MemTxResult r = access_ops(mr, off, &v, n, is_write);
+    if (!is_write)
+        access_stn_le(buf, n, v);
+    return r;
+}
+
 static MemTxResult access_mmio(MemoryRegion *mr, hwaddr off, uint8_t *buf, hwaddr len,
                                bool is_write)
 {
     MemTxResult r = MEMTX_OK;
     while (len) {
         unsigned n = mmio_piece(mr->ops, off, len);
-        uint64_t v;
-        if (is_write) {
-            r |= memory_region_dispatch_write(mr, off, access_ldn_le(buf, n), n,
-                                              MEMTXATTRS_UNSPECIFIED);
-        } else {
-            r |= memory_region_dispatch_read(mr, off, &v, n, MEMTXATTRS_UNSPECIFIED);
-            access_stn_le(buf, n, v);
-        }
+        r |= mmio_one(mr, off, buf, n, is_write);
         off += n;
         buf += n;
         len -= n;
@@ -163,14 +169,7 @@ static bool access_single_io(AddressSpace *as, hwaddr addr, uint8_t *buf, hwaddr
     unsigned max = s->mr->ops->valid.max_access_size;
     if (s->size - in < len || (off & (len - 1)) || len > (max ? max : 4))
         return false;
-    uint64_t v;
-    if (is_write) {
-        v = access_ldn_le(buf, len);
-        *r = access_ops(s->mr, off, &v, len, true);
-    } else {
-        *r = access_ops(s->mr, off, &v, len, false);
-        access_stn_le(buf, len, v);
-    }
+    *r = mmio_one(s->mr, off, buf, len, is_write);
     return true;
 }
 

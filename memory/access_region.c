@@ -94,20 +94,36 @@ static uint64_t image_get(const MemoryRegion *mr, const uint8_t *img, unsigned n
     return device_order(mr, access_ldn_le(img, n), n);
 }
 
-/* The window of callback words an access covers: [start, start + len), words of w. */
+/* The callback words of w bytes an access covers: [start, start + len). */
 typedef struct Window {
     hwaddr start;
-    unsigned len, w;
+    unsigned len;
 } Window;
 
 static Window window_for(const MemoryRegionOps *ops, hwaddr addr, unsigned size, unsigned w)
 {
     if (ops->impl.unaligned)
-        return (Window){ .start = addr, .len = size > w ? size : w, .w = w };
+        return (Window){ .start = addr, .len = size > w ? size : w };
     hwaddr start = addr & ~(hwaddr)(w - 1);
     unsigned head = addr - start;
-    unsigned len = (head + size + w - 1) & ~(w - 1);
-    return (Window){ .start = start, .len = len, .w = w };
+    return (Window){ .start = start, .len = (head + size + w - 1) & ~(w - 1) };
+}
+
+/* One callback of exactly the access. */
+static inline void call_direct(MemoryRegion *mr, hwaddr addr, uint64_t *data,
+                               unsigned size, bool is_write)
+{
+    if (is_write)
+        call_write(mr, addr, device_order(mr, *data, size), size);
+    else
+        *data = device_order(mr, call_read(mr, addr, size), size);
+}
+
+/* What a read that nothing answers returns. */
+static void fill_all_ones(uint64_t *data, unsigned size, bool is_write)
+{
+    if (!is_write)
+        *data = access_all_ones(size < 8 ? size : 8);
 }
 
 /* The access does not fit one callback: go through the memory image of its window.
@@ -140,8 +156,7 @@ static MemTxResult access_refused(MemoryRegion *mr, hwaddr addr, uint64_t *data,
 {
     log_ratelimited(&refused_log, LOG_INFO, "refused %u-byte %s at 0x%" PRIx64 " of '%s'",
                     size, is_write ? "write" : "read", addr, memory_region_name(mr));
-    if (!is_write)
-        *data = access_all_ones(size < 8 ? size : 8);
+    fill_all_ones(data, size, is_write);
     return MEMTX_ACCESS_ERROR;
 }
 
@@ -168,14 +183,10 @@ static MemTxResult access_ops_general(MemoryRegion *mr, hwaddr addr, uint64_t *d
     unsigned max = ops->impl.max_access_size ? ops->impl.max_access_size : 4;
     unsigned w = size < min ? min : size > max ? max : size;
     assert(w <= 8 && !(w & (w - 1)) && "impl sizes must be powers of two up to 8");
-    if (w == size && (ops->impl.unaligned || !(addr & (w - 1)))) {
-        if (is_write)
-            call_write(mr, addr, device_order(mr, *data, size), size);
-        else
-            *data = device_order(mr, call_read(mr, addr, size), size);
-        return MEMTX_OK;
-    }
-    access_adjusted(mr, addr, data, size, w, is_write);
+    if (w == size && (ops->impl.unaligned || !(addr & (w - 1))))
+        call_direct(mr, addr, data, size, is_write);
+    else
+        access_adjusted(mr, addr, data, size, w, is_write);
     return MEMTX_OK;
 }
 
@@ -184,33 +195,34 @@ MemTxResult access_ops(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsigned s
 {
     if (!ops_take_directly(mr->ops, addr, size))
         return access_ops_general(mr, addr, data, size, is_write);
-    if (is_write)
-        call_write(mr, addr, device_order(mr, *data, size), size);
-    else
-        *data = device_order(mr, call_read(mr, addr, size), size);
+    call_direct(mr, addr, data, size, is_write);
     return MEMTX_OK;
+}
+
+/* A RAM-backed region, as a guest-order value. */
+static MemTxResult dispatch_ram(MemoryRegion *mr, hwaddr addr, uint64_t *data,
+                                unsigned size, bool is_write)
+{
+    uint8_t buf[8];
+    if (!size_is_valid(size) || (is_write && access_ram_readonly(mr))) {
+        fill_all_ones(data, size, is_write);
+        return MEMTX_ACCESS_ERROR;
+    }
+    if (is_write)
+        access_stn_le(buf, size, *data);
+    MemTxResult r = access_ram(mr, addr, buf, size, is_write);
+    if (!is_write)
+        *data = access_ldn_le(buf, size);
+    return r;
 }
 
 static MemTxResult dispatch(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsigned size,
                             bool is_write)
 {
-    if (access_is_ram(mr, is_write)) {
-        uint8_t buf[8];
-        if (!size_is_valid(size) || (is_write && access_ram_readonly(mr))) {
-            if (!is_write)
-                *data = access_all_ones(size < 8 ? size : 8);
-            return MEMTX_ACCESS_ERROR;
-        }
-        if (is_write)
-            access_stn_le(buf, size, *data);
-        MemTxResult r = access_ram(mr, addr, buf, size, is_write);
-        if (!is_write)
-            *data = access_ldn_le(buf, size);
-        return r;
-    }
+    if (access_is_ram(mr, is_write))
+        return dispatch_ram(mr, addr, data, size, is_write);
     if (!access_has_ops(mr)) {
-        if (!is_write)
-            *data = access_all_ones(size < 8 ? size : 8);
+        fill_all_ones(data, size, is_write);
         return MEMTX_DECODE_ERROR;
     }
     return access_ops(mr, addr, data, size, is_write);

@@ -110,9 +110,7 @@ static int diff_ioeventfds(const MemoryRegionIoeventfd *old, size_t nold,
 static void ioeventfd_slice(const AddressSpace *as, MemSize start, MemSize end,
                             size_t *first, size_t *last)
 {
-    size_t i = 0;
-    /* binary search for the first addr >= start */
-    size_t lo = 0, hi = as->ioeventfd_nb;
+    size_t lo = 0, hi = as->ioeventfd_nb;        /* first addr >= start */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if ((MemSize)as->ioeventfds[mid].addr < start)
@@ -120,7 +118,7 @@ static void ioeventfd_slice(const AddressSpace *as, MemSize start, MemSize end,
         else
             hi = mid;
     }
-    i = lo;
+    size_t i = lo;
     *first = i;
     while (i < as->ioeventfd_nb && (MemSize)as->ioeventfds[i].addr < end)
         i++;
@@ -222,7 +220,23 @@ out:
     return ret;
 }
 
-/* Widen spans to whole ranges of fv and join the ones that overlap or touch. */
+/*
+ * Must window w be handled together with the window before it? Yes when they overlap
+ * or touch, and also when exactly one range separates them: that range may merge with
+ * the new edge ranges of both windows, and the second merge would delete a range the
+ * first window only just announced.
+ */
+static bool joins(const FlatView *fv, const MemSpan *prev, const MemSpan *w)
+{
+    if (prev->end >= w->start)
+        return true;
+    size_t k = flatview_first_ending_after(fv, prev->end);
+    return k < fv->nr && fv->ranges[k].addr == prev->end
+        && flatrange_end(&fv->ranges[k]) == w->start;
+}
+
+/* Widen spans to whole ranges of fv and join the ones that overlap, touch, or are
+ * separated by a single range (see joins()). */
 static int make_windows(const FlatView *fv, const MemSpan *spans, size_t nr,
                         MemSpan **out, size_t *nr_out)
 {
@@ -237,7 +251,7 @@ static int make_windows(const FlatView *fv, const MemSpan *spans, size_t nr,
         k = flatview_first_ending_after(fv, w.end - 1);
         if (k < fv->nr && fv->ranges[k].addr < w.end && flatrange_end(&fv->ranges[k]) > w.end)
             w.end = flatrange_end(&fv->ranges[k]);
-        if (*nr_out && (*out)[*nr_out - 1].end >= w.start) {
+        if (*nr_out && joins(fv, &(*out)[*nr_out - 1], &w)) {
             if (w.end > (*out)[*nr_out - 1].end)
                 (*out)[*nr_out - 1].end = w.end;
             continue;

@@ -45,7 +45,7 @@ struct AddressSpaceDispatch {
 
     PageNode *nodes;
     uint64_t *node_base;            /* first page covered by each node (to undo skips) */
-    uint32_t nodes_nb, nodes_alloc;
+    uint32_t nodes_nb, nodes_alloc, node_base_alloc;
     IdPool free_nodes;
     /* The level-0 node the last fill wrote to and its first page, so that a build in
      * address order need not walk down from the root for every section. UINT32_MAX

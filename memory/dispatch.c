@@ -24,6 +24,7 @@
  */
 #include "memory/dispatch-internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,13 +126,9 @@ static int node_alloc(AddressSpaceDispatch *d, PageEntry fill, uint64_t base, ui
     if (!pool_pop(&d->free_nodes, &id)) {
         int r = grow((void **)&d->nodes, &d->nodes_alloc, d->nodes_nb + 1,
                      sizeof(PageNode), PTR_LIMIT);
-        if (r == 0) {
-            uint32_t alloc = d->nodes_alloc;
-            void *p = realloc(d->node_base, (size_t)alloc * sizeof(uint64_t));
-            if (!p)
-                return -ENOMEM;
-            d->node_base = p;
-        }
+        if (r == 0)
+            r = grow((void **)&d->node_base, &d->node_base_alloc, d->nodes_nb + 1,
+                     sizeof(uint64_t), PTR_LIMIT);
         if (r)
             return r;
         id = d->nodes_nb++;
@@ -196,7 +193,7 @@ static int subpage_release(AddressSpaceDispatch *d, uint32_t id)
 /* ---- lookup ---------------------------------------------------------------------- */
 
 /* The leaf answering for page (possibly a foreign one reached through a skip). */
-static PageEntry leaf_for_page(const AddressSpaceDispatch *d, uint64_t page)
+static inline PageEntry leaf_for_page(const AddressSpaceDispatch *d, uint64_t page)
 {
     PageEntry e = d->root;
     unsigned level = ROOT_LEVEL;
@@ -227,7 +224,7 @@ static const Subpage *subpage_of(const AddressSpaceDispatch *d, PageEntry e, uin
     return sp->page == page ? sp : NULL;
 }
 
-static uint32_t lookup_id(const AddressSpaceDispatch *d, hwaddr addr)
+static inline uint32_t lookup_id(const AddressSpaceDispatch *d, hwaddr addr)
 {
     uint64_t page = addr >> PAGE_BITS;
     PageEntry e = leaf_for_page(d, page);
@@ -418,15 +415,6 @@ typedef struct SpanIds {
     unsigned hint;              /* a range near the page being composed (a search hint) */
 } SpanIds;
 
-/* Section id of range i: a new one inside the span, the current one outside. */
-static uint32_t range_id(const AddressSpaceDispatch *d, const FlatView *fv,
-                         const SpanIds *span, unsigned i, hwaddr at)
-{
-    if (i >= span->first && i - span->first < span->nr)
-        return span->ids[i - span->first];
-    return lookup_id(d, at);
-}
-
 /* First range of fv whose end is above addr (fv->nr if none). `hint` is a range at or
  * after the answer and close to it, or fv->nr for no idea. */
 static unsigned first_range_ending_after(const FlatView *fv, MemSize addr, unsigned hint)
@@ -445,46 +433,87 @@ static unsigned first_range_ending_after(const FlatView *fv, MemSize addr, unsig
     return lo;
 }
 
-/*
- * Work out what page should hold: a single leaf when one section (or a hole) covers
- * it, else a new subpage. Reads the current map for ranges outside the span, so call it
- * before the page's old contents are released.
- */
-static int page_compose(AddressSpaceDispatch *d, const FlatView *fv, const SpanIds *span,
-                        uint64_t page, Subpage **out_sp, uint32_t *out_id)
+/* A page's mapping under construction: pieces in offset order, neighbours with the
+ * same section merged (so a page one section covers ends up as a single piece). */
+typedef struct PagePieces {
+    unsigned nr;
+    SubpagePiece piece[PAGE_SIZE];
+} PagePieces;
+
+static void pieces_add(PagePieces *pp, unsigned start, uint32_t id)
+{
+    if (pp->nr && pp->piece[pp->nr - 1].section == id)
+        return;
+    pp->piece[pp->nr++] = (SubpagePiece){ .start = start, .section = id };
+}
+
+/* Append what the map holds now at offsets [from, to) of the page. */
+static void pieces_add_current(const AddressSpaceDispatch *d, uint64_t page, unsigned from,
+                               unsigned to, PagePieces *pp)
+{
+    if (from >= to)
+        return;
+    PageEntry e = leaf_for_page(d, page);
+    const Subpage *sp = (e.ptr & SUBPAGE_FLAG) ? subpage_of(d, e, page) : NULL;
+    if (!sp) {
+        pieces_add(pp, from, lookup_id(d, page << PAGE_BITS));
+        return;
+    }
+    for (unsigned i = subpage_find(sp, from); i < sp->nr && sp->piece[i].start < to; i++)
+        pieces_add(pp, sp->piece[i].start > from ? sp->piece[i].start : from,
+                   sp->piece[i].section);
+}
+
+/* Append the view's ranges at offsets [from, to) of the page; they are all in the
+ * span (the span's ends are boundaries of the view). */
+static void pieces_add_view(const FlatView *fv, const SpanIds *span, uint64_t page,
+                            unsigned from, unsigned to, PagePieces *pp)
 {
     hwaddr start = page << PAGE_BITS;
-    MemSize end = (MemSize)start + PAGE_SIZE;
-    SubpagePiece pieces[PAGE_SIZE];
-    unsigned nr = 0, at = 0;          /* at: offset up to which pieces are known */
-    for (unsigned i = first_range_ending_after(fv, start, span->hint);
-         i < fv->nr && fv->ranges[i].addr < end; i++) {
+    unsigned at = from;               /* offset up to which pieces are known */
+    for (unsigned i = first_range_ending_after(fv, start + from, span->hint);
+         i < fv->nr && fv->ranges[i].addr < (MemSize)start + to; i++) {
         const FlatRange *fr = &fv->ranges[i];
-        unsigned from = fr->addr > start ? (unsigned)(fr->addr - start) : 0;
-        if (from > at)
-            pieces[nr++] = (SubpagePiece){ .start = at, .section = HOLE_ID };
-        pieces[nr++] = (SubpagePiece){ .start = from,
-                                       .section = range_id(d, fv, span, i, start + from) };
+        unsigned lo = fr->addr > start + from ? (unsigned)(fr->addr - start) : from;
+        assert(i >= span->first && i - span->first < span->nr);
+        if (lo > at)
+            pieces_add(pp, at, HOLE_ID);
+        pieces_add(pp, lo, span->ids[i - span->first]);
         MemSize fr_end = flatrange_end(fr);
-        at = fr_end >= end ? PAGE_SIZE : (unsigned)(fr_end - start);
-        if (at == PAGE_SIZE)
+        at = fr_end >= (MemSize)start + to ? to : (unsigned)(fr_end - start);
+        if (at == to)
             break;
     }
-    if (at < PAGE_SIZE)
-        pieces[nr++] = (SubpagePiece){ .start = at, .section = HOLE_ID };
-    if (nr == 1) {
-        *out_sp = NULL;
-        *out_id = pieces[0].section;
+    if (at < to)
+        pieces_add(pp, at, HOLE_ID);
+}
+
+/*
+ * Work out what the page should hold: the view's ranges at offsets [from, to), what
+ * the map holds now elsewhere (so an update never touches what lies outside its
+ * span). The result is a single leaf when one section (or a hole) covers the page,
+ * else a new subpage.
+ */
+static int page_compose(const AddressSpaceDispatch *d, const FlatView *fv,
+                        const SpanIds *span, uint64_t page, unsigned from, unsigned to,
+                        Subpage **out_sp, uint32_t *out_id)
+{
+    PagePieces pp;
+    pp.nr = 0;
+    pieces_add_current(d, page, 0, from, &pp);
+    pieces_add_view(fv, span, page, from, to, &pp);
+    pieces_add_current(d, page, to, PAGE_SIZE, &pp);
+    *out_sp = NULL;
+    *out_id = pp.piece[0].section;
+    if (pp.nr == 1)
         return 0;
-    }
-    Subpage *sp = malloc(sizeof(*sp) + nr * sizeof(SubpagePiece));
+    Subpage *sp = malloc(sizeof(*sp) + pp.nr * sizeof(SubpagePiece));
     if (!sp)
         return -ENOMEM;
     sp->page = page;
-    sp->nr = nr;
-    memcpy(sp->piece, pieces, nr * sizeof(SubpagePiece));
+    sp->nr = pp.nr;
+    memcpy(sp->piece, pp.piece, pp.nr * sizeof(SubpagePiece));
     *out_sp = sp;
-    *out_id = HOLE_ID;
     return 0;
 }
 
@@ -506,20 +535,23 @@ static int page_build(AddressSpaceDispatch *d, const FlatView *fv, const SpanIds
 {
     Subpage *sp;
     uint32_t id;
-    int r = page_compose(d, fv, span, page, &sp, &id);
+    int r = page_compose(d, fv, span, page, 0, PAGE_SIZE, &sp, &id);
     return r ? r : page_install(d, page, sp, id);
 }
 
 /*
- * An edge page of the span [s, e): rebuild it, keeping the pieces of sections outside
- * the span and freeing those inside.
+ * A page holding an end of the span [s, e): rebuild it, keeping the pieces outside the
+ * span and freeing the sections inside.
  */
 static int edge_page_rebuild(AddressSpaceDispatch *d, const FlatView *fv,
                              const SpanIds *span, uint64_t page, hwaddr s, MemSize e)
 {
+    MemSize start = (MemSize)page << PAGE_BITS;
+    unsigned from = s > start ? (unsigned)(s - start) : 0;
+    unsigned to = e < start + PAGE_SIZE ? (unsigned)(e - start) : PAGE_SIZE;
     Subpage *sp;
     uint32_t id;
-    int r = page_compose(d, fv, span, page, &sp, &id);
+    int r = page_compose(d, fv, span, page, from, to, &sp, &id);
     if (r)
         return r;
     PageEntry old = leaf_for_page(d, page);

@@ -147,12 +147,10 @@ static void emit(const RenderPiece *p, MemSize from, MemSize to, FlatRangeVec *o
         *err = -ENOMEM;
 }
 
-static const RenderPiece *sort_pieces;  /* qsort has no context argument */
-
-static int compare_piece_start(const void *pa, const void *pb)
+static int compare_piece_start(const void *pa, const void *pb, void *pieces)
 {
-    MemSize a = sort_pieces[*(const size_t *)pa].start;
-    MemSize b = sort_pieces[*(const size_t *)pb].start;
+    const RenderPiece *p = pieces;
+    MemSize a = p[*(const size_t *)pa].start, b = p[*(const size_t *)pb].start;
     return a < b ? -1 : a > b;
 }
 
@@ -199,8 +197,7 @@ static int sweep(const RenderCtx *ctx, FlatRangeVec *out)
     }
     for (size_t i = 0; i < np; i++)
         order[i] = i;
-    sort_pieces = ctx->pieces;
-    qsort(order, np, sizeof(*order), compare_piece_start);
+    qsort_r(order, np, sizeof(*order), compare_piece_start, ctx->pieces);
 
     const RenderPiece *p = ctx->pieces;
     size_t next_start = 0, nheap = 0;

@@ -11,8 +11,8 @@
  *  - Every memory_region_init_*() starts with memory_region_init_common(); an init that
  *    allocates something (a RAMBlock) sets mr->destructor, which
  *    memory_region_finalize() calls before freeing name and path.
- *  - An io region's mr->ops may be NULL: the access layer then answers exactly like
- *    unassigned_mem_ops (reads all ones, writes ignored).
+ *  - mr->ops is never NULL: init_common sets &unassigned_mem_ops, which init_io keeps
+ *    when given NULL ops (as QEMU).
  *  - A FlatView that is referenced only by its AddressSpace (fv->ref == 1) may be
  *    edited in place at a commit (ranges spliced, fv->ranges reallocated). Dispatch must
  *    therefore never keep FlatRange pointers or indexes into fv->ranges across commits;
@@ -31,7 +31,8 @@
 
 /*
  * Common part of every memory_region_init_*(): zeroes *mr, then sets name (copied),
- * canonical path, owner, size (MemSize: may be MEMSIZE_2_64), kind, enabled = true,
+ * canonical path, owner, size (MemSize: may be MEMSIZE_2_64), kind, ops =
+ * &unassigned_mem_ops, enabled = true,
  * romd_mode = true, terminates (true for io/ram/rom/rom_device) and an empty
  * subregion list. Callers set ops/opaque/ram_block/destructor afterwards.
  */

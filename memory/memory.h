@@ -142,11 +142,14 @@ struct MemoryRegion {
     TAILQ_ENTRY(MemoryRegion) subregions_link;
     MemoryRegionIoeventfd *ioeventfds;
     unsigned ioeventfd_nb;
-    unsigned generation;        /* bumped on every edit below this region (for incremental render) */
     /* Private to memory/region.c: children indexed by address, and when this region
      * was last added to its container (orders equal priorities: later-added wins). */
     struct MemoryRegionChildIndex *child_index;
     uint64_t add_seq;
+    /* The aliases targeting this region (alias_count of them), so that a change below
+     * it can be located in every address space that shows it through an alias. */
+    TAILQ_HEAD(, MemoryRegion) aliases;
+    TAILQ_ENTRY(MemoryRegion) aliases_link;
 };
 
 /* Initialise a pure container (answers nothing itself; children decide). */

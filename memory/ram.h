@@ -79,10 +79,11 @@ struct RAMBlock {
 
 /*
  * Allocate a block of `size` bytes (rounded up to 4 KiB). Returns the block, or NULL
- * with the message in errp: size 0 or a size that does not fit the ram_addr space,
- * "cannot find a gap of N bytes" when the space is full, "cannot set up guest memory
- * '<name>': <why>" when host memory (or the backend) fails. On failure nothing is
- * left behind: the list, its version and the dirty bitmaps are unchanged.
+ * with the message in errp: "cannot allocate a RAM block of 0 bytes", "cannot find a
+ * gap of N bytes" when no gap fits (also for a size beyond the whole space), "cannot
+ * set up guest memory '<name>': <why>" when host memory (or the backend) fails. On
+ * failure nothing is left behind: the list, its version and the dirty bitmaps are
+ * unchanged.
  */
 RAMBlock *qemu_ram_alloc(ram_addr_t size, MemoryRegion *mr, Error **errp);
 /* Caller-owned host memory (RAM_PREALLOC); it must outlive the block. */

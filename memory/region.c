@@ -50,11 +50,13 @@ void memory_region_init_common(MemoryRegion *mr, const char *owner, const char *
     mr->path = memory_region_path_claim(owner, name);
     mr->owner = owner;
     mr->kind = kind;
+    mr->ops = &unassigned_mem_ops;
     mr->size = size;
     mr->enabled = true;
     mr->romd_mode = true;
     mr->terminates = kind != MR_KIND_CONTAINER && kind != MR_KIND_ALIAS;
     TAILQ_INIT(&mr->subregions);
+    TAILQ_INIT(&mr->aliases);
 }
 
 void memory_region_init(MemoryRegion *mr, const char *owner, const char *name, uint64_t size)
@@ -66,7 +68,8 @@ void memory_region_init_io(MemoryRegion *mr, const char *owner, const MemoryRegi
                            void *opaque, const char *name, uint64_t size)
 {
     memory_region_init_common(mr, owner, name, memory_size_from_u64(size), MR_KIND_IO);
-    mr->ops = ops;
+    if (ops)
+        mr->ops = ops;
     mr->opaque = opaque;
 }
 
@@ -80,6 +83,7 @@ void memory_region_init_alias(MemoryRegion *mr, const char *owner, const char *n
     mr->alias = orig;
     mr->alias_offset = offset;
     orig->alias_count++;
+    TAILQ_INSERT_TAIL(&orig->aliases, mr, aliases_link);
 }
 
 void memory_region_finalize(MemoryRegion *mr)
@@ -88,13 +92,20 @@ void memory_region_finalize(MemoryRegion *mr)
         memory_fatal("memory_region_finalize", mr, "still in a container; delete it first");
     if (mr->alias_count)
         memory_fatal("memory_region_finalize", mr, "still the target of aliases");
+    const AddressSpace *as;
+    TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link)
+        if (as->root == mr)
+            memory_fatal("memory_region_finalize", mr,
+                         "still the root of an address space; destroy it first");
     memory_region_transaction_begin();
     MemoryRegion *child;
     while ((child = TAILQ_FIRST(&mr->subregions)) != NULL)
         memory_region_del_subregion(mr, child, NULL);
     memory_region_transaction_commit();
-    if (mr->alias)
+    if (mr->alias) {
         mr->alias->alias_count--;
+        TAILQ_REMOVE(&mr->alias->aliases, mr, aliases_link);
+    }
     if (mr->destructor)
         mr->destructor(mr);
     child_index_free(mr);

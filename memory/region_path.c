@@ -56,15 +56,14 @@ static bool path_table_grow(void)
     return true;
 }
 
-/* The entry for base, created if missing; NULL only when memory is exhausted. */
-static PathBase *path_base_get(const char *base, bool create)
+static PathBase *path_base_find(const char *base)
 {
-    if (path_table_size && !create) {
-        PathBase *pb = *path_slot(path_table, path_table_size, base);
-        return pb;
-    }
-    if (!create)
-        return NULL;
+    return path_table_size ? *path_slot(path_table, path_table_size, base) : NULL;
+}
+
+/* The entry for base, created if missing; NULL only when memory is exhausted. */
+static PathBase *path_base_get(const char *base)
+{
     if ((path_table_count + 1) * 2 > path_table_size && !path_table_grow())
         return NULL;
     PathBase **slot = path_slot(path_table, path_table_size, base);
@@ -134,7 +133,7 @@ char *memory_region_path_claim(const char *owner, const char *name)
         return NULL;
     char *base = NULL, *path = NULL;
     if (asprintf(&base, "%s/%s", owner ? owner : DEFAULT_OWNER, escaped) >= 0) {
-        PathBase *pb = path_base_get(base, true);
+        PathBase *pb = path_base_get(base);
         size_t n = pb ? path_base_take_index(pb) : SIZE_MAX;
         if (n != SIZE_MAX && asprintf(&path, "%s[%zu]", base, n) < 0) {
             pb->used[n] = false;
@@ -157,7 +156,7 @@ void memory_region_path_release(const char *path)
     if (!base)
         return;         /* the index stays taken: harmless, only less compact */
     size_t n = strtoull(bracket + 1, NULL, 10);
-    PathBase *pb = path_base_get(base, false);
+    PathBase *pb = path_base_find(base);
     free(base);
     assert(pb && n < pb->nr_used_slots && pb->used[n]);
     pb->used[n] = false;

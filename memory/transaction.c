@@ -3,11 +3,11 @@
  *
  * Edits report the region they touch (memory_region_note_change) before and after the
  * change. For every address space whose root the region sits under, the region's
- * extent at that moment is recorded as a pending span; the outermost commit re-renders
- * only the pending spans of the address spaces that have any. Two cases fall back to
- * re-rendering a whole address space: a region on the way up is the target of an alias
- * (it may show up elsewhere through the alias), or too many separate spans pile up in
- * one transaction (one full render is then cheaper than many small ones).
+ * extent at that moment, clipped by its containers and followed through every alias
+ * that shows it, is recorded as a pending span; the outermost commit re-renders only
+ * the pending spans of the address spaces that have any. When too many separate spans
+ * pile up in one transaction (one full render is then cheaper than many small ones), or
+ * one cannot be recorded for lack of memory, the whole address space is re-rendered.
  */
 #include "memory/memory-internal.h"
 
@@ -106,30 +106,43 @@ void memory_mark_all_for_full_render(void)
         pending_mark_full(as);
 }
 
+/*
+ * Record [start, end) of node (in node's coordinates) in every address space that
+ * shows node: walk up the containers, clipping to each one's extent as rendering
+ * does, and follow every alias of every region on the way.
+ */
+static void note_span(const MemoryRegion *node, SignedAddr start, SignedAddr end)
+{
+    for (; node; node = node->container) {
+        if (start < 0)
+            start = 0;
+        if (end > (SignedAddr)node->size)
+            end = (SignedAddr)node->size;
+        if (start >= end)
+            return;
+        AddressSpace *as;
+        TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link) {
+            if (as->root != node)
+                continue;
+            PendingUpdate *p = pending_for(as);
+            if (p)
+                pending_add_span(p, (MemSize)start, (MemSize)end);
+            else
+                all_full = true;        /* cannot even record it: re-render everything */
+        }
+        const MemoryRegion *alias;
+        TAILQ_FOREACH(alias, &node->aliases, aliases_link)
+            note_span(alias, start - (SignedAddr)alias->alias_offset,
+                      end - (SignedAddr)alias->alias_offset);
+        start += (SignedAddr)node->addr;
+        end += (SignedAddr)node->addr;
+    }
+}
+
 void memory_region_note_change(MemoryRegion *mr)
 {
     assert(transaction_depth > 0 && "note_change outside a transaction");
-    SignedAddr offset = 0;      /* mr's offset inside node */
-    for (const MemoryRegion *node = mr; node; node = node->container) {
-        if (node->alias_count) {
-            memory_mark_all_for_full_render();
-            return;
-        }
-        AddressSpace *as;
-        TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link) {
-            if (as->root != node || offset >= (SignedAddr)MEMSIZE_2_64)
-                continue;
-            SignedAddr end = offset + (SignedAddr)mr->size;
-            if (end > (SignedAddr)MEMSIZE_2_64)
-                end = (SignedAddr)MEMSIZE_2_64;
-            PendingUpdate *p = pending_for(as);
-            if (p)
-                pending_add_span(p, (MemSize)offset, (MemSize)end);
-            else
-                all_full = true;
-        }
-        offset += (SignedAddr)node->addr;
-    }
+    note_span(mr, 0, (SignedAddr)mr->size);
 }
 
 void memory_address_space_forget(AddressSpace *as)

@@ -7,13 +7,18 @@
 # prints result rows on stdout as tab-separated fields:
 #     row<TAB>name<TAB>value<TAB>unit<TAB>goal / comparison (free text)
 # and anything else as commentary (shown only on failure). Rows are printed as a table
-# and written to build/bench-results.txt.
+# and written to build/bench-results.txt. A benchmark may also write a text file into
+# $XENDM_BENCH_SECTIONS (e.g. bench/compare.sh's three-column table); each is printed
+# after the table as a section of its own.
 set -u
 rel=${1:?rel build dir}
 top=$(cd "$(dirname "$0")/.." && pwd)
 export XENDM_REL_BUILD="$top/$rel" XENDM_TOP="$top"
 out="$top/build/bench-results.txt"
 : >"$out"
+sections="$top/build/bench-sections"
+rm -rf "$sections" && mkdir -p "$sections"
+export XENDM_BENCH_SECTIONS=$sections
 status=0
 run() {
     local label=$1; shift
@@ -33,4 +38,7 @@ done
 printf '%-28s %14s  %-8s %s\n' benchmark value unit "goal / comparison"
 printf '%-28s %14s  %-8s %s\n' ---------------------------- -------------- -------- -----------------
 awk -F'\t' '{ printf "%-28s %14s  %-8s %s\n", $2, $3, $4, $5 }' "$out"
+for f in "$sections"/*; do
+    [ -f "$f" ] && { echo; cat "$f"; }
+done
 exit $status

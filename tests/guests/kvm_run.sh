@@ -33,11 +33,11 @@ kvm_run() {
     if kill -0 "$mx_pid" 2>/dev/null; then
         case $dm in
         xendm)
-            XENDM_LOG=warn timeout 120 "$xendm" --domid 1 -m 64 </dev/null \
+            XENDM_LOG=warn "$xendm" --domid 1 -m 64 </dev/null \
                 >"$tmp/$name.dm" 2>"$tmp/$name.dmerr" &
             dm_pid=$! ;;
         qemu)
-            timeout 120 "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
+            "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
                 -machine xenfv,max-ram-below-4g=3840M -m 128 -display none \
                 -serial "file:$tmp/$name.dm" -monitor none >"$tmp/$name.dmerr" 2>&1 &
             dm_pid=$! ;;
@@ -46,15 +46,27 @@ kvm_run() {
     wait "$mx_pid"
     rc=$?
     mx_pid=
-    if [ -n "$dm_pid" ]; then
-        kill "$dm_pid" 2>/dev/null
-        wait "$dm_pid" 2>/dev/null
-        dm_pid=
-    fi
+    kvm_stop_dm
     if grep -qsE 'Sanitizer|runtime error' "$tmp/$name.err" "$tmp/$name.dmerr"; then
         echo "# a sanitizer reported an error in $name"
         rc=99
     fi
+}
+
+# kvm_stop_dm: SIGTERM the device model, SIGKILL it if it is still there 10 s later.
+kvm_stop_dm() {
+    [ -n "$dm_pid" ] || return 0
+    kill "$dm_pid" 2>/dev/null
+    for _ in $(seq 100); do
+        kill -0 "$dm_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$dm_pid" 2>/dev/null; then
+        echo "# the device model ignored SIGTERM for 10 s: killed"
+        kill -KILL "$dm_pid"
+    fi
+    wait "$dm_pid" 2>/dev/null
+    dm_pid=
 }
 
 # kvm_unavailable NAME: the reason mockxen gave for exit status 77 in run NAME.

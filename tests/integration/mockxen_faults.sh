@@ -26,6 +26,21 @@ check "--die-at kills the daemon at the chosen call (counted by a shim)" test "$
 printf 'in 0x100, 4\nin 0x100, 4\n' >"$tmp/two.gs"
 mx_guest "$tmp/two.gs" echo --die-at guest_ioreq:2
 check "--die-at on a daemon event (the 2nd guest ioreq)" test "$mx_status" -eq 137
+# hangup ERRNO SIGNAL: a client waits on its event channel fd while the daemon gets SIGNAL
+hangup() {
+    mx_start || return 1
+    "$mxclient" expect-hangup "$1" 1 >"$tmp/hup.out" &
+    local client=$!
+    for _ in $(seq 100); do grep -q ready "$tmp/hup.out" 2>/dev/null && break; sleep 0.02; done
+    kill -"$2" "$mx_pid"
+    wait "$mx_pid" 2>/dev/null
+    mx_pid=
+    wait "$client"
+}
+check "the daemon dying wakes event channel pollers: pending() fails with ENOTCONN" \
+    hangup 107 KILL
+check "an orderly exit wakes them once: pending() says EAGAIN, then the fd is quiet" \
+    hangup 11 TERM
 check "a malformed --fail is a usage error" \
     bash -c "'$mockxen' --socket x --xenstore y --fail foo 2>/dev/null; test \$? -eq 2"
 done_testing

@@ -4,7 +4,7 @@
 # mapcache, reported to the log-dirty bitmap with few modified_memory calls.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
-. "$top/tests/integration/xendm_lib.sh"
+. "$top/tests/integration/xendm_lib.bash"
 
 xendm_run "$scripts/pci-testdev.gs"
 check "config space, BAR placement, MMIO, DMA both ways and INTx" test "$mx_status" -eq 0

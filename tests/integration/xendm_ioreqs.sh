@@ -4,7 +4,7 @@
 # routing, both ways of mapping the ioreq pages, and hostile raw requests.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
-. "$top/tests/integration/xendm_lib.sh"
+. "$top/tests/integration/xendm_lib.bash"
 
 xendm_run "$scripts/uart-loopback.gs"
 check "UART loopback, registers and its ISA IRQ through xendm" test "$mx_status" -eq 0

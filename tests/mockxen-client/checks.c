@@ -3,6 +3,8 @@
  * checks mockxen's answers against what Xen would answer.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -334,4 +336,26 @@ void mxc_check_restrict(uint32_t domid)
     xenevtchn_close(xce);
     xendevicemodel_close(dmod);
     xc_interface_close(xch);
+}
+
+/*
+ * Wait on xenevtchn_fd() for the daemon to go away: pending() must then fail with
+ * `err` (ENOTCONN after a crash, EAGAIN after an orderly exit); after EAGAIN the fd
+ * must fall quiet rather than keep waking the caller.
+ */
+int mxc_expect_hangup(int err, uint32_t domid)
+{
+    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+    CHECK(xce != NULL);
+    if (!xce)
+        return 1;
+    printf("ready\n");
+    fflush(stdout);
+    struct pollfd pfd = { .fd = xenevtchn_fd(xce), .events = POLLIN };
+    CHECK(poll(&pfd, 1, 10000) == 1);
+    CHECK(xenevtchn_pending(xce) == -1 && errno == err);
+    if (err == EAGAIN)
+        CHECK(poll(&pfd, 1, 300) == 0);
+    xenevtchn_close(xce);
+    return 0;
 }

@@ -257,6 +257,10 @@ static void serve(Dm *dm)
         if (poll(&pfd, 1, 200) <= 0)
             continue;
         int port = xenevtchn_pending(dm->xce);
+        if (port < 0 && errno != EAGAIN) {
+            fprintf(stderr, "# mxclient dm: %s: mockxen gone\n", strerror(errno));
+            return;
+        }
         if (port < 0)
             continue;
         xenevtchn_unmask(dm->xce, port);

@@ -7,6 +7,8 @@
  *   mxclient check GROUP DOMID     run one group of call checks; exit 0 if all held
  *   mxclient dm MODE DOMID         act as a device model until SIGTERM
  *   mxclient expect-errno CALL ERRNO DOMID   call once, require failure with ERRNO
+ *   mxclient expect-hangup ERRNO DOMID       wait for the daemon to go; require
+ *                                            xenevtchn_pending() to fail with ERRNO
  *
  * Failures are printed as "# mxclient: ..." lines on stderr.
  */
@@ -49,7 +51,7 @@ static const struct {
 static int usage(void)
 {
     fprintf(stderr, "usage: mxclient check GROUP DOMID | dm MODE DOMID | "
-                    "expect-errno CALL ERRNO DOMID\n");
+                    "expect-errno CALL ERRNO DOMID | expect-hangup ERRNO DOMID\n");
     return 2;
 }
 
@@ -71,5 +73,7 @@ int main(int argc, char **argv)
         return mxc_run_dm(argv[2], domid);
     if (strcmp(argv[1], "expect-errno") == 0 && argc == 5)
         return mxc_expect_errno(argv[2], atoi(argv[3]), domid);
+    if (strcmp(argv[1], "expect-hangup") == 0 && argc == 4)
+        return mxc_expect_hangup(atoi(argv[2]), domid) || failures ? 1 : 0;
     return usage();
 }

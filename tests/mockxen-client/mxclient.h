@@ -24,6 +24,9 @@ void mxc_check_evtchn(uint32_t domid);
 void mxc_check_enosys(uint32_t domid);
 void mxc_check_restrict(uint32_t domid);
 
+/* Wait for the daemon to go away; xenevtchn_pending() must fail with err. */
+int mxc_expect_hangup(int err, uint32_t domid);
+
 /* Play a device model (MODE: echo, nodrain, bad-state, wrong-slot, backwards, silent). */
 int mxc_run_dm(const char *mode, uint32_t domid);
 /* Call CALL once (create_ioreq_server, interface_open, populate, map) and require

@@ -304,6 +304,37 @@ static void random_edit(const TestView *from, TestView *to, uint64_t *rng, MemSi
     free(tmp);
 }
 
+/* A span around a random existing boundary, sometimes page aligned. */
+static void random_span(const TestView *v, uint64_t *rng, MemSize *s, MemSize *e)
+{
+    const FlatRange *fr = v->fv.nr ? &v->ranges[test_rand_below(rng, v->fv.nr)] : NULL;
+    *s = fr ? fr->addr : test_rand(rng);
+    if (*s >= 0x800 && test_rand_below(rng, 2))
+        *s -= test_rand_below(rng, 0x800);
+    *e = *s + 1 + test_rand_below(rng, test_rand_below(rng, 2) ? 0x200 : 0x20000);
+    if (test_rand_below(rng, 3) == 0) {
+        *s &= ~(MemSize)(PAGE - 1);
+        *e = (*e + PAGE - 1) & ~(MemSize)(PAGE - 1);
+    }
+    if (*e > MEMSIZE_2_64)
+        *e = MEMSIZE_2_64;
+}
+
+/* Edit the view in place over [s, e), as the commit does. */
+static void edit_in_place(TestView *a, TestView *scratch, uint64_t *rng, MemSize s, MemSize e)
+{
+    random_edit(a, scratch, rng, s, e);
+    memcpy(a->ranges, scratch->ranges, scratch->fv.nr * sizeof(FlatRange));
+    a->fv.nr = scratch->fv.nr;
+}
+
+static void update(AddressSpaceDispatch *d, FlatView *fv, MemSize s, MemSize e)
+{
+    Error *err = NULL;
+    assert_int_equal(address_space_dispatch_update(d, fv, (hwaddr)s, e - s, &err), 0);
+    assert_null(err);
+}
+
 static void incremental_updates_match_reference(void **state)
 {
     uint64_t rng = test_seed("incremental_updates_match_reference");
@@ -312,24 +343,17 @@ static void incremental_updates_match_reference(void **state)
         random_view(a, &rng, 1 + test_rand_below(&rng, 200));
         AddressSpaceDispatch *d = build(&a->fv);
         for (unsigned step = 0; step < 30; step++) {
-            /* A span around a random existing boundary, sometimes page aligned. */
-            const FlatRange *fr = a->fv.nr ? &a->ranges[test_rand_below(&rng, a->fv.nr)] : NULL;
-            MemSize s = fr ? fr->addr : test_rand(&rng);
-            if (s >= 0x800 && test_rand_below(&rng, 2))
-                s -= test_rand_below(&rng, 0x800);
-            MemSize e = s + 1 + test_rand_below(&rng, test_rand_below(&rng, 2) ? 0x200 : 0x20000);
-            if (test_rand_below(&rng, 3) == 0) {
-                s &= ~(MemSize)(PAGE - 1);
-                e = (e + PAGE - 1) & ~(MemSize)(PAGE - 1);
+            MemSize s, e, s2, e2;
+            random_span(a, &rng, &s, &e);
+            edit_in_place(a, b, &rng, s, e);
+            /* Sometimes a second, disjoint window changes in the same commit; the
+             * windows are then brought up to date one after the other. */
+            random_span(a, &rng, &s2, &e2);
+            if (test_rand_below(&rng, 2) && (e2 < s || s2 > e)) {
+                edit_in_place(a, b, &rng, s2, e2);
+                update(d, &a->fv, s2, e2);
             }
-            if (e > MEMSIZE_2_64)
-                e = MEMSIZE_2_64;
-            random_edit(a, b, &rng, s, e);
-            memcpy(a->ranges, b->ranges, b->fv.nr * sizeof(FlatRange));
-            a->fv.nr = b->fv.nr;        /* edited in place, as the commit does */
-            Error *err = NULL;
-            assert_int_equal(address_space_dispatch_update(d, &a->fv, (hwaddr)s, e - s, &err), 0);
-            assert_null(err);
+            update(d, &a->fv, s, e);
             check_view(d, &a->fv, &rng);
         }
         address_space_dispatch_free(d);

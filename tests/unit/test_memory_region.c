@@ -48,7 +48,7 @@ static void init_sets_defaults(void **state)
     assert_true(io.terminates);
     assert_true(io.enabled);
     assert_true(io.romd_mode);
-    assert_null(io.ops);
+    assert_ptr_equal(io.ops, &unassigned_mem_ops);     /* no ops: answers unassigned */
     assert_true(big.size == MEMSIZE_2_64);
     assert_true(memory_region_size(&big) == UINT64_MAX);
     assert_int_equal(memory_region_size(&io), 0x10);
@@ -289,7 +289,7 @@ static void machine_fini(Machine *m)
 
 static void render_priorities_and_later_added(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion lo, hi, eq1, eq2;
     machine_init(&m, 0x10000);
     memory_region_init_io(&lo, NULL, NULL, NULL, "lo", 0x4000);
@@ -320,7 +320,7 @@ static void render_priorities_and_later_added(void **state)
 
 static void render_aliases_with_offset_and_clipping(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion ram, low, high, win;
     machine_init(&m, UINT64_MAX);
     memory_region_init_io(&ram, NULL, NULL, NULL, "ram", 0x10000);   /* never added itself */
@@ -353,7 +353,7 @@ static void render_aliases_with_offset_and_clipping(void **state)
 
 static void render_disabled_and_transparent_containers(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion bg, box, inner, dev;
     machine_init(&m, 0x100000);
     memory_region_init_io(&bg, NULL, NULL, NULL, "bg", 0x100000);
@@ -396,7 +396,7 @@ static void render_disabled_and_transparent_containers(void **state)
 
 static void render_merges_contiguous_pieces_only(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion ram, a1, a2, a3;
     machine_init(&m, 0x100000);
     memory_region_init_io(&ram, NULL, NULL, NULL, "ram", 0x10000);
@@ -428,7 +428,7 @@ static void render_merges_contiguous_pieces_only(void **state)
 
 static void render_full_2_64_and_last_page(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion all, top;
     machine_init(&m, UINT64_MAX);
     memory_region_init_io(&all, NULL, NULL, NULL, "all", UINT64_MAX);
@@ -465,7 +465,7 @@ static void render_full_2_64_and_last_page(void **state)
 
 static void flatview_ref_keeps_old_view(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion dev;
     machine_init(&m, 0x10000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x100);
@@ -499,7 +499,7 @@ static void count_del(MemoryListener *l, MemoryRegionSection *s) { ((CountingLis
 
 static void transactions_nest_and_touch_only_changed_spaces(void **state)
 {
-    Machine m, other;
+    static Machine m, other;
     MemoryRegion a, b;
     machine_init(&m, 0x10000);
     machine_init(&other, 0x10000);
@@ -554,7 +554,7 @@ static void transactions_nest_and_touch_only_changed_spaces(void **state)
 
 static void finalize_removes_children(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion box, dev;
     machine_init(&m, 0x10000);
     memory_region_init(&box, NULL, "box", 0x1000);
@@ -568,7 +568,7 @@ static void finalize_removes_children(void **state)
 
 static void destroy_announces_removal(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion dev;
     machine_init(&m, 0x10000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x10);
@@ -599,7 +599,7 @@ static char *dump(void (*fn)(FILE *, AddressSpace *), AddressSpace *as)
 
 static void mtree_dumps_tree_and_flat_view(void **state)
 {
-    Machine m;
+    static Machine m;
     MemoryRegion ram, low, dev, off;
     machine_init(&m, UINT64_MAX);
     memory_region_init_io(&ram, NULL, NULL, NULL, "pc.ram", 0x100000);
@@ -640,6 +640,67 @@ static void mtree_dumps_tree_and_flat_view(void **state)
     machine_fini(&m);
 }
 
+static void io_without_ops_answers_unassigned(void **state)
+{
+    static Machine m;
+    MemoryRegion dev;
+    machine_init(&m, 0x10000);
+    memory_region_init_io(&dev, NULL, NULL, NULL, "noops", 0x100);
+    assert_int_equal(memory_region_add_subregion(&m.root, 0x100, &dev, NULL), 0);
+    /* exactly like a hole: all ones and a decode error, as QEMU's unassigned_mem_ops */
+    uint32_t v = 0, hole = 0;
+    MemTxResult r = address_space_read(&m.as, 0x104, MEMTXATTRS_UNSPECIFIED, &v, 4);
+    MemTxResult rh = address_space_read(&m.as, 0x8000, MEMTXATTRS_UNSPECIFIED, &hole, 4);
+    assert_int_equal(v, 0xffffffff);
+    assert_int_equal(hole, 0xffffffff);
+    assert_int_equal(r, MEMTX_DECODE_ERROR);
+    assert_int_equal(rh, MEMTX_DECODE_ERROR);
+    assert_int_equal(address_space_write(&m.as, 0x104, MEMTXATTRS_UNSPECIFIED, &v, 4),
+                     MEMTX_DECODE_ERROR);
+    assert_int_equal(memory_region_del_subregion(&m.root, &dev, NULL), 0);
+    memory_region_finalize(&dev);
+    machine_fini(&m);
+}
+
+static void ram_rom_and_romd_kinds(void **state)
+{
+    static Machine m;
+    static uint8_t backing[0x1000] __attribute__((aligned(4096)));
+    MemoryRegion ram, romdev, ro;
+    machine_init(&m, 0x100000);
+    assert_int_equal(memory_region_init_ram_ptr(&ram, NULL, "ram", sizeof(backing), backing,
+                                                NULL), 0);
+    assert_int_equal(memory_region_init_rom_device(&romdev, NULL, NULL, NULL, "flash", 0x1000,
+                                                   NULL), 0);
+    memory_region_init_alias(&ro, NULL, "ro", &ram, 0, 0x1000);
+    memory_region_set_readonly(&ro, true);
+    assert_int_equal(memory_region_add_subregion(&m.root, 0, &ram, NULL), 0);
+    assert_int_equal(memory_region_add_subregion(&m.root, 0x1000, &romdev, NULL), 0);
+    assert_int_equal(memory_region_add_subregion(&m.root, 0x2000, &ro, NULL), 0);
+    assert_true(memory_region_is_ram(&ram));
+    assert_true(memory_region_is_romd(&romdev));
+    assert_true(m.as.current_map->ranges[1].romd_mode);
+    char *flat = dump(mtree_print_flatview, &m.as);
+    assert_string_equal(flat,
+        "FlatView for \"test\", root: root\n"
+        "  0000000000000000-0000000000000fff (prio 0, ram): ram\n"
+        "  0000000000001000-0000000000001fff (prio 0, romd): flash\n"
+        "  0000000000002000-0000000000002fff (prio 0, rom): ram\n");
+    free(flat);
+    memory_region_rom_device_set_romd(&romdev, false);
+    assert_false(memory_region_is_romd(&romdev));
+    assert_false(m.as.current_map->ranges[1].romd_mode);
+    flat = dump(mtree_print_flatview, &m.as);
+    assert_non_null(strstr(flat, "(prio 0, i/o): flash"));
+    free(flat);
+    MemoryRegion *subs[] = { &ro, &ram, &romdev };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(memory_region_del_subregion(&m.root, subs[i], NULL), 0);
+        memory_region_finalize(subs[i]);
+    }
+    machine_fini(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -660,6 +721,8 @@ int main(void)
         cmocka_unit_test(finalize_removes_children),
         cmocka_unit_test(destroy_announces_removal),
         cmocka_unit_test(mtree_dumps_tree_and_flat_view),
+        cmocka_unit_test(io_without_ops_answers_unassigned),
+        cmocka_unit_test(ram_rom_and_romd_kinds),
     };
     return cmocka_run_group_tests_name("memory_region", tests, NULL, NULL);
 }

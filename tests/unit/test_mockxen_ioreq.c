@@ -16,7 +16,7 @@
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/hvm_op.h>
 
-enum DmMode { DM_ANSWER, DM_BAD_STATE, DM_WRONG_SLOT, DM_SILENT };
+enum DmMode { DM_ANSWER, DM_BAD_STATE, DM_WRONG_SLOT, DM_SILENT, DM_DESTROY };
 
 typedef struct Fixture {
     MxStats stats;
@@ -37,6 +37,10 @@ static void dm_answer(Fixture *f, int local)
     ioreq_t *slot = &s->ioreq_page->vcpu_ioreq[v];
     if (f->mode == DM_SILENT || slot->state != STATE_IOREQ_READY)
         return;
+    if (f->mode == DM_DESTROY) {                  /* the DM tears its server down instead */
+        assert_int_equal(mx_server_destroy(f->d, f->id, NULL), 0);
+        return;
+    }
     slot->data = 0xcafe0000 | slot->addr;
     __atomic_thread_fence(__ATOMIC_RELEASE);
     if (f->mode == DM_BAD_STATE)
@@ -188,6 +192,22 @@ static void wrong_slot_crashes_the_domain(void **state)
     assert_non_null(strstr(f->d->crash_reason, "idle vcpu 1"));
 }
 
+static void destroyed_server_fails_the_waiting_vcpu(void **state)
+{
+    Fixture *f = *state;
+    Error *err = NULL;
+    start_dm(f, DM_DESTROY);
+    ioreq_t req = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x100, .size = 4,
+                    .count = 1 };
+    assert_int_equal(mx_ioreq_send(f->d, 0, &req, false, 2000, &err), -ENODEV);
+    assert_non_null(strstr(error_get_pretty(err), "destroyed during an ioreq"));
+    error_free(err);
+    stop_dm(f);
+    assert_false(mx_domain_crashed(f->d));
+    assert_int_equal(mx_ioreq_send(f->d, 0, &req, false, 100, NULL), 0);   /* now unclaimed */
+    assert_int_equal(req.data, 0xffffffff);
+}
+
 static void buffered_rules(void **state)
 {
     Fixture *f = *state;
@@ -299,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(silent_dm_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_state_crashes_the_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_slot_crashes_the_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(destroyed_server_fails_the_waiting_vcpu, setup, teardown),
         cmocka_unit_test_setup_teardown(buffered_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(events_mask_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupts_are_recorded, setup, teardown),

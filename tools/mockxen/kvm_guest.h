@@ -18,9 +18,11 @@
  *                            ends it and reports the mean through ops->report_time
  *                            (or prints a benchmark row), like a script's `time` block.
  *
- * Ownership: an MxKvmGuest owns its KVM file descriptors, the vCPU's run area, the
- * image bytes and its own mapping of the domain's memfd; the MxDomain must outlive it.
- * One guest has one vCPU (vCPU 0), run in the calling thread.
+ * Ownership: an MxKvmGuest owns its KVM file descriptors, the vCPU's run area and the
+ * image bytes. Its memory slots point into the domain's own mapping of the RAM memfd
+ * (MxDomain.ram), so the MxDomain must outlive it. One guest has one vCPU (vCPU 0), run
+ * in the calling thread; KVM guest writes are not tracked by mockxen's log-dirty
+ * bitmap.
  *
  * The exit ↔ ioreq translation (kvm_exit.c) is pure: it works on a struct kvm_run in
  * memory, so unit tests need no /dev/kvm.
@@ -41,8 +43,8 @@
 #define MX_KVM_EXIT_PORT   0x501
 #define MX_KVM_TIMER_PORT  0x502
 #define MX_KVM_LOAD_ADDR   0x10000u     /* image loaded and entered here */
-#define MX_KVM_IMAGE_MAX   0x70000u     /* image must end below MX_KVM_STACK_LIMIT */
-#define MX_KVM_STACK_LIMIT 0x80000u
+#define MX_KVM_STACK_LIMIT 0x80000u     /* the image ends below; the stack stays above */
+#define MX_KVM_IMAGE_MAX   (MX_KVM_STACK_LIMIT - MX_KVM_LOAD_ADDR)
 #define MX_KVM_STACK_TOP   0x9f000u
 #define MX_KVM_LOW_RAM_END 0xa0000u     /* VGA hole and BIOS area above: MMIO */
 #define MX_KVM_HIGH_RAM    0x100000u

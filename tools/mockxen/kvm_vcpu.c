@@ -44,7 +44,8 @@ static uint64_t now_ns(void)
 
 /* Report the system call that just failed, with errno (read before anything can change
  * it); returns -errno. */
-static int errno_error(Error **errp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int errno_error(Error **errp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int errno_error(Error **errp, const char *fmt, ...)
 {
     int err = errno;

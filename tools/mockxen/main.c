@@ -41,7 +41,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: mockxen --socket PATH --xenstore PATH [options]\n"
-        "       mockxen --query PATH [counters|counters-all|status|irqs|\n"
+        "       mockxen --query PATH [counters|counters-all|status|irqs|ranges|\n"
         "                             log-dirty on|off|dirty FIRST NR]\n"
         "  --domid N            guest domain id (default 1)\n"
         "  --vcpus N            vCPUs (default: what the script uses, at least 1)\n"

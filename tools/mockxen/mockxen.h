@@ -173,7 +173,8 @@ void mx_domain_set_log_dirty(MxDomain *d, bool enable);
 /* Copy (and if clean, clear) dirty bits of [first_pfn, first_pfn+nr) into bitmap. */
 int mx_domain_dirty_bitmap(MxDomain *d, uint64_t first_pfn, uint64_t nr, bool clean,
                            unsigned long *bitmap, Error **errp);
-/* Record a protocol violation by the device model: the domain is crashed for good. */
+/* Record a protocol violation by the device model: the domain is crashed for good, every
+ * waiting vCPU and interrupt waiter is woken. The _locked form is for d->lock holders. */
 void mx_domain_crash(MxDomain *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mx_domain_crash_locked(MxDomain *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -245,7 +246,8 @@ int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, Error **e
  * IORESP_READY, checking every state the device model writes. `raw` sends req's state
  * and vp_eport fields unchanged (hostile-input tests). On return req->data holds the
  * answer. -ETIMEDOUT if the DM does not answer, -EPROTO if it broke the protocol (the
- * domain is then crashed), -ESHUTDOWN if the domain already crashed.
+ * domain is then crashed), -ESHUTDOWN if the domain already crashed, -ENODEV if the
+ * server was destroyed while the vCPU waited.
  */
 int mx_ioreq_send(MxDomain *d, unsigned vcpu, ioreq_t *req, bool raw, int timeout_ms,
                   Error **errp);

@@ -196,6 +196,9 @@ typedef struct MxBindReq {
 typedef struct MxEvtchnPage {
     uint64_t pending[MX_EVTCHN_WORDS];
     uint64_t masked[MX_EVTCHN_WORDS];
+    /* Set by the daemon before an orderly exit: a hang-up then means "the domain is
+     * gone, wait to be stopped", not "the hypervisor died" (ENOTCONN from pending()). */
+    uint32_t daemon_exiting;
 } MxEvtchnPage;
 
 #endif

@@ -37,6 +37,24 @@ static void print_irqs(MxDomain *d, FILE *out)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* Every range of every ioreq server, as Xen's rangesets hold them (inclusive). */
+static void print_ranges(MxDomain *d, FILE *out)
+{
+    static const char *const type_names[MX_NR_RANGE_TYPES] = { "port", "mmio", "pci" };
+    pthread_mutex_lock(&d->lock);
+    for (unsigned id = 0; id < MX_MAX_SERVERS; id++) {
+        const MxIoreqServer *s = &d->servers[id];
+        if (!s->used)
+            continue;
+        fprintf(out, "server %u %s\n", id, s->enabled ? "enabled" : "disabled");
+        for (unsigned t = 0; t < MX_NR_RANGE_TYPES; t++)
+            for (unsigned i = 0; i < s->ranges[t].nr; i++)
+                fprintf(out, "  %-4s 0x%" PRIx64 "-0x%" PRIx64 "\n", type_names[t],
+                        s->ranges[t].r[i].start, s->ranges[t].r[i].end);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
 static int print_dirty(MxDomain *d, const char *args, FILE *out, Error **errp)
 {
     char *end;
@@ -70,13 +88,15 @@ int mx_query_answer(MxDomain *d, const MxStats *stats, const char *cmd, FILE *ou
         print_status(d, out);
     } else if (strcmp(cmd, "irqs") == 0) {
         print_irqs(d, out);
+    } else if (strcmp(cmd, "ranges") == 0) {
+        print_ranges(d, out);
     } else if (strcmp(cmd, "log-dirty on") == 0 || strcmp(cmd, "log-dirty off") == 0) {
         mx_domain_set_log_dirty(d, strcmp(cmd, "log-dirty on") == 0);
     } else if (strncmp(cmd, "dirty ", 6) == 0) {
         return print_dirty(d, cmd + 6, out, errp);
     } else {
         error_setg_errno(errp, EINVAL, "unknown query '%s' (counters, counters-all, status, "
-                         "irqs, log-dirty on|off, dirty FIRST NR)", cmd);
+                         "irqs, ranges, log-dirty on|off, dirty FIRST NR)", cmd);
         return -EINVAL;
     }
     return 0;

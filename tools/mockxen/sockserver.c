@@ -603,6 +603,9 @@ void mx_sockserver_stop(MxSockServer *s)
     if (write(s->stop_fd, &one, sizeof(one)) < 0)
         log_warn("stopping the socket server: %m");
     pthread_join(s->thread, NULL);
+    for (unsigned i = 0; i < s->nconns; i++)      /* an orderly exit, not a crash */
+        if (s->conns[i]->evtchn)
+            __atomic_store_n(&s->conns[i]->evtchn->page->daemon_exiting, 1, __ATOMIC_SEQ_CST);
     while (s->nconns)
         close_conn(s, s->nconns - 1);
     close(s->listen_fd);

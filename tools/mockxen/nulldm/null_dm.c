@@ -137,6 +137,8 @@ static int serve(NullDm *dm)
             return die("poll");
         }
         int port = xenevtchn_pending(dm->xce);   /* one per wake-up, as QEMU does */
+        if (port < 0 && errno != EAGAIN)
+            return die("xenevtchn_pending (mockxen gone?)");
         if (port < 0)
             continue;
         xenevtchn_unmask(dm->xce, port);

@@ -1,12 +1,20 @@
 /*
- * tools/mockxen/shim/evtchn.c — libxenevtchn.so.1: one eventfd per handle (the fd
- * xenevtchn_fd() returns) and a pending/masked page shared with the daemon. notify()
- * writes the remote port's eventfd (received at bind time); pending() and unmask() are
- * atomic bit operations: no socket round trip on the ioreq path.
+ * tools/mockxen/shim/evtchn.c — libxenevtchn.so.1: one eventfd per handle and a
+ * pending/masked page shared with the daemon. notify() writes the remote port's
+ * eventfd (received at bind time); pending() and unmask() are atomic bit operations:
+ * no socket round trip on the ioreq path.
+ *
+ * xenevtchn_fd() is an epoll fd holding the eventfd and the handle's daemon connection
+ * (hang-up only), so a device model polling it also wakes when mockxen dies; pending()
+ * then fails with ENOTCONN instead of EAGAIN. After an orderly daemon exit (the page
+ * says so) the connection just leaves the epoll set: the device model waits to be
+ * stopped, as it would after its domain was destroyed.
  */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,7 +28,8 @@
 struct xenevtchn_handle {
     MxClient c;
     MxToolcoreHandle tc;
-    int efd;
+    int efd;                          /* signalled by the daemon */
+    int epfd;                         /* what xenevtchn_fd() returns: efd + hang-up */
     MxEvtchnPage *page;
     bool restricted;
     domid_t restrict_domid;
@@ -55,7 +64,32 @@ static int open_channel(xenevtchn_handle *xce)
         return -1;
     }
     xce->efd = fds[0];
+    struct epoll_event ev = { .events = EPOLLIN };
+    struct epoll_event hup = { .events = EPOLLRDHUP };   /* HUP and ERR are implied */
+    xce->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (xce->epfd < 0 || epoll_ctl(xce->epfd, EPOLL_CTL_ADD, xce->efd, &ev) < 0 ||
+        epoll_ctl(xce->epfd, EPOLL_CTL_ADD, xce->c.fd, &hup) < 0) {
+        int err = errno;
+        if (xce->epfd >= 0)
+            close(xce->epfd);
+        close(xce->efd);
+        munmap(xce->page, PAGE_BYTES);
+        errno = err;
+        return -1;
+    }
     return 0;
+}
+
+/* Why there is no event: EAGAIN, or ENOTCONN if the daemon died. */
+static int no_event_errno(xenevtchn_handle *xce)
+{
+    struct pollfd pfd = { .fd = xce->c.fd, .events = POLLRDHUP };
+    if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+        return EAGAIN;
+    if (!__atomic_load_n(&xce->page->daemon_exiting, __ATOMIC_SEQ_CST))
+        return ENOTCONN;
+    epoll_ctl(xce->epfd, EPOLL_CTL_DEL, xce->c.fd, NULL);    /* stop waking up for it */
+    return EAGAIN;
 }
 
 xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int flags)
@@ -97,6 +131,7 @@ int xenevtchn_close(xenevtchn_handle *xce)
         if (xce->kick[i] >= 0)
             close(xce->kick[i]);
     munmap(xce->page, PAGE_BYTES);
+    close(xce->epfd);
     close(xce->efd);
     mx_client_close(&xce->c);
     free(xce);
@@ -112,7 +147,7 @@ int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
 int xenevtchn_fd(xenevtchn_handle *xce)
 {
     MX_ENTER(xenevtchn_fd, -1);
-    return xce->efd;
+    return xce->epfd;
 }
 
 static bool valid_port(evtchn_port_t port)
@@ -208,7 +243,7 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
             return w * 64 + __builtin_ctzll(bit);
         }
     }
-    errno = EAGAIN;
+    errno = no_event_errno(xce);
     return -1;
 }
 

@@ -71,6 +71,11 @@ UNIT_$(1) := $(patsubst tests/unit/%.c,build/$(1)/tests/unit/%,$(wildcard tests/
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/tests/unit/support.o $$(LIBS_$(1))
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(XEN_LIBS) -lm
 
+# Small programs that drive xen/ against mockxen for integration tests.
+XENCHECK_$(1) := $(patsubst tests/xen-check/%.c,build/$(1)/tests/xen-check/%,$(wildcard tests/xen-check/*.c))
+build/$(1)/tests/xen-check/%: build/$(1)/tests/xen-check/%.o $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(XEN_LIBS) -lm
+
 BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
 build/$(1)/bench/%: build/$(1)/bench/%.o $$(LIBS_$(1))
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(XEN_LIBS) -lm
@@ -100,7 +105,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)scripts/run-tests.sh build/asan build/rel
 
-test-build: $(UNIT_asan) $(XENDM_asan) mockxen-asan $(XENDM_rel) mockxen-rel
+test-build: $(UNIT_asan) $(XENCHECK_asan) $(XENDM_asan) mockxen-asan $(XENDM_rel) mockxen-rel
 
 unit-test: $(UNIT_asan)
 	$(Q)scripts/run-tests.sh --unit-only build/asan build/rel

@@ -32,7 +32,8 @@ workloads="\
 - pio_read_rtt_ns: 1-byte port read round trip of the UART LSR (0x3fd).
 - rep_outsb_mibps, rep_insb_mibps: 64 KiB \`rep outsb\` to / \`rep insb\` from port 0x3ff
   with data_is_ptr: the device model reads / writes guest memory through its mapcache
-  ($rep_n transfers per run).
+  ($rep_n transfers per run). The null responder answers without touching guest memory:
+  its figures are the transport alone.
 - dm_cpu_us_per_ioreq: device-model CPU time (user + system, all threads, from
   /proc/PID/task/*/schedstat) per ioreq over the two round-trip workloads.
 - dirty_calls_per_mib: xendevicemodel_modified_memory + modified_memory_bulk calls per
@@ -80,8 +81,11 @@ echo "dirty" (\$c - \$a) + (\$d - \$b) 65536
 GS
 
 # ---- measurements ---------------------------------------------------------------------
-# record METRIC DM VALUE: one run's figure.
-record() { echo "$3" >>"$tmp/v/$1.$2"; }
+# record METRIC DM VALUE: one run's figure (an empty VALUE: the sample failed).
+record() {
+    if [ -n "$3" ]; then echo "$3" >>"$tmp/v/$1.$2"
+    else unavailable "$1" "$2" "the sample gave no value"; fi
+}
 # unavailable METRIC DM WHY: METRIC cannot be measured for DM (the first reason stays).
 unavailable() { [ -f "$tmp/v/$1.$2.na" ] || echo "$3" >"$tmp/v/$1.$2.na"; }
 calc() { awk "BEGIN { printf \"%.10g\", $1 }"; }
@@ -131,10 +135,32 @@ on_line() {
     esac
 }
 
+# read_guest DM GROUP: handle the guest's output (fd 4) until mockxen closes it.
+# Gives up (status 1) when the device model exits before the guest has started, or
+# (status 2) when mockxen says nothing for 120 s.
+read_guest() {
+    local dm=$1 group=$2 line quiet=0 st
+    : >"$tmp/$dm.$group.out"
+    while :; do
+        IFS= read -r -t 1 -u 4 line
+        st=$?
+        if [ "$st" = 0 ]; then
+            quiet=0
+            echo "$line" >>"$tmp/$dm.$group.out"
+            on_line "$dm" "$line"
+            continue
+        fi
+        [ "$st" -gt 128 ] || return 0                           # EOF: mockxen is done
+        [ -s "$tmp/$dm.$group.out" ] || [ -z "$dm_pid" ] || kill -0 "$dm_pid" 2>/dev/null || return 1
+        quiet=$((quiet + 1))
+        [ "$quiet" -lt 120 ] || return 2
+    done
+}
+
 # session DM GROUP: one mockxen run of GROUP's guest script (main or mem) with DM
 # (null, xendm or qemu), reading the guest's output as it comes.
 session() {
-    local dm=$1 group=$2 fifo=$tmp/guest.fifo line qmp_pid= rc=0 m
+    local dm=$1 group=$2 fifo=$tmp/guest.fifo qmp_pid= rc=0 why=0 m
     local mx_args=(--script "$tmp/$group.gs" --populate-mb 128) dm_args=()
     case $dm.$group in
     null.main)  mx_args+=(--null-dm) ;;
@@ -146,6 +172,7 @@ session() {
     exec 3<>"$fifo"                 # a reader, so that mockxen's open does not block
     if ! bench_mx_start "$fifo" "${mx_args[@]}"; then
         exec 3>&-
+        kill "$mx_pid" 2>/dev/null; bench_mx_wait
         session_failed "$dm" "$group" "mockxen did not start: $(head -1 "$tmp/mx.err")"
         return
     fi
@@ -159,19 +186,22 @@ session() {
             '{"execute":"cont"}' 2>"$tmp/qmp.err" &
         qmp_pid=$!
     fi
-    : >"$tmp/$dm.$group.out"
-    while IFS= read -r -t 120 -u 4 line; do
-        echo "$line" >>"$tmp/$dm.$group.out"
-        on_line "$dm" "$line"
-    done
+    read_guest "$dm" "$group" || why=$?
     exec 4<&-
-    kill -0 "$mx_pid" 2>/dev/null && kill "$mx_pid"      # read timed out: give up
+    if kill -0 "$mx_pid" 2>/dev/null; then kill "$mx_pid"; fi     # given up on it
     bench_mx_wait || rc=$?
     bench_dm_stop
-    if [ -n "$qmp_pid" ] && ! wait "$qmp_pid"; then
-        for m in $mem_metrics; do unavailable "$m" qemu "QMP failed: $(head -1 "$tmp/qmp.err")"; done
+    case $why in
+    1) session_failed "$dm" "$group" "the device model exited before the guest started" ;;
+    2) session_failed "$dm" "$group" "mockxen printed nothing for 120 s" ;;
+    *) [ "$rc" = 0 ] || session_failed "$dm" "$group" \
+           "mockxen exit status $rc: $(grep -m1 -i 'error\|fail\|expected' "$tmp/mx.err")" ;;
+    esac
+    if [ -n "$qmp_pid" ]; then
+        kill "$qmp_pid" 2>/dev/null             # still waiting for a QEMU that is gone
+        wait "$qmp_pid" ||
+            for m in $mem_metrics; do unavailable "$m" qemu "QMP failed: $(head -1 "$tmp/qmp.err")"; done
     fi
-    [ "$rc" = 0 ] || session_failed "$dm" "$group" "mockxen exit status $rc: $(grep -m1 -i 'error\|fail\|expected' "$tmp/mx.err")"
 }
 
 # session_failed DM GROUP WHY: report a failed session; its missing figures get WHY.
@@ -239,7 +269,7 @@ median() { [ -s "$tmp/v/$1.$2" ] && sort -g "$tmp/v/$1.$2" | awk '{ v[NR] = $1 }
 format() {
     case $1 in
     dm_cpu_us_per_ioreq) echo "%.2f" ;;
-    startup_ms|rep_*|foreign_maps_per_gib|dirty_calls_per_mib) echo "%.1f" ;;
+    startup_ms|rep_*) echo "%.1f" ;;
     *) echo "%.0f" ;;
     esac
 }
@@ -274,8 +304,8 @@ table_rows() {
     done
 }
 
-# notes: the reasons behind every n/a, one line each (the "does not apply" ones of the
-# null responder are said once in the heading instead).
+# notes: the reasons behind every n/a, one line per device model and reason (the
+# null responder's "does not apply" is said once in the heading instead).
 notes() {
     local f m dm
     for f in "$tmp"/v/*.na; do
@@ -283,8 +313,16 @@ notes() {
         m=${f##*/}; m=${m%.*.na}; dm=${f%.na}; dm=${dm##*.}
         [ -s "$tmp/v/$m.$dm" ] && continue
         [ "$dm" = null ] && [ "$(cat "$f")" = "does not apply" ] && continue
-        printf -- '- %s, %s: n/a: %s\n' "$(column_name "$dm")" "$m" "$(cat "$f")"
-    done
+        printf '%s\t%s\t%s\n' "$(column_name "$dm")" "$(cat "$f")" "$m"
+    done | awk -F'\t' -v all="$(echo $main_metrics $mem_metrics | wc -w)" '
+        !(($1 FS $2) in what) { order[++n] = $1 FS $2 }
+        { what[$1 FS $2] = what[$1 FS $2] (what[$1 FS $2] == "" ? "" : ", ") $3; count[$1 FS $2]++ }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(order[i], k, FS)
+                printf "- %s: n/a (%s): %s\n", k[1], count[order[i]] == all ? "every workload" : what[order[i]], k[2]
+            }
+        }'
 }
 column_name() { case $1 in null) echo "null responder" ;; xendm) echo xendm ;; qemu) echo QEMU-xen ;; esac; }
 
@@ -304,6 +342,8 @@ echo "$text"
 [ -n "${XENDM_BENCH_SECTIONS:-}" ] && [ -d "$XENDM_BENCH_SECTIONS" ] &&
     echo "$text" >"$XENDM_BENCH_SECTIONS/compare.txt"
 
+command="\`bash bench/compare.sh\`"
+[ -n "${XENDM_BENCH_SECTIONS:-}" ] && command="\`make bench\` (bench/compare.sh)"
 qemu_version=n/a
 [ -x "$qemu" ] && qemu_version=$("$qemu" --version 2>/dev/null | head -1)
 {
@@ -313,7 +353,7 @@ qemu_version=n/a
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, Linux $(uname -r); load average $load_before before the run (a shared VM: other work was running)"
-    echo "- command: \`make bench\` (\`bash bench/compare.sh\`, COMPARE_ROUNDS=$rounds, COMPARE_PIO_N=$pio_n), $elapsed s"
+    echo "- command: $command (COMPARE_ROUNDS=$rounds, COMPARE_PIO_N=$pio_n), $elapsed s"
     echo "- device models on mockxen: null responder \`mockxen --null-dm\`; xendm \`build/rel/xendm --domid 1\`; $qemu_version (Debian's \`$qemu\`, unmodified)"
     echo
     echo "Each cell: median of $rounds rounds (min-max). xendm/QEMU is the ratio of the medians."

@@ -58,14 +58,16 @@ bench_mx_wait() {
 
 # bench_dm_start KIND [extra options]: start the device model KIND (xendm or qemu)
 # for domain 1 in the background; $dm_pid is its pid, its stderr goes to $tmp/dm.err.
-# xendm's UART output is discarded; QEMU gets the machine libxl would give a small
+# xendm's UART output is discarded and its input is an idle fifo (the UART polls its
+# input, which /dev/null cannot be); QEMU gets the machine libxl would give a small
 # HVM guest with a null serial line and 128 MiB (extra options come last, and QEMU
 # takes the last -m it is given).
 bench_dm_start() {
     local kind=$1; shift
     case $kind in
     xendm)
-        XENDM_LOG=warn "$xendm" --domid 1 "$@" </dev/null >/dev/null 2>"$tmp/dm.err" & ;;
+        [ -p "$tmp/dm.stdin" ] || mkfifo "$tmp/dm.stdin"
+        XENDM_LOG=warn "$xendm" --domid 1 "$@" <>"$tmp/dm.stdin" >/dev/null 2>"$tmp/dm.err" & ;;
     qemu)
         "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
             -machine xenfv,max-ram-below-4g=3840M -m 128 -display none -serial null \

@@ -1,74 +1,160 @@
 /*
  * dm/event_loop.c — the one thread that serves the guest.
  *
- * It waits on the event-channel fd (ioreqs), the signal fd (SIGTERM/SIGINT/SIGHUP end
- * the run) and the devices' input fds. Everything, device emulation included, runs
- * here, so the memory model needs no locks.
+ * An epoll set holds the event-channel fd (ioreqs), the signal fd (SIGTERM, SIGINT and
+ * SIGHUP end the run) and the devices' input fds. Everything, device emulation
+ * included, runs on this thread, so the memory model needs no locks.
+ *
+ * A device's input fd can change between wake-ups (a UART socket accepts a client, a
+ * file reaches EOF), so before each wait the loop compares what each device wants
+ * polled with what is registered and fixes the set: one comparison per device, and an
+ * epoll_ctl only when something changed. Regular files and /dev/null cannot be in an
+ * epoll set (EPERM) but are always readable: such a device is served before the wait,
+ * which then does not block. It stops asking once its input ends or the device is full.
  */
 #include "dm/dm.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "util/log.h"
 
-#define LOOP_MAX_FDS (2 + DM_MAX_DEVICES)
+/* epoll data for the two fixed sources; devices use their index. */
+#define SOURCE_EVTCHN  (DM_MAX_DEVICES + 0)
+#define SOURCE_SIGNAL  (DM_MAX_DEVICES + 1)
+#define LOOP_MAX_EVENTS (DM_MAX_DEVICES + 2)
 
-static int handle_signal(Dm *dm)
+typedef struct EventLoop {
+    int epfd;
+    int device_fd[DM_MAX_DEVICES];      /* registered fd per device, -1: none */
+    bool always_ready[DM_MAX_DEVICES];  /* device_fd cannot be polled: always readable */
+} EventLoop;
+
+static int watch(EventLoop *loop, int op, int fd, uint64_t source, Error **errp)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = source };
+    if (epoll_ctl(loop->epfd, op, fd, &ev) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot watch fd %d", fd);
+        return -err;
+    }
+    return 0;
+}
+
+static void handle_device_input(Dm *dm, unsigned i);
+
+/* Bring the set in line with the devices' fds. Returns how many devices are always
+ * readable now (served here, before the wait), or -errno. */
+static int sync_device_fds(Dm *dm, EventLoop *loop, Error **errp)
+{
+    int ready = 0;
+    for (unsigned i = 0; i < dm->nr_devices; i++) {
+        int fd = device_poll_fd(dm->devices[i]);
+        if (fd != loop->device_fd[i]) {
+            /* The old fd may be closed already, which removed it from the set. */
+            if (loop->device_fd[i] >= 0 && !loop->always_ready[i])
+                epoll_ctl(loop->epfd, EPOLL_CTL_DEL, loop->device_fd[i], NULL);
+            loop->device_fd[i] = fd;
+            loop->always_ready[i] = false;
+            struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
+            if (fd >= 0 && epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                if (errno != EPERM) {
+                    int err = errno;
+                    error_setg_errno(errp, err, "cannot watch fd %d of device %u", fd, i);
+                    return -err;
+                }
+                loop->always_ready[i] = true;
+            }
+        }
+        if (fd >= 0 && loop->always_ready[i]) {
+            handle_device_input(dm, i);
+            ready++;
+        }
+    }
+    return ready;
+}
+
+static void handle_signal(Dm *dm)
 {
     struct signalfd_siginfo si;
     if (read(dm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         log_info("signal %u: shutting down", si.ssi_signo);
         dm->stop = true;
     }
+}
+
+static void handle_device_input(Dm *dm, unsigned i)
+{
+    Error *err = NULL;
+    if (device_handle_readable(dm->devices[i], &err) < 0) {
+        log_warn("%s", error_get_pretty(err));
+        error_free(err);
+    }
+}
+
+/* Serve one batch of ready sources. Returns 0 or -errno (fatal) with errp set. */
+static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t source = ev[i].data.u64;
+        if (source == SOURCE_EVTCHN) {
+            if ((ev[i].events & (EPOLLERR | EPOLLHUP)) && !(ev[i].events & EPOLLIN)) {
+                error_setg(errp, "the event-channel fd failed (is Xen or mockxen gone?)");
+                return -EPIPE;
+            }
+            int ret = xen_dm_handle_events(dm->xen, errp);
+            if (ret < 0)
+                return ret;
+        } else if (source == SOURCE_SIGNAL) {
+            handle_signal(dm);
+        } else if (source < dm->nr_devices) {
+            handle_device_input(dm, (unsigned)source);
+        }
+    }
     return 0;
+}
+
+static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
+{
+    struct epoll_event ev[LOOP_MAX_EVENTS];
+    int ret = watch(loop, EPOLL_CTL_ADD, xen_dm_event_fd(dm->xen), SOURCE_EVTCHN, errp);
+    if (ret == 0)
+        ret = watch(loop, EPOLL_CTL_ADD, dm->signal_fd, SOURCE_SIGNAL, errp);
+    while (ret == 0 && !dm->stop) {
+        int ready = sync_device_fds(dm, loop, errp);
+        if (ready < 0) {
+            ret = ready;
+            break;
+        }
+        int n = epoll_wait(loop->epfd, ev, LOOP_MAX_EVENTS, ready ? 0 : -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = -errno;
+            error_setg_errno(errp, -ret, "epoll_wait failed");
+            break;
+        }
+        ret = dispatch(dm, ev, n, errp);
+    }
+    return ret;
 }
 
 int dm_run(Dm *dm, Error **errp)
 {
-    struct pollfd fds[LOOP_MAX_FDS];
-    Device *fd_dev[LOOP_MAX_FDS];
-    const int event_fd = xen_dm_event_fd(dm->xen);
-    while (!dm->stop) {
-        unsigned n = 0;
-        fds[n++] = (struct pollfd){ .fd = event_fd, .events = POLLIN };
-        fds[n++] = (struct pollfd){ .fd = dm->signal_fd, .events = POLLIN };
-        for (unsigned i = 0; i < dm->nr_devices; i++) {
-            int fd = device_poll_fd(dm->devices[i]);
-            if (fd >= 0) {
-                fd_dev[n] = dm->devices[i];
-                fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
-            }
-        }
-        if (poll(fds, n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
-            error_setg_errno(errp, err, "poll failed");
-            return -err;
-        }
-        if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-            error_setg(errp, "the event-channel connection failed (is Xen / mockxen gone?)");
-            return -EPIPE;
-        }
-        if (fds[0].revents & POLLIN) {
-            int ret = xen_dm_handle_events(dm->xen, errp);
-            if (ret < 0)
-                return ret;
-        }
-        if (fds[1].revents & POLLIN)
-            handle_signal(dm);
-        for (unsigned i = 2; i < n; i++) {
-            if (fds[i].revents) {
-                Error *err = NULL;
-                if (device_handle_readable(fd_dev[i], &err) < 0) {
-                    log_warn("%s", error_get_pretty(err));
-                    error_free(err);
-                }
-            }
-        }
+    EventLoop loop;
+    loop.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop.epfd < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot create the event loop's epoll set");
+        return -err;
     }
-    return 0;
+    for (unsigned i = 0; i < DM_MAX_DEVICES; i++) {
+        loop.device_fd[i] = -1;
+        loop.always_ready[i] = false;
+    }
+    int ret = loop_run(dm, &loop, errp);
+    close(loop.epfd);
+    return ret;
 }

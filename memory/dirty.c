@@ -138,7 +138,7 @@ static bool clear_bits_atomic(unsigned long *bm, uint64_t first, uint64_t end)
     return any != 0;
 }
 
-void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, uint8_t mask)
+void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask)
 {
     uint64_t first, end;
     if (page_span(start, length, &first, &end)) {
@@ -148,6 +148,11 @@ void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, ui
                 set_span(ram_list.dirty_memory[c], &span);
         }
     }
+}
+
+void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, uint8_t mask)
+{
+    ram_dirty_mark(start, length, mask);
     if (modified_hook && length)
         modified_hook(start, length, modified_opaque);
 }

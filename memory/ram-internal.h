@@ -96,6 +96,11 @@ int ram_dirty_reserve(uint64_t new_pages, Error **errp);
  * bits [old_pages, new_pages) cleared, the rest kept; the migration bitmap, if any,
  * gets the new pages set. Cannot fail. */
 void ram_dirty_extend(uint64_t old_pages, uint64_t new_pages);
+/* Set the dirty bits of [start, start+length) for the clients in mask, without telling
+ * the modified-memory hook: for RAM that appears or grows, which is "dirty" for the
+ * local clients but was not written by emulation (under Xen the toolstack or
+ * populate_physmap provided it, so there is nothing to report to log-dirty). */
+void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask);
 void ram_dirty_reset_for_tests(void);
 
 #endif

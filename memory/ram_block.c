@@ -178,7 +178,7 @@ static int ram_block_add(RAMBlock *block, Error **errp)
     bump_version();
 
     ram_dirty_extend(old_pages, new_pages);
-    cpu_physical_memory_set_dirty_range(block->offset, block->used_length, DIRTY_CLIENTS_ALL);
+    ram_dirty_mark(block->offset, block->used_length, DIRTY_CLIENTS_ALL);
     if (block->host)
         ram_host_apply_policy(block->host, block->max_length);
     return 0;
@@ -276,7 +276,7 @@ int qemu_ram_resize(RAMBlock *block, ram_addr_t newsize, Error **errp)
     }
     cpu_physical_memory_clear_dirty_range(block->offset, block->used_length);
     block->used_length = aligned;
-    cpu_physical_memory_set_dirty_range(block->offset, block->used_length, DIRTY_CLIENTS_ALL);
+    ram_dirty_mark(block->offset, block->used_length, DIRTY_CLIENTS_ALL);
     if (block->mr)
         memory_region_set_size(block->mr, aligned);
     if (block->resized)

@@ -7,6 +7,13 @@ include "pci-testdev.gs"
 # split into byte accesses of consecutive registers, as the memory core does.
 out 0x3ff, 1, 0xa5
 in  0x3ff, 1 == 0xa5
+in  0x3fe, 2 -> $v                 # MSR, SCR
+expect $v >> 8 == 0xa5
+out 0x3fe, 2, 0x6600               # MSR is read-only; SCR takes 0x66
+in  0x3ff, 1 == 0x66
+in  0x3fc, 4 -> $v                 # MCR, LSR, MSR, SCR
+expect $v >> 24 == 0x66
+expect ($v >> 8) & 0x60 == 0x60    # LSR: transmitter empty
 
 # MMIO of every size into the DMA buffer.
 mmio-write $bar + 0x1000, 1, 0x11

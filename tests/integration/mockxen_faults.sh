@@ -31,7 +31,7 @@ hangup() {
     mx_start || return 1
     "$mxclient" expect-hangup "$1" 1 >"$tmp/hup.out" &
     local client=$!
-    for _ in $(seq 100); do grep -q ready "$tmp/hup.out" 2>/dev/null && break; sleep 0.02; done
+    for _ in $(seq 500); do grep -q ready "$tmp/hup.out" 2>/dev/null && break; sleep 0.02; done
     kill -"$2" "$mx_pid"
     wait "$mx_pid" 2>/dev/null
     mx_pid=

@@ -22,7 +22,7 @@ GS
 "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" --populate-mb 128 \
     --script "$tmp/qemu.gs" --start-timeout 30000 >"$tmp/mx.out" 2>"$tmp/mx.err" &
 mx_pid=$!
-for _ in $(seq 200); do [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && break; sleep 0.02; done
+for _ in $(seq 500); do [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && break; sleep 0.02; done
 "$qemu" -xen-domid 1 -no-shutdown -nodefaults -machine xenfv,max-ram-below-4g=3840M -m 128 \
     -display none -serial null -monitor none >"$tmp/qemu.log" 2>&1 &
 dm_pid=$!

@@ -17,6 +17,8 @@ check "DMA shows up in the log-dirty bitmap" test "$mx_status" -eq 0
 calls=$(dm_stat xen.modified_memory_calls)
 check "a 4 KiB DMA is reported in one modified_memory_bulk call per request" \
     test "${calls:-0}" -ge 1 -a "${calls:-0}" -le 4
+check "only the pages DMA wrote are reported (not the toolstack's RAM at start-up)" \
+    test "$(dm_stat xen.modified_memory_pages)" -le 4
 
 cat >"$tmp/move.gs" <<'GS'
 include "pci-testdev.gs"

@@ -34,7 +34,7 @@ xendm_run() {
         >"$tmp/mx.out" 2>"$tmp/mx.err" &
     local mx_pid=$!
     local i
-    for i in $(seq 100); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
+    for i in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
     env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
         "$xendm" --domid 1 --stats "$tmp/dm.stats" "${dm_args[@]}" >"$tmp/dm.out" 2>"$tmp/dm.err" &
     local dm_pid=$!

@@ -486,14 +486,14 @@ static void modified_hook_sees_every_marked_range(void **state)
     assert_ptr_equal(modified.opaque, &modified);
     cpu_physical_memory_set_dirty_range(0, 0, DIRTY_CLIENTS_ALL);      /* empty: no call */
     assert_int_equal(modified.calls, 1);
-    /* A new block is marked dirty, which the hook sees too. */
+    /* A new block is dirty for the local clients, but nobody wrote it: under Xen it
+     * is toolstack or freshly populated memory, so log-dirty is not told. */
     RAMBlock *b = alloc_ok(2 * PAGE);
-    assert_int_equal(modified.calls, 2);
-    assert_int_equal(modified.start, b->offset);
-    assert_int_equal(modified.length, 2 * PAGE);
+    assert_int_equal(modified.calls, 1);
+    assert_true(cpu_physical_memory_get_dirty(b->offset, 2 * PAGE, DIRTY_MEMORY_MIGRATION));
     ram_set_modified_memory_hook(NULL, NULL);
     cpu_physical_memory_set_dirty_range(0, PAGE, DIRTY_CLIENTS_ALL);
-    assert_int_equal(modified.calls, 2);
+    assert_int_equal(modified.calls, 1);
 }
 
 static void migration_start_and_stop(void **state)

@@ -21,6 +21,7 @@ xendm=$rel/xendm
 qemu=${XENDM_QEMU:-/usr/libexec/xen-qemu-system-i386}
 tmp=$(mktemp -d /tmp/xendm-bench-XXXXXX)
 export MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock LD_LIBRARY_PATH=$top/build/shim
+mkfifo "$tmp/dm.stdin"                  # xendm's console input: open, never a byte
 mx_pid= dm_pid=
 
 bench_cleanup() {
@@ -66,7 +67,6 @@ bench_dm_start() {
     local kind=$1; shift
     case $kind in
     xendm)
-        [ -p "$tmp/dm.stdin" ] || mkfifo "$tmp/dm.stdin"
         XENDM_LOG=warn "$xendm" --domid 1 "$@" <>"$tmp/dm.stdin" >/dev/null 2>"$tmp/dm.err" & ;;
     qemu)
         "$qemu" -xen-domid 1 -no-shutdown -nodefaults \

@@ -63,7 +63,7 @@ static unsigned buffered_to_ioreq(const buffered_iopage_t *page, uint32_t rp, ui
     return 2;
 }
 
-static void drain_buffered(XenDM *xd)
+void xen_ioreq_drain_buffered(XenDM *xd)
 {
     buffered_iopage_t *page = xd->buffered_page;
     for (;;) {
@@ -116,7 +116,7 @@ int xen_dm_handle_events(XenDM *xd, Error **errp)
         return -err;
     }
     if (xd->buffered_page)
-        drain_buffered(xd);
+        xen_ioreq_drain_buffered(xd);
     if ((unsigned)port < xd->port_to_vcpu_len && xd->port_to_vcpu[port])
         serve_slot(xd, xd->port_to_vcpu[port] - 1);
     else if (port != xd->buffered_local_port)

@@ -50,6 +50,8 @@ struct XenDM {
     unsigned dirty_batch_nr;
 };
 
+/* ioreq_loop.c: consume the buffered ring up to its write pointer. */
+void xen_ioreq_drain_buffered(XenDM *xd);
 /* ioreq_server.c */
 void xen_ioreq_server_teardown(XenDM *xd);
 

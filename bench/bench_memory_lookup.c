@@ -101,7 +101,8 @@ static void bench_lookup(void)
         const FlatRange *fr = &fv->ranges[rnd() % fv->nr];
         addrs[i] = fr->addr + rnd() % (uint64_t)fr->size;
     }
-    printf("row\tmemory.lookup_section_ns\t%.1f\tns\trandom section, random offset (%u sections)\n",
+    printf("row\tmemory.lookup_section_ns\t%.1f\tns\t"
+           "random section, random offset (%u sections)\n",
            time_lookups(d, addrs, 64, &sink), LOOKUP_SECTIONS);
 
     /* MRU: addresses inside one section, so the page map is never walked. */

@@ -2,9 +2,9 @@
  * bench/bench_memory_pio.c — one 4-byte address_space_write to an io region, the
  * ioreq loop's hot path.
  *
- * Run plainly it prints memory.pio_write_ns (thread CPU time, best of 5). With "--calls N" it only performs N
- * writes and prints nothing: bench/memory_pio_insns.sh runs that under callgrind to
- * count instructions per write (memory.pio_insns).
+ * Run plainly it prints memory.pio_write_ns (thread CPU time, best of 5). With
+ * "--calls N" it only performs N writes and prints nothing: bench/memory_pio_insns.sh
+ * runs that under callgrind to count instructions per write (memory.pio_insns).
  */
 #include <stdio.h>
 #include <stdlib.h>

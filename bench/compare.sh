@@ -17,11 +17,19 @@
 # A device model that is missing or fails gets "n/a" with the reason under the table;
 # a failed session also makes the exit status 1.
 #
+# mockxen and the device model share one CPU (the last): on a small VM a wake-up across
+# CPUs can cost tens of microseconds, and whether it happens depends on where the
+# scheduler puts the processes, which would swamp the difference between the DMs.
+#
 # Environment: COMPARE_ROUNDS (default 5), COMPARE_PIO_N (round trips per workload,
-# default 5000), XENDM_QEMU (default /usr/libexec/xen-qemu-system-i386).
+# default 5000), COMPARE_CPU (the CPU to pin to; empty: no pinning), COMPARE_RESULTS
+# (where to write results.md; empty: nowhere), XENDM_QEMU (default
+# /usr/libexec/xen-qemu-system-i386).
 . "$(dirname "$0")/lib.sh"
 rounds=${COMPARE_ROUNDS:-5}
 pio_n=${COMPARE_PIO_N:-5000}
+bench_cpu=${COMPARE_CPU-$(( $(nproc) - 1 ))}
+results=${COMPARE_RESULTS-$top/bench/results.md}
 rep_n=8                                 # 64 KiB transfers per rep workload
 touch_first=0x100000                    # the memory group reads 1 MiB .. 1 GiB
 touch_nr=$(( (1024 - 1) * 16 ))         # one 4-byte read per 64 KiB
@@ -345,9 +353,12 @@ echo "$text"
     echo "$text" >"$XENDM_BENCH_SECTIONS/compare.txt"
 
 command="\`bash bench/compare.sh\`"
-[ -n "${XENDM_BENCH_SECTIONS:-}" ] && command="\`make bench\` (bench/compare.sh)"
+[ -n "${XENDM_BENCH_SECTIONS:-}" ] && command="\`make bench\` running bench/compare.sh"
 qemu_version=n/a
 [ -x "$qemu" ] && qemu_version=$("$qemu" --version 2>/dev/null | head -1)
+[ -n "$results" ] || exit $status
+pinned="not pinned"
+[ -n "$bench_cpu" ] && pinned="mockxen and the device model pinned to CPU $bench_cpu"
 {
     echo "# xendm vs QEMU-xen vs the null responder"
     echo
@@ -355,7 +366,7 @@ qemu_version=n/a
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, Linux $(uname -r); load average $load_before before the run"
-    echo "- command: $command (COMPARE_ROUNDS=$rounds, COMPARE_PIO_N=$pio_n), $elapsed s"
+    echo "- command: $command with COMPARE_ROUNDS=$rounds COMPARE_PIO_N=$pio_n ($elapsed s); $pinned"
     echo "- device models on mockxen: null responder \`mockxen --null-dm\`; xendm \`build/rel/xendm --domid 1\`; $qemu_version (Debian's \`$qemu\`, unmodified)"
     echo
     echo "Each cell: median of $rounds rounds (min-max). xendm/QEMU is the ratio of the medians."
@@ -372,5 +383,5 @@ qemu_version=n/a
     echo "Workloads:"
     echo
     echo "$workloads"
-} >"$top/bench/results.md"
+} >"$results"
 exit $status

@@ -1,10 +1,12 @@
 # bench/lib.sh — shared launcher for benchmarks that run a device model on mockxen.
 #
-# Source it after setting nothing; it defines the programs and a scratch folder:
+# Source it; it defines the programs and a scratch folder:
 #   top, rel                  the source tree and the optimised build (build/rel, or
 #                             $XENDM_TOP / $XENDM_REL_BUILD as scripts/run-bench.sh sets)
 #   mockxen, xendm, qemu      the programs (qemu: Debian's unmodified QEMU-xen)
 #   tmp                       a scratch folder, removed on exit
+#   bench_cpu                 if set (by the caller, after sourcing), mockxen and the
+#                             device models run pinned to this one CPU
 # and exports MOCKXEN_SOCKET, XENSTORED_PATH and LD_LIBRARY_PATH (the shims) so that
 # every device model started here talks to the mockxen started here.
 #
@@ -22,7 +24,7 @@ qemu=${XENDM_QEMU:-/usr/libexec/xen-qemu-system-i386}
 tmp=$(mktemp -d /tmp/xendm-bench-XXXXXX)
 export MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock LD_LIBRARY_PATH=$top/build/shim
 mkfifo "$tmp/dm.stdin"                  # xendm's console input: open, never a byte
-mx_pid= dm_pid=
+mx_pid= dm_pid= bench_cpu=
 
 bench_cleanup() {
     bench_dm_stop
@@ -31,15 +33,21 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# bench_on_cpu PROGRAM ARGS...: run PROGRAM (exec'd, so $! stays its pid) on
+# $bench_cpu if that is set.
+bench_on_cpu() {
+    if [ -n "$bench_cpu" ]; then exec taskset -c "$bench_cpu" "$@"; else exec "$@"; fi
+}
+
 # bench_mx_start OUT [mockxen options]: start mockxen in the background with its stdout
 # (guest echo lines and benchmark rows) going to OUT and its stderr (messages and
 # counters) to $tmp/mx.err, and wait until both of its sockets exist. Returns 1 if
-# mockxen died first.
+# mockxen died first or had no sockets after 5 s.
 bench_mx_start() {
     local out=$1; shift
     rm -f "$MOCKXEN_SOCKET" "$XENSTORED_PATH"
-    "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" \
-        --start-timeout 20000 "$@" >"$out" 2>"$tmp/mx.err" &
+    (bench_on_cpu "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" \
+        --start-timeout 20000 "$@") >"$out" 2>"$tmp/mx.err" &
     mx_pid=$!
     for _ in $(seq 500); do
         [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && return 0
@@ -59,19 +67,20 @@ bench_mx_wait() {
 
 # bench_dm_start KIND [extra options]: start the device model KIND (xendm or qemu)
 # for domain 1 in the background; $dm_pid is its pid, its stderr goes to $tmp/dm.err.
-# xendm's UART output is discarded and its input is an idle fifo (the UART polls its
-# input, which /dev/null cannot be); QEMU gets the machine libxl would give a small
+# xendm's UART output is discarded and its input is an idle fifo: a console with
+# nothing to say (no EOF, no bytes), so its input handling costs nothing; QEMU gets the machine libxl would give a small
 # HVM guest with a null serial line and 128 MiB (extra options come last, and QEMU
 # takes the last -m it is given).
 bench_dm_start() {
     local kind=$1; shift
     case $kind in
     xendm)
-        XENDM_LOG=warn "$xendm" --domid 1 "$@" <>"$tmp/dm.stdin" >/dev/null 2>"$tmp/dm.err" & ;;
+        (XENDM_LOG=warn bench_on_cpu "$xendm" --domid 1 "$@") <>"$tmp/dm.stdin" \
+            >/dev/null 2>"$tmp/dm.err" & ;;
     qemu)
-        "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
+        (bench_on_cpu "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
             -machine xenfv,max-ram-below-4g=3840M -m 128 -display none -serial null \
-            -monitor none "$@" </dev/null >/dev/null 2>"$tmp/dm.err" & ;;
+            -monitor none "$@") </dev/null >/dev/null 2>"$tmp/dm.err" & ;;
     *)
         echo "bench_dm_start: unknown device model $kind" >&2; return 1 ;;
     esac

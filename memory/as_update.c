@@ -164,41 +164,56 @@ static int reserve_ranges(FlatView *fv, size_t need)
     return 0;
 }
 
-/* Re-render *window of fv (which covers whole ranges) and splice it in; *window
- * becomes the span that actually changed (it grows when edge ranges merge). */
+/* Join the rendered edge ranges n with the neighbours of fv->ranges[*i0, *i1) they
+ * continue: the neighbours then count as replaced, so the view stays fully merged. */
+static void merge_edges(const FlatView *fv, FlatRangeVec *n, size_t *i0, size_t *i1)
+{
+    if (!n->nr)
+        return;
+    if (*i0 > 0 && flatrange_can_merge(&fv->ranges[*i0 - 1], &n->r[0])) {
+        const FlatRange *left = &fv->ranges[--*i0];
+        n->r[0].addr = left->addr;
+        n->r[0].offset_in_region = left->offset_in_region;
+        n->r[0].size += left->size;
+    }
+    if (*i1 < fv->nr && flatrange_can_merge(&n->r[n->nr - 1], &fv->ranges[*i1]))
+        n->r[n->nr - 1].size += fv->ranges[(*i1)++].size;
+}
+
+/* The addresses that old ranges old[0, nold) and new ranges n cover, with w. */
+static MemSpan covered_span(MemSpan w, const FlatRange *old, size_t nold,
+                            const FlatRangeVec *n)
+{
+    if (nold && old[0].addr < w.start)
+        w.start = old[0].addr;
+    if (n->nr && n->r[0].addr < w.start)
+        w.start = n->r[0].addr;
+    if (nold && flatrange_end(&old[nold - 1]) > w.end)
+        w.end = flatrange_end(&old[nold - 1]);
+    if (n->nr && flatrange_end(&n->r[n->nr - 1]) > w.end)
+        w.end = flatrange_end(&n->r[n->nr - 1]);
+    return w;
+}
+
+/* Re-render *window of fv (which covers whole ranges), record the differences in c and
+ * splice the new ranges and ioeventfds in. *window becomes the span that actually
+ * changed (it grows when edge ranges merge). On failure nothing changed, c included. */
 static int update_window(AddressSpace *as, FlatView *fv, MemSpan *window,
                          FlatViewChanges *c, Error **errp)
 {
-    MemSize ws = window->start, we = window->end;
+    const FlatViewChanges before = *c;
     FlatRangeVec n = { 0 };
     IoeventfdVec efds = { 0 };
-    int ret = flatview_render_window(as->root, ws, we, &n, errp);
+    int ret = flatview_render_window(as->root, window->start, window->end, &n, errp);
     if (ret < 0)
         goto out;
-    size_t i0 = flatview_first_ending_after(fv, ws), i1 = i0;
-    while (i1 < fv->nr && fv->ranges[i1].addr < we)
+    size_t i0 = flatview_first_ending_after(fv, window->start), i1 = i0;
+    while (i1 < fv->nr && fv->ranges[i1].addr < window->end)
         i1++;
-    if (n.nr && i0 > 0 && flatrange_can_merge(&fv->ranges[i0 - 1], &n.r[0])) {
-        i0--;
-        n.r[0].addr = fv->ranges[i0].addr;
-        n.r[0].offset_in_region = fv->ranges[i0].offset_in_region;
-        n.r[0].size += fv->ranges[i0].size;
-    }
-    if (n.nr && i1 < fv->nr && flatrange_can_merge(&n.r[n.nr - 1], &fv->ranges[i1])) {
-        n.r[n.nr - 1].size += fv->ranges[i1].size;
-        i1++;
-    }
-    MemSize es = ws, ee = we;   /* the addresses whose ioeventfds are redone */
-    if (i0 < i1 && fv->ranges[i0].addr < es)
-        es = fv->ranges[i0].addr;
-    if (n.nr && n.r[0].addr < es)
-        es = n.r[0].addr;
-    if (i0 < i1 && flatrange_end(&fv->ranges[i1 - 1]) > ee)
-        ee = flatrange_end(&fv->ranges[i1 - 1]);
-    if (n.nr && flatrange_end(&n.r[n.nr - 1]) > ee)
-        ee = flatrange_end(&n.r[n.nr - 1]);
+    merge_edges(fv, &n, &i0, &i1);
+    MemSpan changed = covered_span(*window, &fv->ranges[i0], i1 - i0, &n);
     size_t efirst, elast;
-    ioeventfd_slice(as, es, ee, &efirst, &elast);
+    ioeventfd_slice(as, changed.start, changed.end, &efirst, &elast);
     ret = collect_ioeventfds(n.r, n.nr, &efds);
     if (!ret)
         ret = diff_ranges(&fv->ranges[i0], i1 - i0, n.r, n.nr, c);
@@ -210,10 +225,14 @@ static int update_window(AddressSpace *as, FlatView *fv, MemSpan *window,
         ret = splice_ioeventfds(as, efirst, elast, &efds);
     if (ret < 0) {
         error_setg(errp, "cannot update the view of '%s': out of memory", as->name);
+        c->nr_dels = before.nr_dels;            /* forget this window's events */
+        c->nr_adds = before.nr_adds;
+        c->efd_dels.nr = before.efd_dels.nr;
+        c->efd_adds.nr = before.efd_adds.nr;
         goto out;
     }
     splice_ranges(fv, i0, i1, &n);
-    *window = (MemSpan){ es, ee };      /* what dispatch must redo */
+    *window = changed;
 out:
     free(n.r);
     free(efds.e);

@@ -60,6 +60,16 @@ static void add_piece(RenderCtx *ctx, MemSize start, MemSize end, MemoryRegion *
 static void render_region(RenderCtx *ctx, MemoryRegion *mr, SignedAddr base,
                           MemSize clip_start, MemSize clip_end, bool readonly);
 
+/* Are the children in address order without overlaps? Their precedence then cannot
+ * matter (their pieces are disjoint), and sorting them by it can be skipped. */
+static bool children_disjoint(MemoryRegion *const *c, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if ((MemSize)c[i - 1]->addr + c[i - 1]->size > c[i]->addr)
+            return false;
+    return true;
+}
+
 static void render_children(RenderCtx *ctx, MemoryRegion *mr, SignedAddr base,
                             MemSize start, MemSize end, bool readonly)
 {
@@ -71,7 +81,7 @@ static void render_children(RenderCtx *ctx, MemoryRegion *mr, SignedAddr base,
         return;
     }
     size_t n = ctx->nr_cand - frame;
-    if (n > 1)
+    if (n > 1 && !children_disjoint(&ctx->cand[frame], n))
         qsort(&ctx->cand[frame], n, sizeof(*ctx->cand), compare_precedence);
     for (size_t i = 0; i < n && !ctx->err; i++) {
         MemoryRegion *child = ctx->cand[frame + i];     /* re-read: recursion may realloc */

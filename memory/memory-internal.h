@@ -2,10 +2,12 @@
  * memory/memory-internal.h — interfaces private to the files of memory/.
  *
  * memory.h is the public face of the memory model; this header is how its parts talk
- * to each other: region.c (tree, properties), transaction.c (begin/commit, address
- * spaces), flatview.c (rendering), listener.c, mtree.c, the RAM region initialisers
- * (region_ram.c) and dispatch/access (dispatch.c, access.c). Nothing outside memory/
- * and its unit tests may include it.
+ * to each other: the region tree (region.c, with region_index.c, region_path.c,
+ * region_property.c, region_eventfd.c), transactions (transaction.c), address spaces
+ * (address_space.c, as_update.c), rendering (flatview.c), listeners (listener.c),
+ * dumps (mtree.c), the RAM region initialisers (region_ram.c) and dispatch/access
+ * (dispatch*.c, access*.c). Nothing outside memory/ and its unit tests and benchmarks
+ * may include it.
  *
  * Ownership rules that cross files:
  *  - Every memory_region_init_*() starts with memory_region_init_common(); an init that
@@ -31,10 +33,10 @@
 
 /*
  * Common part of every memory_region_init_*(): zeroes *mr, then sets name (copied),
- * canonical path, owner, size (MemSize: may be MEMSIZE_2_64), kind, ops =
- * &unassigned_mem_ops, enabled = true,
- * romd_mode = true, terminates (true for io/ram/rom/rom_device) and an empty
- * subregion list. Callers set ops/opaque/ram_block/destructor afterwards.
+ * canonical path, owner, size (MemSize: may be MEMSIZE_2_64), kind,
+ * ops = &unassigned_mem_ops, enabled = true, romd_mode = true, terminates (true for
+ * io/ram/rom/rom_device) and empty subregion and alias lists. Callers set
+ * ops/opaque/ram_block/destructor afterwards.
  */
 void memory_region_init_common(MemoryRegion *mr, const char *owner, const char *name,
                                MemSize size, enum memory_region_kind kind);
@@ -70,8 +72,8 @@ static inline MemSize memory_size_from_u64(uint64_t size)
 /*
  * Tell the transaction layer that what mr renders is about to change (call before the
  * edit) and has changed (call after it): both calls record mr's current extent in
- * every address space that shows it, so the commit re-renders the union of old and new
- * extents. Outside a transaction, wrap the edit in begin/commit.
+ * every address space that shows it (through containers and aliases), so the commit
+ * re-renders the union of old and new extents. Only inside a transaction.
  */
 void memory_region_note_change(MemoryRegion *mr);
 
@@ -179,13 +181,12 @@ void memory_listeners_detach_all(AddressSpace *as);
 /* ---- dispatch.c (engineer B) ----------------------------------------------------- */
 
 /*
- * Optional incremental update, used by the commit when fv was edited in place and only
- * the ranges inside [start, start + size) changed (ranges outside are unchanged in
+ * Incremental update, used by the commit (as_update.c) when fv was edited in place and
+ * only the ranges inside [start, start + size) changed (ranges outside are unchanged in
  * mr/offset/attributes, though their index in fv->ranges may have moved). Brings d up
  * to date for fv and returns 0, or returns -errno with errp set, in which case d is
  * left so that address_space_dispatch_free() still works, and the caller rebuilds
- * with address_space_dispatch_new(). To be implemented by dispatch.c (B); the commit
- * (transaction.c) falls back to a full address_space_dispatch_new() until it exists.
+ * with address_space_dispatch_new().
  */
 int address_space_dispatch_update(AddressSpaceDispatch *d, FlatView *fv, hwaddr start,
                                   MemSize size, Error **errp);

@@ -309,7 +309,8 @@ void memory_region_set_size(MemoryRegion *mr, uint64_t size)
 
 void memory_region_set_alias_offset(MemoryRegion *mr, hwaddr offset)
 {
-    assert(mr->kind == MR_KIND_ALIAS && "set_alias_offset on a region that is not an alias");
+    if (mr->kind != MR_KIND_ALIAS)
+        memory_fatal("memory_region_set_alias_offset", mr, "not an alias");
     if (offset == mr->alias_offset)
         return;
     memory_region_transaction_begin();
@@ -341,7 +342,8 @@ void memory_region_set_readonly(MemoryRegion *mr, bool readonly)
 
 void memory_region_rom_device_set_romd(MemoryRegion *mr, bool romd_mode)
 {
-    assert(mr->kind == MR_KIND_ROM_DEVICE && "set_romd on a region that is not a ROM device");
+    if (mr->kind != MR_KIND_ROM_DEVICE)
+        memory_fatal("memory_region_rom_device_set_romd", mr, "not a ROM device");
     edit_flag(mr, &mr->romd_mode, romd_mode);
 }
 

@@ -41,13 +41,18 @@ static void view_add(TestView *v, hwaddr addr, MemSize size, unsigned region, hw
     };
 }
 
-/* The range holding addr by linear search, or NULL. */
+/* The range holding addr, by bisection of the sorted ranges, or NULL. */
 static const FlatRange *reference_lookup(const FlatView *fv, hwaddr addr)
 {
-    for (unsigned i = 0; i < fv->nr; i++)
-        if (addr >= fv->ranges[i].addr && (MemSize)addr < flatrange_end(&fv->ranges[i]))
-            return &fv->ranges[i];
-    return NULL;
+    unsigned lo = 0, hi = fv->nr;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (flatrange_end(&fv->ranges[mid]) <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < fv->nr && fv->ranges[lo].addr <= addr ? &fv->ranges[lo] : NULL;
 }
 
 /* lookup(addr) must describe exactly the range the reference finds. */

@@ -425,67 +425,78 @@ static void check_all(World *w, Replica *rp)
         check_replica(rp, w->as.current_map);
 }
 
-static void run_rounds(const char *name, bool with_listener)
+/* One edit (or a transaction of a few), then every check. Sometimes a reader holds
+ * the view across the commit: what it holds must not change. */
+static void edit_and_check(World *w, Replica *rp)
 {
-    static World w;
+    FlatView *held = rnd(w, 8) == 0 ? address_space_get_flatview(&w->as) : NULL;
+    FlatRange *saved = NULL;
+    unsigned held_nr = held ? held->nr : 0;
+    if (held_nr) {
+        saved = malloc(held_nr * sizeof(*saved));
+        assert_non_null(saved);
+        memcpy(saved, held->ranges, held_nr * sizeof(*saved));
+    }
+    bool batch = rnd(w, 4) == 0;
+    if (batch)
+        memory_region_transaction_begin();
+    int n = batch ? 2 + (int)rnd(w, 4) : 1;
+    for (int k = 0; k < n; k++)
+        random_edit(w);
+    if (batch)
+        memory_region_transaction_commit();
+    check_all(w, rp);
+    if (held) {
+        check_same_ranges(held->ranges, held->nr, saved, held_nr, "held view");
+        flatview_unref(held);
+        free(saved);
+    }
+}
+
+static void run_round(World *w, uint64_t rng, bool with_listener)
+{
+    memset(w, 0, sizeof(*w));
+    w->rng = rng ? rng : 1;
+    world_init(w);
+    Replica replica = { .l = { .begin = replica_begin, .commit = replica_commit,
+                               .region_add = replica_add, .region_del = replica_del,
+                               .region_nop = replica_nop, .name = "replica" } };
+    Replica *rp = with_listener ? &replica : NULL;
+    if (rp)
+        memory_listener_register(&rp->l, &w->as);
+    populate(w);
+    check_all(w, rp);
+    for (int e = 0; e < EDITS_PER_ROUND; e++)
+        edit_and_check(w, rp);
+    if (rp) {
+        memory_listener_unregister(&rp->l);
+        assert_int_equal(rp->nr, 0);
+        free(rp->r);
+    }
+    world_fini(w);
+}
+
+/* Each test passes its own World: after a failed check the world stays registered
+ * (cmocka leaves the test by longjmp), and must stay valid memory for the next test. */
+static void run_rounds(World *w, const char *name, bool with_listener)
+{
     uint64_t seed = test_seed(name);
     log_set_level(LOG_ERROR);       /* plain adds that overlap warn; not interesting here */
-    for (int round = 0; round < ROUNDS; round++) {
-        memset(&w, 0, sizeof(w));
-        w.rng = seed + (uint64_t)round * 0x9e3779b97f4a7c15ULL;
-        if (!w.rng)
-            w.rng = 1;
-        world_init(&w);
-        Replica rp = { .l = { .begin = replica_begin, .commit = replica_commit,
-                              .region_add = replica_add, .region_del = replica_del,
-                              .region_nop = replica_nop, .name = "replica" } };
-        if (with_listener)
-            memory_listener_register(&rp.l, &w.as);
-        populate(&w);
-        check_all(&w, with_listener ? &rp : NULL);
-        for (int e = 0; e < EDITS_PER_ROUND; e++) {
-            /* sometimes a reader holds the view across the commit: it must not change */
-            FlatView *held = rnd(&w, 8) == 0 ? address_space_get_flatview(&w.as) : NULL;
-            FlatRange *saved = NULL;
-            if (held && held->nr) {
-                saved = malloc(held->nr * sizeof(*saved));
-                assert_non_null(saved);
-                memcpy(saved, held->ranges, held->nr * sizeof(*saved));
-            }
-            unsigned held_nr = held ? held->nr : 0;
-            bool batch = rnd(&w, 4) == 0;
-            if (batch)
-                memory_region_transaction_begin();
-            int n = batch ? 2 + (int)rnd(&w, 4) : 1;
-            for (int k = 0; k < n; k++)
-                random_edit(&w);
-            if (batch)
-                memory_region_transaction_commit();
-            check_all(&w, with_listener ? &rp : NULL);
-            if (held) {
-                check_same_ranges(held->ranges, held->nr, saved, held_nr, "held view");
-                flatview_unref(held);
-                free(saved);
-            }
-        }
-        if (with_listener) {
-            memory_listener_unregister(&rp.l);
-            assert_int_equal(rp.nr, 0);
-            free(rp.r);
-        }
-        world_fini(&w);
-    }
+    for (int round = 0; round < ROUNDS; round++)
+        run_round(w, seed + (uint64_t)round * 0x9e3779b97f4a7c15ULL, with_listener);
     log_set_level(LOG_WARN);
 }
 
 static void flatview_matches_naive_resolver(void **state)
 {
-    run_rounds("flatview_matches_naive_resolver", false);
+    static World w;
+    run_rounds(&w, "flatview_matches_naive_resolver", false);
 }
 
 static void listener_replay_matches_new_view(void **state)
 {
-    run_rounds("listener_replay_matches_new_view", true);
+    static World w;
+    run_rounds(&w, "listener_replay_matches_new_view", true);
 }
 
 int main(void)

@@ -168,6 +168,11 @@ static void io_write_then_read_4_bytes(void **state)
     uint64_t v;
     assert_int_equal(memory_region_dispatch_read(mr, 0x3c, &v, 4, MEMTXATTRS_UNSPECIFIED), MEMTX_OK);
     assert_int_equal(v, 0x4f4e4d4c);
+    /* An empty access touches nothing. */
+    assert_int_equal(address_space_read(&as, 0x1008, MEMTXATTRS_UNSPECIFIED, r, 0), MEMTX_OK);
+    assert_int_equal(address_space_write(&as, 0x9999, MEMTXATTRS_UNSPECIFIED, w, 0), MEMTX_OK);
+    assert_int_equal(dev.nlog, 7);
+    assert_int_equal(as.unassigned_reads + as.unassigned_writes, 0);
 }
 
 static void valid_sizes_are_enforced(void **state)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memory/memory-internal.h"
@@ -268,6 +269,102 @@ static void eventfd_declaration_errors(void **state)
     memory_region_finalize(&io);
 }
 
+/* ---- programming errors stop with a message naming the region --------------------- */
+
+/* Run fn(arg) in a child: it must abort, printing `expected` on stderr. */
+static void expect_fatal(void (*fn)(void *), void *arg, const char *expected)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        log_set_level(LOG_WARN);
+        fn(arg);
+        _exit(0);       /* should not get here */
+    }
+    close(pipefd[1]);
+    char out[1024];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], out + len, sizeof(out) - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(pipefd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    if (!strstr(out, expected))
+        fail_msg("expected \"%s\" in: %s", expected, out);
+}
+
+static void finalize_child_still_in_container(void *arg)
+{
+    MemoryRegion *root = arg, *dev = malloc(sizeof(*dev));
+    memory_region_init_io(dev, NULL, NULL, NULL, "uart", 8);
+    memory_region_add_subregion(root, 0, dev, NULL);
+    memory_region_finalize(dev);
+}
+
+static void finalize_alias_target(void *arg)
+{
+    MemoryRegion *target = malloc(sizeof(*target)), *alias = malloc(sizeof(*alias));
+    memory_region_init_io(target, NULL, NULL, NULL, "bios", 0x100);
+    memory_region_init_alias(alias, NULL, "bios-alias", target, 0, 0x100);
+    memory_region_finalize(target);
+}
+
+static void finalize_address_space_root(void *arg)
+{
+    memory_region_finalize(arg);
+}
+
+static void alias_offset_on_io(void *arg)
+{
+    MemoryRegion *io = malloc(sizeof(*io));
+    memory_region_init_io(io, NULL, NULL, NULL, "timer", 8);
+    memory_region_set_alias_offset(io, 4);
+}
+
+static void romd_on_io(void *arg)
+{
+    MemoryRegion *io = malloc(sizeof(*io));
+    memory_region_init_io(io, NULL, NULL, NULL, "rtc", 8);
+    memory_region_rom_device_set_romd(io, false);
+}
+
+static void alias_of_itself(void *arg)
+{
+    MemoryRegion *a = malloc(sizeof(*a));
+    memset(a, 0, sizeof(*a));
+    a->name = "selfish";
+    memory_region_init_alias(a, NULL, "selfish", a, 0, 8);
+}
+
+static void misuse_stops_with_region_name(void **state)
+{
+    static MemoryRegion root;
+    static AddressSpace as;
+    memory_region_init(&root, NULL, "sysmem", 0x10000);
+    expect_fatal(finalize_child_still_in_container, &root,
+                 "memory_region_finalize: region 'uart': still in a container");
+    expect_fatal(finalize_alias_target, NULL,
+                 "memory_region_finalize: region 'bios': still the target of aliases");
+    assert_int_equal(address_space_init(&as, &root, "sys", NULL), 0);
+    expect_fatal(finalize_address_space_root, &root,
+                 "region 'sysmem': still the root of an address space");
+    address_space_destroy(&as);
+    expect_fatal(alias_offset_on_io, NULL,
+                 "memory_region_set_alias_offset: region 'timer': not an alias");
+    expect_fatal(romd_on_io, NULL,
+                 "memory_region_rom_device_set_romd: region 'rtc': not a ROM device");
+    expect_fatal(alias_of_itself, NULL, "region 'selfish': an alias cannot target itself");
+    memory_region_finalize(&root);
+}
+
 /* ---- rendering ------------------------------------------------------------------- */
 
 typedef struct Machine {
@@ -489,7 +586,7 @@ static void flatview_ref_keeps_old_view(void **state)
 
 typedef struct CountingListener {
     MemoryListener l;
-    unsigned begins, commits, adds, dels;
+    unsigned begins, commits, adds, dels, nops;
 } CountingListener;
 
 static void count_begin(MemoryListener *l) { ((CountingListener *)l)->begins++; }
@@ -548,6 +645,97 @@ static void transactions_nest_and_touch_only_changed_spaces(void **state)
     assert_int_equal(memory_region_del_subregion(&m.root, &b, NULL), 0);
     memory_region_finalize(&a);
     memory_region_finalize(&b);
+    machine_fini(&m);
+    machine_fini(&other);
+}
+
+static void count_nop(MemoryListener *l, MemoryRegionSection *s) { ((CountingListener *)l)->nops++; }
+
+static void many_spans_fall_back_to_one_full_render(void **state)
+{
+    enum { N = 200 };
+    static Machine m;
+    static MemoryRegion devs[N];
+    machine_init(&m, UINT64_MAX);
+    memory_region_transaction_begin();
+    for (int i = 0; i < N; i++) {
+        memory_region_init_io(&devs[i], NULL, NULL, NULL, "dev", 0x100);
+        assert_int_equal(memory_region_add_subregion(&m.root, 0x10000ULL * i, &devs[i], NULL), 0);
+    }
+    memory_region_transaction_commit();
+    assert_int_equal(m.as.current_map->nr, N);
+    CountingListener cl = { .l = { .region_add = count_add, .region_del = count_del,
+                                   .region_nop = count_nop } };
+    memory_listener_register(&cl.l, &m.as);
+    cl.adds = 0;
+    /* a few edits: only their spans are redone, untouched ranges are not reported */
+    memory_region_transaction_begin();
+    for (int i = 0; i < 3; i++)
+        memory_region_set_address(&devs[i], devs[i].addr + 0x1000);
+    memory_region_transaction_commit();
+    assert_int_equal(cl.dels, 3);
+    assert_int_equal(cl.adds, 3);
+    assert_int_equal(cl.nops, 0);
+    /* many separate edits: one full render, every unchanged range is a nop */
+    cl.adds = cl.dels = 0;
+    memory_region_transaction_begin();
+    for (int i = 0; i < N; i += 2)
+        memory_region_set_address(&devs[i], devs[i].addr + 0x1000);
+    memory_region_transaction_commit();
+    assert_int_equal(cl.dels, N / 2);
+    assert_int_equal(cl.adds, N / 2);
+    assert_int_equal(cl.nops, N / 2);
+    FlatView *full = flatview_render(&m.root, NULL);
+    assert_int_equal(full->nr, m.as.current_map->nr);
+    for (unsigned i = 0; i < full->nr; i++) {
+        const FlatRange *a = &full->ranges[i], *b = &m.as.current_map->ranges[i];
+        assert_ptr_equal(a->mr, b->mr);
+        assert_int_equal(a->addr, b->addr);
+        assert_true(a->size == b->size);
+    }
+    flatview_unref(full);
+    memory_listener_unregister(&cl.l);
+    memory_region_transaction_begin();
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(memory_region_del_subregion(&m.root, &devs[i], NULL), 0);
+        memory_region_finalize(&devs[i]);
+    }
+    memory_region_transaction_commit();
+    machine_fini(&m);
+}
+
+static void alias_target_edits_touch_only_spaces_showing_them(void **state)
+{
+    static Machine m, other;
+    MemoryRegion box, dev, win;
+    machine_init(&m, 0x100000);
+    machine_init(&other, 0x100000);
+    memory_region_init(&box, NULL, "box", 0x10000);        /* in no address space itself */
+    memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x100);
+    memory_region_init_alias(&win, NULL, "win", &box, 0x8000, 0x1000);
+    assert_int_equal(memory_region_add_subregion(&m.root, 0x40000, &win, NULL), 0);
+    CountingListener cl = { .l = { .begin = count_begin, .region_add = count_add,
+                                   .region_del = count_del } };
+    CountingListener co = cl;
+    memory_listener_register(&cl.l, &m.as);
+    memory_listener_register(&co.l, &other.as);
+    /* dev lands in the window of the alias: only m sees it, at 0x40000 + 0x100 */
+    assert_int_equal(memory_region_add_subregion(&box, 0x8100, &dev, NULL), 0);
+    assert_string_equal(flat_text(&m.as), "40100-401ff dev");
+    assert_int_equal(cl.adds, 1);
+    assert_int_equal(co.begins, 1);                         /* only its registration */
+    /* moved outside the window: gone from m, still nothing for other */
+    memory_region_set_address(&dev, 0x100);
+    assert_string_equal(flat_text(&m.as), "");
+    assert_int_equal(cl.dels, 1);
+    assert_int_equal(co.begins, 1);
+    memory_listener_unregister(&cl.l);
+    memory_listener_unregister(&co.l);
+    assert_int_equal(memory_region_del_subregion(&m.root, &win, NULL), 0);
+    memory_region_finalize(&win);
+    assert_int_equal(memory_region_del_subregion(&box, &dev, NULL), 0);
+    memory_region_finalize(&dev);
+    memory_region_finalize(&box);
     machine_fini(&m);
     machine_fini(&other);
 }
@@ -711,6 +899,7 @@ int main(void)
         cmocka_unit_test(containment_and_alias_cycles_fail),
         cmocka_unit_test(non_overlapping_collision_is_warned),
         cmocka_unit_test(eventfd_declaration_errors),
+        cmocka_unit_test(misuse_stops_with_region_name),
         cmocka_unit_test(render_priorities_and_later_added),
         cmocka_unit_test(render_aliases_with_offset_and_clipping),
         cmocka_unit_test(render_disabled_and_transparent_containers),
@@ -718,6 +907,8 @@ int main(void)
         cmocka_unit_test(render_full_2_64_and_last_page),
         cmocka_unit_test(flatview_ref_keeps_old_view),
         cmocka_unit_test(transactions_nest_and_touch_only_changed_spaces),
+        cmocka_unit_test(alias_target_edits_touch_only_spaces_showing_them),
+        cmocka_unit_test(many_spans_fall_back_to_one_full_render),
         cmocka_unit_test(finalize_removes_children),
         cmocka_unit_test(destroy_announces_removal),
         cmocka_unit_test(mtree_dumps_tree_and_flat_view),

@@ -16,7 +16,7 @@ xendm=$build/xendm
 shim=$top/build/shim
 scripts=$top/tests/guest-scripts
 tmp=$(mktemp -d)
-trap 'pkill -P $$ 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 
 xendm_env() {
     env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" "$@"

@@ -33,6 +33,9 @@ for f in "$mockxen" "$mxclient" "$top/build/shim/libxendevicemodel.so.1"; do
 done
 
 mx_start() {
+    # A daemon killed with SIGKILL leaves its sockets behind: waiting for them to appear
+    # must not see the old ones.
+    rm -f "$MOCKXEN_SOCKET" "$XENSTORED_PATH"
     "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" "$@" \
         >"$tmp/mx.out" 2>"$tmp/mx.err" &
     mx_pid=$!

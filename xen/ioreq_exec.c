@@ -87,6 +87,60 @@ static void device_access(IoreqExecCtx *ctx, const ioreq_t *req, uint64_t addr, 
     address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, val, req->size, is_write);
 }
 
+/*
+ * A port rep hits one port `count` times: when a single io region holds the whole
+ * port, find it once and call it directly per element instead of looking the port up
+ * every time. Returns NULL when the port needs the general path (a hole, or a region
+ * that ends inside the access).
+ */
+static MemoryRegion *rep_port_region(IoreqExecCtx *ctx, const ioreq_t *req, hwaddr *offset)
+{
+    if (req->type != IOREQ_TYPE_PIO)
+        return NULL;
+    MemoryRegionSection s = address_space_lookup(ctx->as_io, req->addr);
+    if (!s.mr || s.mr->kind != MR_KIND_IO || s.size < req->size)
+        return NULL;
+    *offset = s.offset_within_region;
+    return s.mr;
+}
+
+/* Element values in the bounce buffer are little-endian, as in guest memory (x86). The
+ * switch lets the compiler use plain loads and stores instead of a memcpy call. */
+static uint64_t element_load(const uint8_t *slot, unsigned size)
+{
+    uint8_t b1; uint16_t b2; uint32_t b4;
+    switch (size) {
+    case 1: memcpy(&b1, slot, 1); return b1;
+    case 2: memcpy(&b2, slot, 2); return b2;
+    default: memcpy(&b4, slot, 4); return b4;      /* ports: at most 4 bytes */
+    }
+}
+
+static void element_store(uint8_t *slot, unsigned size, uint64_t v)
+{
+    uint8_t b1 = (uint8_t)v; uint16_t b2 = (uint16_t)v; uint32_t b4 = (uint32_t)v;
+    switch (size) {
+    case 1: memcpy(slot, &b1, 1); break;
+    case 2: memcpy(slot, &b2, 2); break;
+    default: memcpy(slot, &b4, 4); break;
+    }
+}
+
+static void port_element(IoreqExecCtx *ctx, const ioreq_t *req, MemoryRegion *mr,
+                         hwaddr offset, uint8_t *slot, bool is_write)
+{
+    if (!mr) {
+        device_access(ctx, req, req->addr, slot, is_write);
+    } else if (is_write) {
+        memory_region_dispatch_write(mr, offset, element_load(slot, req->size), req->size,
+                                     MEMTXATTRS_UNSPECIFIED);
+    } else {
+        uint64_t v = 0;
+        memory_region_dispatch_read(mr, offset, &v, req->size, MEMTXATTRS_UNSPECIFIED);
+        element_store(slot, req->size, v);
+    }
+}
+
 static void exec_immediate(IoreqExecCtx *ctx, ioreq_t *req)
 {
     uint64_t step = req->type == IOREQ_TYPE_COPY ? req->size : 0;
@@ -113,6 +167,8 @@ static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
     const uint32_t size = req->size, per_chunk = IOREQ_BOUNCE_BYTES / size;
     const bool to_guest = req->dir == IOREQ_READ;
     const uint64_t dev_step = req->type == IOREQ_TYPE_COPY ? size : 0;
+    hwaddr port_offset = 0;
+    MemoryRegion *port_mr = rep_port_region(ctx, req, &port_offset);
 
     for (uint32_t done = 0; done < req->count;) {
         uint32_t n = req->count - done < per_chunk ? req->count - done : per_chunk;
@@ -122,9 +178,13 @@ static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
             address_space_read(ctx->as_mem, gaddr, MEMTXATTRS_UNSPECIFIED, bounce, len);
         for (uint32_t k = 0; k < n; k++) {
             uint64_t elem = done + k;
-            uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
             uint8_t *slot = bounce + (req->df ? (uint64_t)(n - 1 - k) * size : (uint64_t)k * size);
-            device_access(ctx, req, dev, slot, !to_guest);
+            if (req->type == IOREQ_TYPE_PIO) {
+                port_element(ctx, req, port_mr, port_offset, slot, !to_guest);
+            } else {
+                uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
+                device_access(ctx, req, dev, slot, !to_guest);
+            }
         }
         if (to_guest)
             address_space_write(ctx->as_mem, gaddr, MEMTXATTRS_UNSPECIFIED, bounce, len);

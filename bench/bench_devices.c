@@ -8,19 +8,12 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench/support.h"
 #include "devices/devices.h"
 
 static int fake_irq(void *opaque, unsigned irq, bool level) { return 0; }
 static int fake_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level) { return 0; }
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void die(const char *what, Error *err)
 {
@@ -56,26 +49,26 @@ int main(void)
 
     const unsigned long n_uart = 2000000, n_cfg = 5000000, n_dma = 200000;
     MemTxResult r = MEMTX_OK;
-    double t0 = now_ns();
+    double t0 = bench_wall_ns();
     for (unsigned long i = 0; i < n_uart; i++)
         address_space_stb(&as_io, 0x3f8, (uint8_t)i, MEMTXATTRS_UNSPECIFIED, &r);
-    double uart_ns = (now_ns() - t0) / n_uart;
+    double uart_ns = (bench_wall_ns() - t0) / n_uart;
 
     volatile uint32_t sink = 0;
-    t0 = now_ns();
+    t0 = bench_wall_ns();
     for (unsigned long i = 0; i < n_cfg; i++)
         sink += pci_host_config_read(host, sbdf, (uint32_t)(i & 0x3c), 4);
-    double cfg_ns = (now_ns() - t0) / n_cfg;
+    double cfg_ns = (bench_wall_ns() - t0) / n_cfg;
 
     address_space_stq_le(&as_mem, 0xe0000010, 0, MEMTXATTRS_UNSPECIFIED, &r);      /* src */
     address_space_stq_le(&as_mem, 0xe0000020, 4096, MEMTXATTRS_UNSPECIFIED, &r);   /* count */
-    t0 = now_ns();
+    t0 = bench_wall_ns();
     for (unsigned long i = 0; i < n_dma; i++) {
         address_space_stq_le(&as_mem, 0xe0000018, (i & 0xff) << 12, MEMTXATTRS_UNSPECIFIED,
                              &r);
         address_space_stl_le(&as_mem, 0xe0000028, 0x3, MEMTXATTRS_UNSPECIFIED, &r);
     }
-    double dma_ns = (now_ns() - t0) / n_dma;
+    double dma_ns = (bench_wall_ns() - t0) / n_dma;
     if (r != MEMTX_OK || address_space_ldl_le(&as_mem, 0xe0000008, MEMTXATTRS_UNSPECIFIED,
                                               &r) != 1) {
         fprintf(stderr, "bench_devices: an access or the DMA failed\n");

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/support.h"
 #include "mapcache/mapcache.h"
 
 #define GIB         (1ULL << 30)
@@ -47,13 +47,6 @@ static int counting_unmap(void *opaque, void *host, size_t nr)
 }
 
 static const MapperOps counting_ops = { .map = counting_map, .unmap = counting_unmap };
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static MapCache *new_cache(CountingMapper *c)
 {
@@ -84,9 +77,9 @@ static double best_of_rounds(MapCache *mc, Round round)
     double best = 1e30;
     uintptr_t sink = 0;
     for (unsigned r = 0; r < HIT_ROUNDS; r++) {
-        double t0 = now_ns();
+        double t0 = bench_wall_ns();
         sink ^= round(mc);
-        double ns = (now_ns() - t0) / HIT_LOOKUPS;
+        double ns = (bench_wall_ns() - t0) / HIT_LOOKUPS;
         if (ns < best)
             best = ns;
     }

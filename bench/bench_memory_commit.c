@@ -15,8 +15,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench/support.h"
 #include "memory/memory-internal.h"
 #include "util/log.h"
 
@@ -29,19 +29,7 @@ static void count_del(MemoryListener *l, MemoryRegionSection *s) { dels++; }
 
 static double now_us(clockid_t clock)
 {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rand_below(uint64_t n)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (rng * 0x2545F4914F6CDD1DULL) % n;
+    return bench_clock_ns(clock) / 1e3;
 }
 
 typedef struct Setup {
@@ -94,7 +82,7 @@ static double measure_commits(Setup *s, unsigned commits, double *wall_us)
 {
     double t0 = now_us(CLOCK_THREAD_CPUTIME_ID), w0 = now_us(CLOCK_MONOTONIC);
     for (unsigned k = 0; k < commits; k += 2) {
-        MemoryRegion *mr = &s->regions[rand_below(s->n)];
+        MemoryRegion *mr = &s->regions[bench_rand_below(s->n)];
         if (k % 4 == 0) {
             hwaddr home = mr->addr;
             memory_region_set_address(mr, home + PAGE);     /* the free page after it */

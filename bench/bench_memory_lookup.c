@@ -11,8 +11,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench/support.h"
 #include "memory/memory-internal.h"
 
 #define LOOKUP_SECTIONS   10000u
@@ -20,25 +20,6 @@
 #define NR_ADDRS          (1u << 16)
 
 static MemoryRegion region;
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 /* nr ranges back to back from 0: a third sub-page (16 B .. 2 KiB), the rest 4 KiB ..
  * 256 KiB, one in sixteen followed by a gap. */
@@ -52,9 +33,10 @@ static FlatView *make_view(unsigned nr)
     fv->nr = fv->nr_allocated = nr;
     hwaddr at = 0;
     for (unsigned i = 0; i < nr; i++) {
-        uint64_t size = rnd() % 3 == 0 ? 16 + rnd() % 2032 : 4096 + rnd() % (256 << 10);
+        uint64_t size = bench_rand_below(3) == 0 ? 16 + bench_rand_below(2032)
+                                                 : 4096 + bench_rand_below(256 << 10);
         fv->ranges[i] = (FlatRange){ .mr = &region, .addr = at, .size = size };
-        at += size + (rnd() % 16 == 0 ? 4096 : 0);
+        at += size + (bench_rand_below(16) == 0 ? 4096 : 0);
     }
     return fv;
 }
@@ -76,11 +58,11 @@ static double time_lookups(AddressSpaceDispatch *d, const hwaddr *addrs, unsigne
 {
     double best = 1e30;
     for (unsigned rep = 0; rep < 5; rep++) {
-        double t0 = now_ns();
+        double t0 = bench_cpu_ns();
         for (unsigned r = 0; r < rounds; r++)
             for (unsigned i = 0; i < NR_ADDRS; i++)
                 *sink += (uintptr_t)address_space_dispatch_lookup(d, addrs[i]);
-        double ns = (now_ns() - t0) / ((double)rounds * NR_ADDRS);
+        double ns = (bench_cpu_ns() - t0) / ((double)rounds * NR_ADDRS);
         best = ns < best ? ns : best;
     }
     return best;
@@ -94,12 +76,12 @@ static void bench_lookup(void)
     hwaddr *addrs = malloc(NR_ADDRS * sizeof(hwaddr));
     uintptr_t sink = 0;
     for (unsigned i = 0; i < NR_ADDRS; i++)
-        addrs[i] = rnd() % span;
+        addrs[i] = bench_rand() % span;
     printf("row\tmemory.lookup_ns\t%.1f\tns\tgoal <= 50 (random addresses, %u sections)\n",
            time_lookups(d, addrs, 64, &sink), LOOKUP_SECTIONS);
     for (unsigned i = 0; i < NR_ADDRS; i++) {
-        const FlatRange *fr = &fv->ranges[rnd() % fv->nr];
-        addrs[i] = fr->addr + rnd() % (uint64_t)fr->size;
+        const FlatRange *fr = &fv->ranges[bench_rand() % fv->nr];
+        addrs[i] = fr->addr + bench_rand() % (uint64_t)fr->size;
     }
     printf("row\tmemory.lookup_section_ns\t%.1f\tns\t"
            "random section, random offset (%u sections)\n",
@@ -122,9 +104,9 @@ static void bench_commit(void)
     FlatView *fv = make_view(COMMIT_SECTIONS);
     double best = 1e30;
     for (unsigned rep = 0; rep < 5; rep++) {
-        double t0 = now_ns();
+        double t0 = bench_cpu_ns();
         AddressSpaceDispatch *d = build(fv);
-        double us = (now_ns() - t0) / 1e3;
+        double us = (bench_cpu_ns() - t0) / 1e3;
         best = us < best ? us : best;
         address_space_dispatch_free(d);
     }
@@ -136,7 +118,7 @@ static void bench_commit(void)
     static MemoryRegion other;
     FlatRange *fr = &fv->ranges[COMMIT_SECTIONS / 2];
     unsigned updates = 1000;
-    double t0 = now_ns();
+    double t0 = bench_cpu_ns();
     for (unsigned i = 0; i < updates; i++) {
         fr->mr = (i & 1) ? &region : &other;
         if (address_space_dispatch_update(d, fv, fr->addr, fr->size, NULL)) {
@@ -144,7 +126,7 @@ static void bench_commit(void)
             exit(1);
         }
     }
-    double us = (now_ns() - t0) / 1e3 / updates;
+    double us = (bench_cpu_ns() - t0) / 1e3 / updates;
     printf("row\tmemory.dispatch_update_us\t%.2f\tus\tincremental update of 1 of %u sections\n",
            us, COMMIT_SECTIONS);
     address_space_dispatch_free(d);

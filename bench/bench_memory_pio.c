@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/support.h"
 #include "memory/memory.h"
 
 static uint64_t last_value;
@@ -42,13 +42,6 @@ __attribute__((noinline)) static void pio_writes(AddressSpace *as, unsigned long
     }
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     static MemoryRegion io_root, dev, other;
@@ -70,9 +63,9 @@ int main(int argc, char **argv)
     unsigned long calls = 10000000;
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_ns();
+        double t0 = bench_cpu_ns();
         pio_writes(&as, calls);
-        double ns = (now_ns() - t0) / calls;
+        double ns = (bench_cpu_ns() - t0) / calls;
         best = ns < best ? ns : best;
     }
     printf("row\tmemory.pio_write_ns\t%.1f\tns\t4-byte address_space_write to an io region\n",

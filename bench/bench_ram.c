@@ -20,31 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/support.h"
 #include "memory/memory.h"
 
 #define PAGE RAM_PAGE_SIZE
 #define CHUNK (2ULL << 20)
 #define DIRTY_GUEST_BYTES (4ULL << 30)
 
-/* CPU time of this thread: what an operation costs, not how long others ran (the
- * machine is shared with builds and other benchmarks). */
 static double cpu_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rand_below(uint64_t n)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (rng_state * 0x2545F4914F6CDD1DULL) % n;
+    return bench_cpu_ns() * 1e-9;
 }
 
 static int null_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp)
@@ -55,7 +41,7 @@ static int null_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, 
 static RAMBlock *alloc_or_die(void)
 {
     Error *err = NULL;
-    RAMBlock *b = qemu_ram_alloc((1 + rand_below(16)) * PAGE, NULL, &err);
+    RAMBlock *b = qemu_ram_alloc((1 + bench_rand_below(16)) * PAGE, NULL, &err);
     if (!b) {
         fprintf(stderr, "bench_ram: %s\n", error_get_pretty(err));
         exit(1);
@@ -90,7 +76,7 @@ static double alloc_us_with_live(unsigned live)
     for (unsigned i = 0; i < live; i++)
         blocks[i] = alloc_or_die();
     for (unsigned i = 0; i < 4 * live; i++) {       /* fragment */
-        unsigned k = (unsigned)rand_below(live);
+        unsigned k = (unsigned)bench_rand_below(live);
         qemu_ram_free(blocks[k]);
         blocks[k] = alloc_or_die();
     }
@@ -101,7 +87,7 @@ static double alloc_us_with_live(unsigned live)
             blocks[i] = alloc_or_die();
         per_round[r] = (cpu_s() - t0) * 1e6 / ALLOC_BATCH;
         for (unsigned i = cap; i-- > live;) {       /* free random ones, keep `live` */
-            unsigned k = (unsigned)rand_below(i + 1);
+            unsigned k = (unsigned)bench_rand_below(i + 1);
             RAMBlock *victim = blocks[k];
             blocks[k] = blocks[i];
             qemu_ram_free(victim);

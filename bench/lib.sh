@@ -24,6 +24,7 @@ qemu=${XENDM_QEMU:-/usr/libexec/xen-qemu-system-i386}
 tmp=$(mktemp -d /tmp/xendm-bench-XXXXXX)
 export MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock LD_LIBRARY_PATH=$top/build/shim
 mkfifo "$tmp/dm.stdin"                  # xendm's console input: open, never a byte
+. "$top/tools/mockxen/procs.sh"
 mx_pid= dm_pid= bench_cpu=
 
 bench_cleanup() {
@@ -49,12 +50,7 @@ bench_mx_start() {
     (bench_on_cpu "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" \
         --start-timeout 20000 "$@") >"$out" 2>"$tmp/mx.err" &
     mx_pid=$!
-    for _ in $(seq 500); do
-        [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && return 0
-        kill -0 "$mx_pid" 2>/dev/null || return 1
-        sleep 0.01
-    done
-    return 1
+    mx_wait_sockets "$mx_pid"
 }
 
 # bench_mx_wait: wait for mockxen to exit; its exit status is the return value.
@@ -90,16 +86,8 @@ bench_dm_start() {
 # bench_dm_stop: SIGTERM the device model, SIGKILL it if it is still there 10 s later.
 bench_dm_stop() {
     [ -n "$dm_pid" ] || return 0
-    kill "$dm_pid" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$dm_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$dm_pid" 2>/dev/null; then
+    mx_stop_patiently "$dm_pid" ||
         echo "bench: the device model ignored SIGTERM for 10 s: killed" >&2
-        kill -KILL "$dm_pid"
-    fi
-    wait "$dm_pid" 2>/dev/null
     dm_pid=
 }
 

@@ -18,6 +18,7 @@ tmp=$(mktemp -d /tmp/xendm-bench-XXXXXX)
 dm_pid=
 trap '[ -n "$dm_pid" ] && kill $dm_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 export LD_LIBRARY_PATH=$top/build/shim MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock
+. "$top/tools/mockxen/procs.sh"
 
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'; }
 
@@ -30,7 +31,7 @@ run_guest() {
         --script "$script" "$@" >"$tmp/out" 2>"$tmp/err" &
     local mx=$!
     if [ -n "${DM:-}" ]; then
-        for _ in $(seq 100); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
+        mx_wait_sockets "$mx"
         $DM >"$tmp/dm.out" 2>"$tmp/dm.err" &
         dm_pid=$!
     fi
@@ -89,7 +90,7 @@ rm -f "$tmp"/*.sock
 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --populate-mb 16 \
     --script "$tmp/idle.gs" >"$tmp/out" 2>"$tmp/err" &
 mx=$!
-for _ in $(seq 100); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
+mx_wait_sockets "$mx"
 "$xendm" --domid 1 >/dev/null 2>&1 &
 dm_pid=$!
 sleep 0.6

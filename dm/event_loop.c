@@ -45,17 +45,32 @@ static int watch(EventLoop *loop, int op, int fd, uint64_t source, Error **errp)
 
 static void handle_device_input(Dm *dm, unsigned i);
 
+/* First pass of sync_device_fds: every registered fd that is no longer its device's
+ * leaves the set, before any new fd joins. An fd number one device closed may already
+ * be another device's new fd (accept() takes the lowest free number): removing the old
+ * registration after the new one was added would silently unwatch the new owner. */
+static void unwatch_stale_fds(EventLoop *loop, const int *fds, unsigned nr)
+{
+    for (unsigned i = 0; i < nr; i++) {
+        /* The old fd may be closed already, which removed it from the set. */
+        int old = loop->device_fd[i];
+        if (fds[i] != old && old >= 0 && !loop->always_ready[i])
+            epoll_ctl(loop->epfd, EPOLL_CTL_DEL, old, NULL);
+    }
+}
+
 /* Bring the set in line with the devices' fds. Returns how many devices are always
  * readable now (served here, before the wait), or -errno. */
 static int sync_device_fds(Dm *dm, EventLoop *loop, Error **errp)
 {
+    int fds[DM_MAX_DEVICES];
+    for (unsigned i = 0; i < dm->nr_devices; i++)
+        fds[i] = device_poll_fd(dm->devices[i]);
+    unwatch_stale_fds(loop, fds, dm->nr_devices);
     int ready = 0;
     for (unsigned i = 0; i < dm->nr_devices; i++) {
-        int fd = device_poll_fd(dm->devices[i]);
+        int fd = fds[i];
         if (fd != loop->device_fd[i]) {
-            /* The old fd may be closed already, which removed it from the set. */
-            if (loop->device_fd[i] >= 0 && !loop->always_ready[i])
-                epoll_ctl(loop->epfd, EPOLL_CTL_DEL, loop->device_fd[i], NULL);
             loop->device_fd[i] = fd;
             loop->always_ready[i] = false;
             struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/parse.h"
 
 #define XENDM_VERSION "0.1.0"
 
@@ -36,8 +37,10 @@ static void print_usage(FILE *out)
 "                             of xenforeignmemory_map_resource\n"
 "      --log-dirty            report guest memory written by devices to Xen's\n"
 "                             log-dirty machinery (xendevicemodel_modified_memory_bulk)\n"
-"      --mapcache-bucket KIB  mapcache bucket size (power of two; default 1024)\n"
-"      --mapcache-max MIB     mapped guest memory before eviction (default 32768)\n"
+"      --mapcache-bucket KIB  mapcache bucket size (power of two, 4 to 1048576;\n"
+"                             default 1024)\n"
+"      --mapcache-max MIB     mapped guest memory before eviction, at least one\n"
+"                             bucket (default 32768)\n"
 "      --no-restrict          keep the Xen handles unrestricted (for debugging)\n"
 "      --stats FILE           write counters to FILE at exit (\"-\" for stderr)\n"
 "  -l, --log LEVEL            error, warn, info or debug (default warn; env XENDM_LOG)\n"
@@ -48,18 +51,16 @@ static void print_usage(FILE *out)
 "MOCKXEN_SOCKET=<socket> XENSTORED_PATH=<xenstore socket> xendm --domid N\n");
 }
 
-static int parse_u64(const char *opt, const char *arg, uint64_t max, uint64_t *out)
+/* parse_u64() for option `opt`, naming the option in the message. */
+static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 0);
-    if (errno || end == arg || *end || arg[0] == '-' || v > max) {
-        fprintf(stderr, "xendm: %s: invalid value '%s' (expected 0..%" PRIu64 ")\n", opt,
-                arg, max);
-        return -EINVAL;
+    Error *err = NULL;
+    int rc = parse_u64(arg, max, out, &err);
+    if (rc) {
+        fprintf(stderr, "xendm: %s: %s\n", opt, error_get_pretty(err));
+        error_free(err);
     }
-    *out = v;
-    return 0;
+    return rc;
 }
 
 enum {
@@ -93,13 +94,13 @@ static int apply_option(DmOptions *o, int c, const char *arg)
     enum log_level level;
     switch (c) {
     case 'd':
-        if (parse_u64("--domid", arg, 0x7fef, &v) < 0)      /* DOMID_FIRST_RESERVED - 1 */
+        if (parse_option_u64("--domid", arg, 0x7fef, &v) < 0)  /* DOMID_FIRST_RESERVED - 1 */
             return -EINVAL;
         o->domid = (uint32_t)v;
         o->have_domid = true;
         return 0;
     case 'm':
-        if (parse_u64("--memory", arg, 3840, &v) < 0)
+        if (parse_option_u64("--memory", arg, 3840, &v) < 0)
             return -EINVAL;
         o->memory_mib = v;
         return 0;
@@ -117,12 +118,12 @@ static int apply_option(DmOptions *o, int c, const char *arg)
     case OPT_NO_RESTRICT: o->restrict_handles = false; return 0;
     case OPT_STATS: o->stats_file = arg; return 0;
     case OPT_MC_BUCKET:
-        if (parse_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
+        if (parse_option_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
             return -EINVAL;
         o->mapcache_bucket = v << 10;
         return 0;
     case OPT_MC_MAX:
-        if (parse_u64("--mapcache-max", arg, 1u << 24, &v) < 0)
+        if (parse_option_u64("--mapcache-max", arg, 1u << 24, &v) < 0)
             return -EINVAL;
         o->mapcache_max = v << 20;
         return 0;
@@ -140,6 +141,24 @@ static int apply_option(DmOptions *o, int c, const char *arg)
         fprintf(stderr, "Try 'xendm --help'.\n");
         return -EINVAL;
     }
+}
+
+/* The mapcache's own limits, checked here so a bad value is named before Xen is touched
+ * (0 means "the default" for both). */
+static int check_mapcache_options(const DmOptions *o)
+{
+    uint64_t bucket = o->mapcache_bucket;
+    if (bucket && ((bucket & (bucket - 1)) || bucket < MAPCACHE_PAGE_SIZE)) {
+        fprintf(stderr, "xendm: --mapcache-bucket must be a power of two, at least %llu KiB\n",
+                MAPCACHE_PAGE_SIZE >> 10);
+        return -EINVAL;
+    }
+    if (bucket && o->mapcache_max && o->mapcache_max < bucket) {
+        fprintf(stderr, "xendm: --mapcache-max must hold at least one bucket (%" PRIu64
+                " KiB)\n", bucket >> 10);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int dm_parse_options(int argc, char **argv, DmOptions *o)
@@ -160,9 +179,5 @@ int dm_parse_options(int argc, char **argv, DmOptions *o)
         fprintf(stderr, "xendm: --domid is required\nTry 'xendm --help'.\n");
         return -EINVAL;
     }
-    if (o->mapcache_bucket & (o->mapcache_bucket - 1)) {
-        fprintf(stderr, "xendm: --mapcache-bucket must be a power of two\n");
-        return -EINVAL;
-    }
-    return 0;
+    return check_mapcache_options(o);
 }

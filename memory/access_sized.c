@@ -25,17 +25,18 @@ static MemoryRegion *single_io_region(AddressSpace *as, hwaddr addr, unsigned si
 }
 
 /* Guest-order (little-endian) value of size bytes at addr. */
-static uint64_t load(AddressSpace *as, hwaddr addr, unsigned size, MemTxResult *result)
+static uint64_t load(AddressSpace *as, hwaddr addr, unsigned size, MemTxAttrs attrs,
+                     MemTxResult *result)
 {
     hwaddr off;
     uint64_t v;
     MemTxResult r;
     MemoryRegion *mr = single_io_region(as, addr, size, false, &off);
     if (mr) {
-        r = memory_region_dispatch_read(mr, off, &v, size, MEMTXATTRS_UNSPECIFIED);
+        r = memory_region_dispatch_read(mr, off, &v, size, attrs);
     } else {
         uint8_t buf[8];
-        r = address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, buf, size, false);
+        r = address_space_rw(as, addr, attrs, buf, size, false);
         v = access_ldn_le(buf, size);
     }
     if (result)
@@ -44,95 +45,46 @@ static uint64_t load(AddressSpace *as, hwaddr addr, unsigned size, MemTxResult *
 }
 
 static void store(AddressSpace *as, hwaddr addr, uint64_t v, unsigned size,
-                  MemTxResult *result)
+                  MemTxAttrs attrs, MemTxResult *result)
 {
     hwaddr off;
     MemTxResult r;
     MemoryRegion *mr = single_io_region(as, addr, size, true, &off);
     if (mr) {
-        r = memory_region_dispatch_write(mr, off, v, size, MEMTXATTRS_UNSPECIFIED);
+        r = memory_region_dispatch_write(mr, off, v, size, attrs);
     } else {
         uint8_t buf[8];
         access_stn_le(buf, size, v);
-        r = address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, buf, size, true);
+        r = address_space_rw(as, addr, attrs, buf, size, true);
     }
     if (result)
         *result = r;
 }
 
-uint8_t address_space_ldub(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return (uint8_t)load(as, addr, 1, r);
-}
+/*
+ * The public helpers differ only in name, width and byte order, so one macro writes
+ * each load/store pair: address_space_ld<name> and address_space_st<name>. `ld` is
+ * QEMU's load name (ldub, lduw, ...), `st` the store's (stb, stw, ...); `swap` turns a
+ * little-endian value into the wanted order (keep_le for _le and bytes, a bswap for _be).
+ */
+#define keep_le(v) (v)
 
-uint16_t address_space_lduw_le(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return (uint16_t)load(as, addr, 2, r);
-}
+#define DEFINE_LD_ST(ld, st, type, size, swap)                                           \
+    type address_space_##ld(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,              \
+                            MemTxResult *r)                                               \
+    {                                                                                     \
+        return swap((type)load(as, addr, size, attrs, r));                                \
+    }                                                                                     \
+    void address_space_##st(AddressSpace *as, hwaddr addr, type val, MemTxAttrs attrs,    \
+                            MemTxResult *r)                                               \
+    {                                                                                     \
+        store(as, addr, swap(val), size, attrs, r);                                       \
+    }
 
-uint32_t address_space_ldl_le(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return (uint32_t)load(as, addr, 4, r);
-}
-
-uint64_t address_space_ldq_le(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return load(as, addr, 8, r);
-}
-
-uint16_t address_space_lduw_be(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return __builtin_bswap16((uint16_t)load(as, addr, 2, r));
-}
-
-uint32_t address_space_ldl_be(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return __builtin_bswap32((uint32_t)load(as, addr, 4, r));
-}
-
-uint64_t address_space_ldq_be(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, MemTxResult *r)
-{
-    return __builtin_bswap64(load(as, addr, 8, r));
-}
-
-void address_space_stb(AddressSpace *as, hwaddr addr, uint8_t val, MemTxAttrs attrs,
-                       MemTxResult *r)
-{
-    store(as, addr, val, 1, r);
-}
-
-void address_space_stw_le(AddressSpace *as, hwaddr addr, uint16_t val, MemTxAttrs attrs,
-                          MemTxResult *r)
-{
-    store(as, addr, val, 2, r);
-}
-
-void address_space_stl_le(AddressSpace *as, hwaddr addr, uint32_t val, MemTxAttrs attrs,
-                          MemTxResult *r)
-{
-    store(as, addr, val, 4, r);
-}
-
-void address_space_stq_le(AddressSpace *as, hwaddr addr, uint64_t val, MemTxAttrs attrs,
-                          MemTxResult *r)
-{
-    store(as, addr, val, 8, r);
-}
-
-void address_space_stw_be(AddressSpace *as, hwaddr addr, uint16_t val, MemTxAttrs attrs,
-                          MemTxResult *r)
-{
-    store(as, addr, __builtin_bswap16(val), 2, r);
-}
-
-void address_space_stl_be(AddressSpace *as, hwaddr addr, uint32_t val, MemTxAttrs attrs,
-                          MemTxResult *r)
-{
-    store(as, addr, __builtin_bswap32(val), 4, r);
-}
-
-void address_space_stq_be(AddressSpace *as, hwaddr addr, uint64_t val, MemTxAttrs attrs,
-                          MemTxResult *r)
-{
-    store(as, addr, __builtin_bswap64(val), 8, r);
-}
+DEFINE_LD_ST(ldub, stb, uint8_t, 1, keep_le)
+DEFINE_LD_ST(lduw_le, stw_le, uint16_t, 2, keep_le)
+DEFINE_LD_ST(ldl_le, stl_le, uint32_t, 4, keep_le)
+DEFINE_LD_ST(ldq_le, stq_le, uint64_t, 8, keep_le)
+DEFINE_LD_ST(lduw_be, stw_be, uint16_t, 2, __builtin_bswap16)
+DEFINE_LD_ST(ldl_be, stl_be, uint32_t, 4, __builtin_bswap32)
+DEFINE_LD_ST(ldq_be, stq_be, uint64_t, 8, __builtin_bswap64)

@@ -32,15 +32,7 @@ static unsigned first_range_ending_after(const FlatView *fv, MemSize addr, unsig
     if (hint < fv->nr && flatrange_end(&fv->ranges[hint]) > addr &&
         (hint == 0 || flatrange_end(&fv->ranges[hint - 1]) <= addr))
         return hint;
-    unsigned lo = 0, hi = fv->nr;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (flatrange_end(&fv->ranges[mid]) <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (unsigned)flatview_first_ending_after(fv, addr);
 }
 
 /* A page's mapping under construction: pieces in offset order, neighbours with the

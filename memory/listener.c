@@ -35,11 +35,17 @@ void flatview_changes_free(FlatViewChanges *c)
 #define FOR_LISTENERS_REVERSE(l, as) \
     TAILQ_FOREACH_REVERSE(l, &(as)->listeners, MemoryListenerList, link_as)
 
-static MemoryRegionSection eventfd_section(FlatView *fv, const MemoryRegionIoeventfd *e)
+/* Tell l that ioeventfd e (of fv's address space) comes (adding) or goes. */
+static void announce_eventfd(MemoryListener *l, FlatView *fv, const MemoryRegionIoeventfd *e,
+                             bool adding)
 {
-    return (MemoryRegionSection){
+    MemoryRegionSection s = {
         .mr = e->mr, .fv = fv, .offset_within_address_space = e->addr, .size = e->size,
     };
+    if (adding && l->eventfd_add)
+        l->eventfd_add(l, &s, e->match_data, e->data, e->fd);
+    else if (!adding && l->eventfd_del)
+        l->eventfd_del(l, &s, e->match_data, e->data, e->fd);
 }
 
 static void announce_log_change(MemoryListener *l, MemoryRegionSection *s, uint8_t old,
@@ -77,20 +83,12 @@ void memory_listeners_announce(AddressSpace *as, FlatView *fv, const FlatViewCha
             }
         }
     }
-    for (size_t i = 0; i < c->efd_dels.nr; i++) {
-        const MemoryRegionIoeventfd *e = &c->efd_dels.e[i];
-        MemoryRegionSection s = eventfd_section(fv, e);
+    for (size_t i = 0; i < c->efd_dels.nr; i++)
         FOR_LISTENERS_REVERSE(l, as)
-            if (l->eventfd_del)
-                l->eventfd_del(l, &s, e->match_data, e->data, e->fd);
-    }
-    for (size_t i = 0; i < c->efd_adds.nr; i++) {
-        const MemoryRegionIoeventfd *e = &c->efd_adds.e[i];
-        MemoryRegionSection s = eventfd_section(fv, e);
+            announce_eventfd(l, fv, &c->efd_dels.e[i], false);
+    for (size_t i = 0; i < c->efd_adds.nr; i++)
         FOR_LISTENERS_FORWARD(l, as)
-            if (l->eventfd_add)
-                l->eventfd_add(l, &s, e->match_data, e->data, e->fd);
-    }
+            announce_eventfd(l, fv, &c->efd_adds.e[i], true);
     FOR_LISTENERS_REVERSE(l, as)
         if (l->commit)
             l->commit(l);
@@ -102,12 +100,9 @@ static void replay(MemoryListener *l, AddressSpace *as, bool adding)
     FlatView *fv = as->current_map;
     if (l->begin)
         l->begin(l);
-    if (!adding && l->eventfd_del)
-        for (unsigned i = 0; i < as->ioeventfd_nb; i++) {
-            MemoryRegionSection s = eventfd_section(fv, &as->ioeventfds[i]);
-            l->eventfd_del(l, &s, as->ioeventfds[i].match_data, as->ioeventfds[i].data,
-                           as->ioeventfds[i].fd);
-        }
+    if (!adding)
+        for (unsigned i = 0; i < as->ioeventfd_nb; i++)
+            announce_eventfd(l, fv, &as->ioeventfds[i], false);
     for (unsigned i = 0; i < fv->nr; i++) {
         MemoryRegionSection s = flatrange_section(fv, &fv->ranges[i]);
         uint8_t mask = fv->ranges[i].dirty_log_mask;
@@ -123,12 +118,9 @@ static void replay(MemoryListener *l, AddressSpace *as, bool adding)
                 l->region_del(l, &s);
         }
     }
-    if (adding && l->eventfd_add)
-        for (unsigned i = 0; i < as->ioeventfd_nb; i++) {
-            MemoryRegionSection s = eventfd_section(fv, &as->ioeventfds[i]);
-            l->eventfd_add(l, &s, as->ioeventfds[i].match_data, as->ioeventfds[i].data,
-                           as->ioeventfds[i].fd);
-        }
+    if (adding)
+        for (unsigned i = 0; i < as->ioeventfd_nb; i++)
+            announce_eventfd(l, fv, &as->ioeventfds[i], true);
     if (l->commit)
         l->commit(l);
 }

@@ -27,31 +27,35 @@ static void replace_child(RamTree *t, RamTreeNode *parent, RamTreeNode *old,
         child->parent = parent;
 }
 
-static RamTreeNode *rotate_left(RamTree *t, RamTreeNode *x)
+/* A node's two sides: `side` and !side are mirror images, so one rotation and one
+ * rebalance serve both directions. */
+enum { LEFT, RIGHT };
+
+static RamTreeNode **child_slot(RamTreeNode *n, int side)
 {
-    RamTreeNode *y = x->right;
-    x->right = y->left;
-    if (x->right)
-        x->right->parent = x;
-    x->right_height = y->left_height;
-    replace_child(t, x->parent, x, y);
-    y->left = x;
-    x->parent = y;
-    y->left_height = (unsigned char)height_of(x);
-    return y;
+    return side == LEFT ? &n->left : &n->right;
 }
 
-static RamTreeNode *rotate_right(RamTree *t, RamTreeNode *x)
+static unsigned char *height_slot(RamTreeNode *n, int side)
 {
-    RamTreeNode *y = x->left;
-    x->left = y->right;
-    if (x->left)
-        x->left->parent = x;
-    x->left_height = y->right_height;
+    return side == LEFT ? &n->left_height : &n->right_height;
+}
+
+/* Rotate x down towards `side`: its child on the other side takes its place and x
+ * becomes that child's `side` child. Returns the new subtree root. */
+static RamTreeNode *rotate(RamTree *t, RamTreeNode *x, int side)
+{
+    int other = !side;
+    RamTreeNode *y = *child_slot(x, other);
+    RamTreeNode *inner = *child_slot(y, side);
+    *child_slot(x, other) = inner;
+    if (inner)
+        inner->parent = x;
+    *height_slot(x, other) = *height_slot(y, side);
     replace_child(t, x->parent, x, y);
-    y->right = x;
+    *child_slot(y, side) = x;
     x->parent = y;
-    y->right_height = (unsigned char)height_of(x);
+    *height_slot(y, side) = (unsigned char)height_of(x);
     return y;
 }
 
@@ -60,17 +64,13 @@ static RamTreeNode *rotate_right(RamTree *t, RamTreeNode *x)
 static RamTreeNode *rebalance(RamTree *t, RamTreeNode *n)
 {
     int balance = n->left_height - n->right_height;
-    if (balance > 1) {
-        if (n->left->left_height < n->left->right_height)
-            n->left_height = (unsigned char)height_of(rotate_left(t, n->left));
-        return rotate_right(t, n);
-    }
-    if (balance < -1) {
-        if (n->right->right_height < n->right->left_height)
-            n->right_height = (unsigned char)height_of(rotate_right(t, n->right));
-        return rotate_left(t, n);
-    }
-    return n;
+    if (balance >= -1 && balance <= 1)
+        return n;
+    int heavy = balance > 1 ? LEFT : RIGHT, light = !heavy;
+    RamTreeNode *c = *child_slot(n, heavy);
+    if (*height_slot(c, heavy) < *height_slot(c, light))    /* zig-zag: straighten it */
+        *height_slot(n, heavy) = (unsigned char)height_of(rotate(t, c, heavy));
+    return rotate(t, n, light);
 }
 
 /*

@@ -23,13 +23,14 @@
 #define IOREQ_MAX_REP_BYTES (16u << 20)
 #define IOREQ_BOUNCE_BYTES  4096u
 
+/* 1, 2 or 4 bytes; 8 only for memory (x86 ports and PCI config are at most 4 wide). */
 static bool size_is_valid(uint32_t size, uint32_t type)
 {
     switch (size) {
     case 1: case 2: case 4:
         return true;
     case 8:
-        return type == IOREQ_TYPE_COPY;     /* x86 ports are at most 4 bytes wide */
+        return type == IOREQ_TYPE_COPY;
     default:
         return false;
     }
@@ -195,7 +196,8 @@ static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
 static int exec_pci_config(IoreqExecCtx *ctx, ioreq_t *req)
 {
     uint32_t sbdf = (uint32_t)(req->addr >> 32), reg = (uint32_t)req->addr;
-    if (req->size > 4 || req->count != 1 || req->data_is_ptr || reg + req->size > 4096)
+    if (!size_is_valid(req->size, IOREQ_TYPE_PIO) || req->count != 1 || req->data_is_ptr ||
+        reg + req->size > 4096)
         return reject(ctx, req, "PCI config access");
     if (req->dir == IOREQ_READ) {
         req->data = ctx->pci_config_read
@@ -226,7 +228,8 @@ int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
         ret = exec_pci_config(ctx, req);
         break;
     case IOREQ_TYPE_TIMEOFFSET:
-        ctx->time_offset += (int64_t)req->data;
+        /* Guest-chosen: add modulo 2^64 (a signed overflow would be undefined). */
+        ctx->time_offset = (int64_t)((uint64_t)ctx->time_offset + req->data);
         break;
     case IOREQ_TYPE_INVALIDATE:
         if (ctx->invalidate)

@@ -8,10 +8,16 @@
  *   set INPROCESS, perform it, write back `data`, issue a write barrier, set
  *   IORESP_READY, and notify the port. Xen resumes the vCPU when it sees IORESP_READY.
  * Buffered ring: Xen appends write-only requests and bumps write_pointer; we consume
- * them up to the write pointer seen, then publish read_pointer. An 8-byte write takes
+ * them up to the write pointer seen, then advance read_pointer. An 8-byte write takes
  * two consecutive slots (low half, high half). The ring is drained on every wake-up,
  * whatever port fired, so that buffered writes are never reordered behind a later
  * synchronous request.
+ * With HVM_IOREQSRV_BUFIOREQ_ATOMIC (which we ask for) Xen keeps both pointers small by
+ * subtracting the same multiple of IOREQ_BUFFER_SLOT_NUM from both at once (one 64-bit
+ * cmpxchg), concurrently with us. Slot indices (pointer % SLOT_NUM) and the distance
+ * wp - rp survive that, absolute values do not: so the pointers are read as a
+ * consistent pair (read_pointer unchanged across the read of write_pointer), and
+ * read_pointer is only ever advanced with an atomic add, never stored.
  */
 #include "xen/xen-internal.h"
 
@@ -63,19 +69,36 @@ static unsigned buffered_to_ioreq(const buffered_iopage_t *page, uint32_t rp, ui
     return 2;
 }
 
+/* Read (read_pointer, write_pointer) as a pair no canonicalisation came between. */
+static void buffered_pointers(buffered_iopage_t *page, uint32_t *rp, uint32_t *wp)
+{
+    for (;;) {
+        *rp = __atomic_load_n(&page->read_pointer, __ATOMIC_ACQUIRE);
+        *wp = __atomic_load_n(&page->write_pointer, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&page->read_pointer, __ATOMIC_ACQUIRE) == *rp)
+            return;
+    }
+}
+
+/* Give consumed slots back to Xen (see the header comment: an add, never a store). */
+static void buffered_consume(buffered_iopage_t *page, uint32_t nr)
+{
+    __atomic_fetch_add(&page->read_pointer, nr, __ATOMIC_RELEASE);
+}
+
 void xen_ioreq_drain_buffered(XenDM *xd)
 {
     buffered_iopage_t *page = xd->buffered_page;
     for (;;) {
-        uint32_t rp = __atomic_load_n(&page->read_pointer, __ATOMIC_ACQUIRE);
-        uint32_t wp = __atomic_load_n(&page->write_pointer, __ATOMIC_ACQUIRE);
+        uint32_t rp, wp;
+        buffered_pointers(page, &rp, &wp);
         if (rp == wp)
             return;
         if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
             log_ratelimited(&xd->loop_log, LOG_WARN,
                             "buffered ioreq ring pointers insane (read %u, write %u): "
                             "dropping the ring contents", rp, wp);
-            __atomic_store_n(&page->read_pointer, wp, __ATOMIC_RELEASE);
+            buffered_consume(page, wp - rp);
             xd->stats.bad_ioreqs++;
             return;
         }
@@ -83,7 +106,7 @@ void xen_ioreq_drain_buffered(XenDM *xd)
             ioreq_t req;
             unsigned used = buffered_to_ioreq(page, rp, wp, &req);
             if (used == 0)
-                break;                  /* second half not yet published */
+                return;                 /* second half not yet published */
             xd->stats.buffered_ioreqs++;
             if (req.dir != IOREQ_WRITE) {
                 log_ratelimited(&xd->loop_log, LOG_WARN, "buffered ioreq is a read: ignored");
@@ -92,10 +115,8 @@ void xen_ioreq_drain_buffered(XenDM *xd)
                 xd->stats.bad_ioreqs++;
             }
             rp += used;
+            buffered_consume(page, used);
         }
-        __atomic_store_n(&page->read_pointer, rp, __ATOMIC_RELEASE);
-        if (rp != wp)
-            return;
     }
 }
 

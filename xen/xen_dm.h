@@ -82,7 +82,8 @@ IoreqExecCtx *xen_dm_exec_ctx(XenDM *xd);
 
 /* The fd the event loop polls (the event-channel fd). */
 int xen_dm_event_fd(const XenDM *xd);
-/* Serve everything pending: every vCPU slot in READY state and the buffered ring.
+/* Serve one pending event: the slot of the vCPU whose port fired (if it is READY) and
+ * the buffered ring (always). The fd stays readable while more ports are pending.
  * Returns 0, or -errno when the device model must stop (a fatal Xen error; the
  * message is in errp). */
 int xen_dm_handle_events(XenDM *xd, Error **errp);

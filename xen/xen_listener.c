@@ -2,11 +2,15 @@
  * xen/xen_listener.c — mirror the I/O sections of the address spaces into ranges of the
  * ioreq server, so Xen forwards exactly those accesses to us.
  *
- * Only sections that need emulation are registered: io regions, and ROM devices outside
- * romd mode. RAM is accessed by the guest directly through the p2m. The listener sees
- * the FlatView diff, so a BAR move costs one unmap and one map, and a commit that
- * changes nothing costs no hypercall. Listener callbacks cannot fail; a refusal is
- * recorded and reported by xen_dm_check_ranges() after the commit.
+ * Only sections that need emulation are registered: io regions and ROM devices. RAM is
+ * accessed by the guest directly through the p2m. A ROM device is registered in romd
+ * mode too: its RAM is not in the p2m at the device's address, so its reads must reach
+ * us as well (they are served from that RAM); and the decision must not depend on the
+ * romd mode, because a romd change arrives as region_del + region_add with the region
+ * already in its new mode, and the del must undo exactly what the add did.
+ * The listener sees the FlatView diff, so a BAR move costs one unmap and one map, and a
+ * commit that changes nothing costs no hypercall. Listener callbacks cannot fail; a
+ * refusal is recorded and reported by xen_dm_check_ranges() after the commit.
  */
 #include "xen/xen-internal.h"
 
@@ -20,7 +24,7 @@
 static bool section_needs_emulation(const MemoryRegionSection *s)
 {
     const MemoryRegion *mr = s->mr;
-    return mr->kind == MR_KIND_IO || (mr->kind == MR_KIND_ROM_DEVICE && !mr->romd_mode);
+    return mr->kind == MR_KIND_IO || mr->kind == MR_KIND_ROM_DEVICE;
 }
 
 static void update_range(XenDM *xd, MemoryRegionSection *s, bool is_port, bool add)

@@ -13,6 +13,8 @@
 # counters), $tmp/NAME.dm the guest's UART output (xendm, QEMU) and $tmp/NAME.dmerr the
 # device model's messages. Guest RAM: 64 MiB (xendm maps it all), 128 MiB populated
 # for QEMU, which expects the toolstack to populate its RAM.
+. "$(dirname "${BASH_SOURCE[0]}")/../../tools/mockxen/procs.sh"
+
 kvm_run() {
     local name=$1 image=$2 dm=$3; shift 3
     local dm_opts=(--mem-mb 64)
@@ -25,12 +27,7 @@ kvm_run() {
         "${dm_opts[@]}" --start-timeout 20000 --kvm-guest "$guests/$image.bin" "$@" \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     mx_pid=$!
-    for _ in $(seq 200); do
-        [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && break
-        kill -0 "$mx_pid" 2>/dev/null || break
-        sleep 0.02
-    done
-    if kill -0 "$mx_pid" 2>/dev/null; then
+    if mx_wait_sockets "$mx_pid"; then
         case $dm in
         xendm)
             XENDM_LOG=warn "$xendm" --domid 1 -m 64 </dev/null \
@@ -56,16 +53,7 @@ kvm_run() {
 # kvm_stop_dm: SIGTERM the device model, SIGKILL it if it is still there 10 s later.
 kvm_stop_dm() {
     [ -n "$dm_pid" ] || return 0
-    kill "$dm_pid" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$dm_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$dm_pid" 2>/dev/null; then
-        echo "# the device model ignored SIGTERM for 10 s: killed"
-        kill -KILL "$dm_pid"
-    fi
-    wait "$dm_pid" 2>/dev/null
+    mx_stop_patiently "$dm_pid" || echo "# the device model ignored SIGTERM for 10 s: killed"
     dm_pid=
 }
 

@@ -41,4 +41,6 @@ check "daemon exits 0 on SIGTERM" test "$mx_status" -eq 0
 check "counters printed on exit" grep -qx 'xc_domain_populate_physmap_exact [0-9]*' "$tmp/mx.err"
 check "bad option is a usage error" \
     bash -c "'$mockxen' --socket x --xenstore y --fail nosuchcall:1:EIO 2>/dev/null; test \$? -eq 2"
+check "a negative number is a usage error, not a huge one" \
+    bash -c "'$mockxen' --socket x --xenstore y --populate-mb -1 2>/dev/null; test \$? -eq 2"
 done_testing

@@ -32,6 +32,15 @@ show() {
     return 0
 }
 
+# uart_checks LABEL DM: run the UART guest against DM (xendm or qemu) and check it.
+uart_checks() {
+    kvm_run "$2-uart" uart "$2"
+    check "$1: the UART guest's checks hold (exit status 0)" test "$rc" = 0
+    [ "$rc" = 0 ] || show "$2-uart"
+    check "$1: the greeting and the rep outsb string came out of the UART" \
+        has_lines "$tmp/$2-uart.dm" "hello from KVM guest" "rep outsb through the UART"
+}
+
 # ---- KVM available? -------------------------------------------------------------------
 kvm_run nulldm nulldm null
 if [ "$rc" = 77 ]; then
@@ -77,11 +86,7 @@ check "the message names the image and the size limit" \
 if [ ! -x "$xendm" ]; then
     skip_test "xendm: $xendm not built"
 else
-    kvm_run xendm-uart uart xendm
-    check "xendm: the UART guest's checks hold (exit status 0)" test "$rc" = 0
-    [ "$rc" = 0 ] || show xendm-uart
-    check "xendm: the greeting and the rep outsb string came out of the UART" \
-        has_lines "$tmp/xendm-uart.dm" "hello from KVM guest" "rep outsb through the UART"
+    uart_checks xendm xendm
 
     kvm_run xendm-testdev testdev xendm
     check "xendm: the guest found the PCI test device and its DMA round trip matched" \
@@ -95,11 +100,7 @@ fi
 if [ ! -x "$qemu" ]; then
     skip_test "QEMU: $qemu not installed (qemu-system-xen)"
 else
-    kvm_run qemu-uart uart qemu
-    check "QEMU: the UART guest's checks hold (exit status 0)" test "$rc" = 0
-    [ "$rc" = 0 ] || show qemu-uart
-    check "QEMU: the greeting and the rep outsb string came out of the UART" \
-        has_lines "$tmp/qemu-uart.dm" "hello from KVM guest" "rep outsb through the UART"
+    uart_checks QEMU qemu
 fi
 
 done_testing

@@ -20,6 +20,12 @@ dm_alone "$xendm"
 check "no --domid: a usage error" grep -q -- "--domid is required" "$tmp/alone.err"
 dm_alone "$xendm" --domid 1 --memory lots
 check "a bad option value is named" grep -q "invalid value 'lots'" "$tmp/alone.err"
+dm_alone "$xendm" --domid 1 --mapcache-bucket 2
+check "a bucket the mapcache cannot take is refused before Xen is touched" \
+    grep -q "mapcache-bucket must be a power of two, at least 4 KiB" "$tmp/alone.err"
+dm_alone "$xendm" --domid 1 --mapcache-bucket 4096 --mapcache-max 1
+check "... and so is a mapcache smaller than one bucket" \
+    grep -q "mapcache-max must hold at least one bucket" "$tmp/alone.err"
 check "help and version succeed" bash -c "'$xendm' --help | grep -q Usage && '$xendm' --version | grep -q xendm"
 
 printf 'sleep 300ms\n' >"$tmp/idle.gs"

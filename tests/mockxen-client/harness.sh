@@ -16,6 +16,7 @@ export MOCKXEN_SOCKET=$tmp/mockxen.sock XENSTORED_PATH=$tmp/xenstored.sock
 export LD_LIBRARY_PATH=$top/build/shim
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 mx_pid= dm_pid= mx_status=
+. "$top/tools/mockxen/procs.sh"
 
 mx_cleanup() {
     [ -n "$dm_pid" ] && kill "$dm_pid" 2>/dev/null
@@ -39,12 +40,7 @@ mx_start() {
     "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" "$@" \
         >"$tmp/mx.out" 2>"$tmp/mx.err" &
     mx_pid=$!
-    for _ in $(seq 200); do
-        [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && return 0
-        kill -0 "$mx_pid" 2>/dev/null || return 1
-        sleep 0.02
-    done
-    return 1
+    mx_wait_sockets "$mx_pid"
 }
 
 mx_stop() {
@@ -56,13 +52,7 @@ mx_stop() {
 
 mx_guest() {
     local script=$1 mode=$2; shift 2
-    "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" --script "$script" \
-        --start-timeout 20000 "$@" >"$tmp/mx.out" 2>"$tmp/mx.err" &
-    mx_pid=$!
-    for _ in $(seq 200); do
-        [ -S "$MOCKXEN_SOCKET" ] && [ -S "$XENSTORED_PATH" ] && break
-        sleep 0.02
-    done
+    mx_start --script "$script" --start-timeout 20000 "$@"
     "$mxclient" dm "$mode" 1 2>"$tmp/dm.err" &
     dm_pid=$!
     wait "$mx_pid"

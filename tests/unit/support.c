@@ -39,3 +39,64 @@ uint64_t test_rand_below(uint64_t *state, uint64_t n)
 {
     return n ? test_rand(state) % n : 0;
 }
+
+void test_machine_init(TestMachine *m, uint64_t size)
+{
+    memory_region_init(&m->root, NULL, "root", size);
+    assert_int_equal(address_space_init(&m->as, &m->root, "test", NULL), 0);
+}
+
+void test_machine_fini(TestMachine *m)
+{
+    address_space_destroy(&m->as);
+    memory_region_finalize(&m->root);
+}
+
+static TestCountingListener *counting(MemoryListener *l)
+{
+    return (TestCountingListener *)l;
+}
+
+static void count_begin(MemoryListener *l) { counting(l)->begins++; }
+static void count_commit(MemoryListener *l) { counting(l)->commits++; }
+static void count_add(MemoryListener *l, MemoryRegionSection *s) { counting(l)->adds++; }
+static void count_del(MemoryListener *l, MemoryRegionSection *s) { counting(l)->dels++; }
+static void count_nop(MemoryListener *l, MemoryRegionSection *s) { counting(l)->nops++; }
+
+void test_counting_listener_init(TestCountingListener *cl)
+{
+    *cl = (TestCountingListener){
+        .l = { .begin = count_begin, .commit = count_commit, .region_add = count_add,
+               .region_del = count_del, .region_nop = count_nop, .name = "counting" },
+    };
+}
+
+static int fake_set_isa_irq(void *opaque, unsigned irq, bool level)
+{
+    TestIrqs *t = opaque;
+    if (t->fail_with)
+        return t->fail_with;
+    assert_true(irq < ISA_NUM_IRQS);
+    t->isa[irq] = level;
+    t->changes++;
+    return 0;
+}
+
+static int fake_set_pci_intx(void *opaque, uint32_t sbdf, unsigned pin, bool level)
+{
+    TestIrqs *t = opaque;
+    if (t->fail_with)
+        return t->fail_with;
+    t->intx.sbdf = sbdf;
+    t->intx.pin = pin;
+    t->intx.level = level;
+    t->changes++;
+    return 0;
+}
+
+void test_irqs_init(TestIrqs *t)
+{
+    *t = (TestIrqs){ 0 };
+    t->router = (IrqRouter){ .set_isa_irq = fake_set_isa_irq,
+                             .set_pci_intx = fake_set_pci_intx, .opaque = t };
+}

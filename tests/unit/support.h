@@ -2,7 +2,9 @@
  * tests/unit/support.h — shared helpers for the cmocka unit tests.
  *
  * Every unit test binary includes this (it pulls in cmocka's prerequisites in the
- * right order) and links tests/unit/support.c.
+ * right order) and links tests/unit/support.c: seeded randomness, and the fixtures that
+ * several test files build alike (a root + address space, a counting listener, a fake
+ * interrupt router).
  */
 #ifndef XENDM_TEST_SUPPORT_H
 #define XENDM_TEST_SUPPORT_H
@@ -13,6 +15,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "devices/devices.h"
+#include "memory/memory.h"
+
 /* Seed for randomized tests: $XENDM_TEST_SEED if set, else time-based. Printed so a
  * failure can be replayed. */
 uint64_t test_seed(const char *test_name);
@@ -20,5 +25,42 @@ uint64_t test_seed(const char *test_name);
 uint64_t test_rand(uint64_t *state);
 /* Uniform in [0, n). */
 uint64_t test_rand_below(uint64_t *state, uint64_t n);
+
+/* The smallest memory "machine": a root container of `size` bytes (UINT64_MAX for all
+ * of 2^64) and the address space "test" over it. */
+typedef struct TestMachine {
+    MemoryRegion root;
+    AddressSpace as;
+} TestMachine;
+
+void test_machine_init(TestMachine *m, uint64_t size);
+/* Destroys the address space and finalises the root (its subregions must be gone). */
+void test_machine_fini(TestMachine *m);
+
+/* A listener that counts the calls it gets and does nothing else. */
+typedef struct TestCountingListener {
+    MemoryListener l;           /* first: the callbacks cast back from it */
+    unsigned begins, commits, adds, dels, nops;
+} TestCountingListener;
+
+/* Zero counts and every counting callback set; the caller registers cl->l. */
+void test_counting_listener_init(TestCountingListener *cl);
+
+/* A fake interrupt router for device tests: remembers every ISA irq's level and the
+ * last PCI INTx change. While fail_with is non-zero every call fails with it and
+ * changes nothing. */
+typedef struct TestIrqs {
+    IrqRouter router;           /* routes to this TestIrqs */
+    bool isa[ISA_NUM_IRQS];
+    struct {
+        uint32_t sbdf;
+        unsigned pin;           /* 0 = INTA */
+        bool level;
+    } intx;
+    unsigned changes;           /* calls that succeeded, ISA and INTx */
+    int fail_with;
+} TestIrqs;
+
+void test_irqs_init(TestIrqs *t);
 
 #endif

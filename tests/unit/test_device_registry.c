@@ -105,28 +105,18 @@ static void builtin_types_registered_themselves(void **state)
 typedef struct Board {
     MemoryRegion io_root;
     AddressSpace as_io;
-    bool isa[ISA_NUM_IRQS];
-    int fail_with;
-    IrqRouter router;
+    TestIrqs irqs;              /* ISA only: the board has no INTx router */
     DeviceBoard board;
 } Board;
-
-static int fake_set_isa_irq(void *opaque, unsigned irq, bool level)
-{
-    Board *b = opaque;
-    if (b->fail_with)
-        return b->fail_with;
-    b->isa[irq] = level;
-    return 0;
-}
 
 static int board_setup(void **state)
 {
     Board *b = calloc(1, sizeof(*b));
     memory_region_init(&b->io_root, NULL, "io", 0x10000);
     assert_int_equal(address_space_init(&b->as_io, &b->io_root, "io", NULL), 0);
-    b->router = (IrqRouter){ .set_isa_irq = fake_set_isa_irq, .opaque = b };
-    b->board = (DeviceBoard){ .system_io = &b->io_root, .irq = &b->router };
+    test_irqs_init(&b->irqs);
+    b->irqs.router.set_pci_intx = NULL;
+    b->board = (DeviceBoard){ .system_io = &b->io_root, .irq = &b->irqs.router };
     *state = b;
     return 0;
 }
@@ -151,10 +141,10 @@ static void uart_created_by_name_is_mapped_and_wired(void **state)
     assert_ptr_equal(address_space_lookup(&b->as_io, 0x2ff).mr, mr);
     assert_null(address_space_lookup(&b->as_io, 0x300).mr);
     mr->ops->write(mr->opaque, UART_IER, UART_IER_THRI, 1);
-    assert_true(b->isa[3]);
+    assert_true(b->irqs.isa[3]);
     device_destroy(dev);
     assert_null(address_space_lookup(&b->as_io, 0x2f8).mr);
-    assert_false(b->isa[3]);                                /* lowered on destroy */
+    assert_false(b->irqs.isa[3]);                           /* lowered on destroy */
 }
 
 static void uart_defaults_to_com1(void **state)
@@ -165,7 +155,7 @@ static void uart_defaults_to_com1(void **state)
     MemoryRegion *mr = uart16550_region((Uart16550 *)dev);
     assert_ptr_equal(address_space_lookup(&b->as_io, UART16550_DEFAULT_PORT).mr, mr);
     mr->ops->write(mr->opaque, UART_IER, UART_IER_THRI, 1);
-    assert_true(b->isa[UART16550_DEFAULT_IRQ]);
+    assert_true(b->irqs.isa[UART16550_DEFAULT_IRQ]);
     device_destroy(dev);
 }
 
@@ -235,26 +225,26 @@ static void irq_lines_forward_changes_and_retry_failures(void **state)
 {
     Board *b = *state;
     IrqLine line;
-    assert_int_equal(irq_line_init_isa(&line, &b->router, 5, NULL), 0);
+    assert_int_equal(irq_line_init_isa(&line, &b->irqs.router, 5, NULL), 0);
     irq_line_set_level(&line, true);
-    assert_true(b->isa[5]);
+    assert_true(b->irqs.isa[5]);
     assert_true(irq_line_get_level(&line));
-    b->fail_with = -EIO;                                    /* backend fails: level kept */
+    b->irqs.fail_with = -EIO;                               /* backend fails: level kept */
     irq_line_set_level(&line, false);
     assert_true(irq_line_get_level(&line));
-    b->fail_with = 0;
+    b->irqs.fail_with = 0;
     irq_line_set_level(&line, false);                       /* retried */
-    assert_false(b->isa[5]);
+    assert_false(b->irqs.isa[5]);
     Error *err = NULL;
-    assert_int_equal(irq_line_init_isa(&line, &b->router, 16, &err), -EINVAL);
+    assert_int_equal(irq_line_init_isa(&line, &b->irqs.router, 16, &err), -EINVAL);
     assert_string_equal(error_get_pretty(err), "ISA irq 16 out of range (0..15)");
     error_free(err);
     err = NULL;
-    assert_int_equal(irq_line_init_pci_intx(&line, &b->router, PCI_SBDF(0, 0, 0x18), 0, &err),
+    assert_int_equal(irq_line_init_pci_intx(&line, &b->irqs.router, PCI_SBDF(0, 0, 0x18), 0, &err),
                      -EINVAL);
     assert_string_equal(error_get_pretty(err), "PCI 0000:00:03.0: the board has no INTx router");
     error_free(err);
-    assert_int_equal(irq_line_init_pci_intx(&line, &b->router, 0, 4, NULL), -EINVAL);
+    assert_int_equal(irq_line_init_pci_intx(&line, &b->irqs.router, 0, 4, NULL), -EINVAL);
     irq_line_init_none(&line);
     irq_line_set_level(&line, true);                        /* unconnected: remembered */
     assert_true(irq_line_get_level(&line));

@@ -104,6 +104,16 @@ static void check_view(AddressSpaceDispatch *d, const FlatView *fv, uint64_t *rn
     }
 }
 
+/* The last check of a hand-built view (check_view, seeded for replay under test_name),
+ * then d and v are freed. */
+static void check_view_and_free(AddressSpaceDispatch *d, TestView *v, const char *test_name)
+{
+    uint64_t rng = test_seed(test_name);
+    check_view(d, &v->fv, &rng);
+    address_space_dispatch_free(d);
+    free(v);
+}
+
 static AddressSpaceDispatch *build(FlatView *fv)
 {
     Error *err = NULL;
@@ -162,10 +172,7 @@ static void subpage_sections_and_holes(void **state)
     assert_ptr_equal(address_space_dispatch_lookup(d, 0x4010)->mr, &regions[4]);
     assert_null(address_space_dispatch_lookup(d, 0x4011));
     assert_int_equal(address_space_dispatch_hole_size(d, 0x4011), PAGE - 0x11);
-    uint64_t rng = test_seed("subpage_sections_and_holes");
-    check_view(d, &v->fv, &rng);
-    address_space_dispatch_free(d);
-    free(v);
+    check_view_and_free(d, v, __func__);
 }
 
 static void last_page_of_address_space(void **state)
@@ -179,10 +186,7 @@ static void last_page_of_address_space(void **state)
     assert_ptr_equal(address_space_dispatch_lookup(d, UINT64_MAX - 8)->mr, &regions[1]);
     assert_null(address_space_dispatch_lookup(d, UINT64_MAX - 0x10));
     assert_ptr_equal(address_space_dispatch_lookup(d, UINT64_MAX - PAGE)->mr, &regions[0]);
-    uint64_t rng = test_seed("last_page_of_address_space");
-    check_view(d, &v->fv, &rng);
-    address_space_dispatch_free(d);
-    free(v);
+    check_view_and_free(d, v, __func__);
 }
 
 /* A lone range high up compacts into skips; addresses sharing its low bits but not its
@@ -199,10 +203,7 @@ static void compacted_paths_reject_foreign_addresses(void **state)
     assert_null(address_space_dispatch_lookup(d, 0x12345678a000ULL + 0x10 + (1ULL << 40)));
     assert_null(address_space_dispatch_lookup(d, 0x12345678a004ULL ^ (1ULL << 50)));
     assert_ptr_equal(address_space_dispatch_lookup(d, 0x12345678a004ULL)->mr, &regions[1]);
-    uint64_t rng = test_seed("compacted_paths_reject_foreign_addresses");
-    check_view(d, &v->fv, &rng);
-    address_space_dispatch_free(d);
-    free(v);
+    check_view_and_free(d, v, __func__);
 }
 
 static void mru_never_answers_for_other_addresses(void **state)
@@ -403,10 +404,7 @@ static void update_at_the_top_of_the_address_space(void **state)
     assert_ptr_equal(address_space_dispatch_lookup(d, UINT64_MAX - 0x10)->mr, &regions[0]);
     /* A span running past 2^64 is clipped. */
     assert_int_equal(address_space_dispatch_update(d, &v->fv, UINT64_MAX, 0x100, NULL), 0);
-    uint64_t rng = test_seed("update_at_the_top_of_the_address_space");
-    check_view(d, &v->fv, &rng);
-    address_space_dispatch_free(d);
-    free(v);
+    check_view_and_free(d, v, __func__);
 }
 
 static void too_many_ranges_is_refused(void **state)

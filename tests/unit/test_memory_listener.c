@@ -116,29 +116,12 @@ static void rec_fini(Recorder *r)
     free(r->log);
 }
 
-typedef struct Machine {
-    MemoryRegion root;
-    AddressSpace as;
-} Machine;
-
-static void machine_init(Machine *m)
-{
-    memory_region_init(&m->root, NULL, "root", UINT64_MAX);
-    assert_int_equal(address_space_init(&m->as, &m->root, "test", NULL), 0);
-}
-
-static void machine_fini(Machine *m)
-{
-    address_space_destroy(&m->as);
-    memory_region_finalize(&m->root);
-}
-
 static void register_replays_and_unregister_removes(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion a, b;
     Recorder r;
-    machine_init(&m);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&a, NULL, NULL, NULL, "a", 0x100);
     memory_region_init_io(&b, NULL, NULL, NULL, "b", 0x100);
     assert_int_equal(memory_region_add_eventfd(&b, 0x10, 4, true, 7, 42, NULL), 0);
@@ -164,15 +147,15 @@ static void register_replays_and_unregister_removes(void **state)
     assert_int_equal(memory_region_del_subregion(&m.root, &b, NULL), 0);
     memory_region_finalize(&a);
     memory_region_finalize(&b);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void commit_reports_deletions_first_in_address_order(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion a, b, c, big;
     Recorder r;
-    machine_init(&m);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&a, NULL, NULL, NULL, "a", 0x100);
     memory_region_init_io(&b, NULL, NULL, NULL, "b", 0x100);
     memory_region_init_io(&c, NULL, NULL, NULL, "c", 0x100);
@@ -211,15 +194,15 @@ static void commit_reports_deletions_first_in_address_order(void **state)
         assert_int_equal(memory_region_del_subregion(&m.root, subs[i], NULL), 0);
         memory_region_finalize(subs[i]);
     }
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void listener_priority_orders_callbacks(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion a;
     Recorder hi, lo;
-    machine_init(&m);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&a, NULL, NULL, NULL, "a", 0x10);
     rec_init(&hi, "hi", 10);
     rec_init(&lo, "lo", 1);
@@ -244,16 +227,16 @@ static void listener_priority_orders_callbacks(void **state)
     rec_fini(&lo);
     rec_fini(&hi);
     memory_region_finalize(&a);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void dirty_logging_events(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion ram, io;
     static uint8_t backing[0x2000] __attribute__((aligned(4096)));
     Recorder r;
-    machine_init(&m);
+    test_machine_init(&m, UINT64_MAX);
     assert_int_equal(memory_region_init_ram_ptr(&ram, NULL, "ram", sizeof(backing), backing,
                                                 NULL), 0);
     memory_region_init_io(&io, NULL, NULL, NULL, "io", 0x10);
@@ -294,14 +277,14 @@ static void dirty_logging_events(void **state)
     assert_int_equal(memory_region_del_subregion(&m.root, &io, NULL), 0);
     memory_region_finalize(&ram);
     memory_region_finalize(&io);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void global_log_start_reaches_late_listeners(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     Recorder r;
-    machine_init(&m);
+    test_machine_init(&m, UINT64_MAX);
     memory_global_dirty_log_start();
     rec_init(&r, "L", 0);
     memory_listener_register(&r.l, &m.as);
@@ -310,15 +293,15 @@ static void global_log_start_reaches_late_listeners(void **state)
     assert_string_equal(rec_take(&r), "L:global_stop; L:begin; L:commit; ");
     memory_listener_unregister(&r.l);
     rec_fini(&r);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void ioeventfds_follow_visibility(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion dev, win;
     Recorder r;
-    machine_init(&m);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x100);
     memory_region_init_alias(&win, NULL, "win", &dev, 0x80, 0x80);
     rec_init(&r, "L", 0);
@@ -349,7 +332,7 @@ static void ioeventfds_follow_visibility(void **state)
     assert_int_equal(memory_region_del_subregion(&m.root, &dev, NULL), 0);
     memory_region_finalize(&win);
     memory_region_finalize(&dev);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 int main(void)

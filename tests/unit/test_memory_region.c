@@ -367,28 +367,11 @@ static void misuse_stops_with_region_name(void **state)
 
 /* ---- rendering ------------------------------------------------------------------- */
 
-typedef struct Machine {
-    MemoryRegion root;
-    AddressSpace as;
-} Machine;
-
-static void machine_init(Machine *m, uint64_t size)
-{
-    memory_region_init(&m->root, NULL, "root", size);
-    assert_int_equal(address_space_init(&m->as, &m->root, "test", NULL), 0);
-}
-
-static void machine_fini(Machine *m)
-{
-    address_space_destroy(&m->as);
-    memory_region_finalize(&m->root);
-}
-
 static void render_priorities_and_later_added(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion lo, hi, eq1, eq2;
-    machine_init(&m, 0x10000);
+    test_machine_init(&m, 0x10000);
     memory_region_init_io(&lo, NULL, NULL, NULL, "lo", 0x4000);
     memory_region_init_io(&hi, NULL, NULL, NULL, "hi", 0x1000);
     memory_region_init_io(&eq1, NULL, NULL, NULL, "eq1", 0x1000);
@@ -412,14 +395,14 @@ static void render_priorities_and_later_added(void **state)
         memory_region_finalize(children[i]);
     }
     assert_string_equal(flat_text(&m.as), "");
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void render_aliases_with_offset_and_clipping(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion ram, low, high, win;
-    machine_init(&m, UINT64_MAX);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&ram, NULL, NULL, NULL, "ram", 0x10000);   /* never added itself */
     memory_region_init_alias(&low, NULL, "low", &ram, 0, 0xa000);
     memory_region_init_alias(&high, NULL, "high", &ram, 0xc000, 0x8000);  /* clipped at 0x4000 */
@@ -445,14 +428,14 @@ static void render_aliases_with_offset_and_clipping(void **state)
         memory_region_finalize(subs[i]);
     }
     memory_region_finalize(&ram);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void render_disabled_and_transparent_containers(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion bg, box, inner, dev;
-    machine_init(&m, 0x100000);
+    test_machine_init(&m, 0x100000);
     memory_region_init_io(&bg, NULL, NULL, NULL, "bg", 0x100000);
     memory_region_init(&box, NULL, "box", 0x10000);
     memory_region_init_io(&inner, NULL, NULL, NULL, "inner", 0x1000);
@@ -485,7 +468,7 @@ static void render_disabled_and_transparent_containers(void **state)
     assert_null(dev.container);
     assert_string_equal(flat_text(&m.as), "0-fffff bg");
     assert_int_equal(memory_region_del_subregion(&m.root, &bg, NULL), 0);
-    machine_fini(&m);
+    test_machine_fini(&m);
     memory_region_finalize(&bg);
     memory_region_finalize(&inner);
     memory_region_finalize(&dev);
@@ -493,9 +476,9 @@ static void render_disabled_and_transparent_containers(void **state)
 
 static void render_merges_contiguous_pieces_only(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion ram, a1, a2, a3;
-    machine_init(&m, 0x100000);
+    test_machine_init(&m, 0x100000);
     memory_region_init_io(&ram, NULL, NULL, NULL, "ram", 0x10000);
     memory_region_init_alias(&a1, NULL, "a1", &ram, 0, 0x1000);
     memory_region_init_alias(&a2, NULL, "a2", &ram, 0x1000, 0x1000);
@@ -520,14 +503,14 @@ static void render_merges_contiguous_pieces_only(void **state)
         memory_region_finalize(subs[i]);
     }
     memory_region_finalize(&ram);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void render_full_2_64_and_last_page(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion all, top;
-    machine_init(&m, UINT64_MAX);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&all, NULL, NULL, NULL, "all", UINT64_MAX);
     memory_region_init_io(&top, NULL, NULL, NULL, "top", 0x2000);
     assert_int_equal(memory_region_add_subregion_overlap(&m.root, 0, &all, 0, NULL), 0);
@@ -557,14 +540,14 @@ static void render_full_2_64_and_last_page(void **state)
     assert_true(s.size == 1);
     memory_region_finalize(&all);
     memory_region_finalize(&top);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void flatview_ref_keeps_old_view(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion dev;
-    machine_init(&m, 0x10000);
+    test_machine_init(&m, 0x10000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x100);
     assert_int_equal(memory_region_add_subregion(&m.root, 0, &dev, NULL), 0);
     FlatView *old = address_space_get_flatview(&m.as);
@@ -579,30 +562,20 @@ static void flatview_ref_keeps_old_view(void **state)
     flatview_unref(old);
     assert_int_equal(memory_region_del_subregion(&m.root, &dev, NULL), 0);
     memory_region_finalize(&dev);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 /* ---- transactions ---------------------------------------------------------------- */
 
-typedef struct CountingListener {
-    MemoryListener l;
-    unsigned begins, commits, adds, dels, nops;
-} CountingListener;
-
-static void count_begin(MemoryListener *l) { ((CountingListener *)l)->begins++; }
-static void count_commit(MemoryListener *l) { ((CountingListener *)l)->commits++; }
-static void count_add(MemoryListener *l, MemoryRegionSection *s) { ((CountingListener *)l)->adds++; }
-static void count_del(MemoryListener *l, MemoryRegionSection *s) { ((CountingListener *)l)->dels++; }
-
 static void transactions_nest_and_touch_only_changed_spaces(void **state)
 {
-    static Machine m, other;
+    static TestMachine m, other;
     MemoryRegion a, b;
-    machine_init(&m, 0x10000);
-    machine_init(&other, 0x10000);
-    CountingListener cl = { .l = { .begin = count_begin, .commit = count_commit,
-                                   .region_add = count_add, .region_del = count_del } };
-    CountingListener co = cl;
+    test_machine_init(&m, 0x10000);
+    test_machine_init(&other, 0x10000);
+    TestCountingListener cl, co;
+    test_counting_listener_init(&cl);
+    test_counting_listener_init(&co);
     memory_listener_register(&cl.l, &m.as);
     memory_listener_register(&co.l, &other.as);
     assert_int_equal(cl.begins, 1);     /* the (empty) replay */
@@ -645,18 +618,16 @@ static void transactions_nest_and_touch_only_changed_spaces(void **state)
     assert_int_equal(memory_region_del_subregion(&m.root, &b, NULL), 0);
     memory_region_finalize(&a);
     memory_region_finalize(&b);
-    machine_fini(&m);
-    machine_fini(&other);
+    test_machine_fini(&m);
+    test_machine_fini(&other);
 }
-
-static void count_nop(MemoryListener *l, MemoryRegionSection *s) { ((CountingListener *)l)->nops++; }
 
 static void many_spans_fall_back_to_one_full_render(void **state)
 {
     enum { N = 200 };
-    static Machine m;
+    static TestMachine m;
     static MemoryRegion devs[N];
-    machine_init(&m, UINT64_MAX);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_transaction_begin();
     for (int i = 0; i < N; i++) {
         memory_region_init_io(&devs[i], NULL, NULL, NULL, "dev", 0x100);
@@ -664,8 +635,8 @@ static void many_spans_fall_back_to_one_full_render(void **state)
     }
     memory_region_transaction_commit();
     assert_int_equal(m.as.current_map->nr, N);
-    CountingListener cl = { .l = { .region_add = count_add, .region_del = count_del,
-                                   .region_nop = count_nop } };
+    TestCountingListener cl;
+    test_counting_listener_init(&cl);
     memory_listener_register(&cl.l, &m.as);
     cl.adds = 0;
     /* a few edits: only their spans are redone, untouched ranges are not reported */
@@ -701,22 +672,22 @@ static void many_spans_fall_back_to_one_full_render(void **state)
         memory_region_finalize(&devs[i]);
     }
     memory_region_transaction_commit();
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void alias_target_edits_touch_only_spaces_showing_them(void **state)
 {
-    static Machine m, other;
+    static TestMachine m, other;
     MemoryRegion box, dev, win;
-    machine_init(&m, 0x100000);
-    machine_init(&other, 0x100000);
+    test_machine_init(&m, 0x100000);
+    test_machine_init(&other, 0x100000);
     memory_region_init(&box, NULL, "box", 0x10000);        /* in no address space itself */
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x100);
     memory_region_init_alias(&win, NULL, "win", &box, 0x8000, 0x1000);
     assert_int_equal(memory_region_add_subregion(&m.root, 0x40000, &win, NULL), 0);
-    CountingListener cl = { .l = { .begin = count_begin, .region_add = count_add,
-                                   .region_del = count_del } };
-    CountingListener co = cl;
+    TestCountingListener cl, co;
+    test_counting_listener_init(&cl);
+    test_counting_listener_init(&co);
     memory_listener_register(&cl.l, &m.as);
     memory_listener_register(&co.l, &other.as);
     /* dev lands in the window of the alias: only m sees it, at 0x40000 + 0x100 */
@@ -736,32 +707,33 @@ static void alias_target_edits_touch_only_spaces_showing_them(void **state)
     assert_int_equal(memory_region_del_subregion(&box, &dev, NULL), 0);
     memory_region_finalize(&dev);
     memory_region_finalize(&box);
-    machine_fini(&m);
-    machine_fini(&other);
+    test_machine_fini(&m);
+    test_machine_fini(&other);
 }
 
 static void finalize_removes_children(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion box, dev;
-    machine_init(&m, 0x10000);
+    test_machine_init(&m, 0x10000);
     memory_region_init(&box, NULL, "box", 0x1000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x10);
     assert_int_equal(memory_region_add_subregion(&box, 0, &dev, NULL), 0);
     memory_region_finalize(&box);
     assert_null(dev.container);
     memory_region_finalize(&dev);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void destroy_announces_removal(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion dev;
-    machine_init(&m, 0x10000);
+    test_machine_init(&m, 0x10000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "dev", 0x10);
     assert_int_equal(memory_region_add_subregion(&m.root, 0, &dev, NULL), 0);
-    CountingListener cl = { .l = { .region_add = count_add, .region_del = count_del } };
+    TestCountingListener cl;
+    test_counting_listener_init(&cl);
     memory_listener_register(&cl.l, &m.as);
     assert_int_equal(cl.adds, 1);
     address_space_destroy(&m.as);
@@ -787,9 +759,9 @@ static char *dump(void (*fn)(FILE *, AddressSpace *), AddressSpace *as)
 
 static void mtree_dumps_tree_and_flat_view(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion ram, low, dev, off;
-    machine_init(&m, UINT64_MAX);
+    test_machine_init(&m, UINT64_MAX);
     memory_region_init_io(&ram, NULL, NULL, NULL, "pc.ram", 0x100000);
     memory_region_init_alias(&low, NULL, "ram-low", &ram, 0, 0xa0000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "vga", 0x20000);
@@ -825,14 +797,14 @@ static void mtree_dumps_tree_and_flat_view(void **state)
     assert_string_equal(flat, "FlatView for \"test\", root: root\n  No rendered FlatView\n");
     free(flat);
     memory_region_finalize(&ram);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void io_without_ops_answers_unassigned(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     MemoryRegion dev;
-    machine_init(&m, 0x10000);
+    test_machine_init(&m, 0x10000);
     memory_region_init_io(&dev, NULL, NULL, NULL, "noops", 0x100);
     assert_int_equal(memory_region_add_subregion(&m.root, 0x100, &dev, NULL), 0);
     /* exactly like a hole: all ones and a decode error, as QEMU's unassigned_mem_ops */
@@ -847,15 +819,15 @@ static void io_without_ops_answers_unassigned(void **state)
                      MEMTX_DECODE_ERROR);
     assert_int_equal(memory_region_del_subregion(&m.root, &dev, NULL), 0);
     memory_region_finalize(&dev);
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 static void ram_rom_and_romd_kinds(void **state)
 {
-    static Machine m;
+    static TestMachine m;
     static uint8_t backing[0x1000] __attribute__((aligned(4096)));
     MemoryRegion ram, romdev, ro;
-    machine_init(&m, 0x100000);
+    test_machine_init(&m, 0x100000);
     assert_int_equal(memory_region_init_ram_ptr(&ram, NULL, "ram", sizeof(backing), backing,
                                                 NULL), 0);
     assert_int_equal(memory_region_init_rom_device(&romdev, NULL, NULL, NULL, "flash", 0x1000,
@@ -886,7 +858,7 @@ static void ram_rom_and_romd_kinds(void **state)
         assert_int_equal(memory_region_del_subregion(&m.root, subs[i], NULL), 0);
         memory_region_finalize(subs[i]);
     }
-    machine_fini(&m);
+    test_machine_fini(&m);
 }
 
 int main(void)

@@ -14,33 +14,6 @@
 
 /* ---- fakes ---- */
 
-typedef struct FakeIntx {
-    uint32_t sbdf;
-    unsigned intx;
-    bool level;
-    unsigned changes;
-} FakeIntx;
-
-static int fake_set_pci_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level)
-{
-    FakeIntx *f = opaque;
-    f->sbdf = sbdf;
-    f->intx = intx;
-    f->level = level;
-    f->changes++;
-    return 0;
-}
-
-typedef struct Counts {
-    MemoryListener l;
-    unsigned add, del, nop, commits;
-} Counts;
-
-static void count_add(MemoryListener *l, MemoryRegionSection *s) { ((Counts *)l)->add++; }
-static void count_del(MemoryListener *l, MemoryRegionSection *s) { ((Counts *)l)->del++; }
-static void count_nop(MemoryListener *l, MemoryRegionSection *s) { ((Counts *)l)->nop++; }
-static void count_commit(MemoryListener *l) { ((Counts *)l)->commits++; }
-
 typedef struct HookLog {
     uint32_t added[8], removed[8];
     unsigned nadded, nremoved;
@@ -73,12 +46,11 @@ static const MemoryRegionOps dummy_ops = { .read = dummy_read, .write = dummy_wr
 typedef struct Fixture {
     MemoryRegion mem_root, io_root;
     AddressSpace as_mem, as_io;
-    FakeIntx intx;
-    IrqRouter router;
+    TestIrqs irqs;
     PciHost *host;
     PciDevice dev;
     MemoryRegion bar0, bar1, bar2;
-    Counts counts;
+    TestCountingListener counts;
     uint32_t sbdf;
 } Fixture;
 
@@ -91,8 +63,8 @@ static int setup(void **state)
     memory_region_init(&f->io_root, NULL, "io", 0x10000);
     assert_int_equal(address_space_init(&f->as_mem, &f->mem_root, "memory", NULL), 0);
     assert_int_equal(address_space_init(&f->as_io, &f->io_root, "io", NULL), 0);
-    f->router = (IrqRouter){ .set_pci_intx = fake_set_pci_intx, .opaque = &f->intx };
-    f->host = pci_host_new(&f->mem_root, &f->io_root, &f->router, 0, NULL);
+    test_irqs_init(&f->irqs);
+    f->host = pci_host_new(&f->mem_root, &f->io_root, &f->irqs.router, 0, NULL);
     assert_non_null(f->host);
     pci_device_init(&f->dev, "dummy", 0x8086, 0x1234, 0x020000, 0x03, 1);
     memory_region_init_io(&f->bar0, NULL, &dummy_ops, f, "bar0", 0x1000);
@@ -104,9 +76,7 @@ static int setup(void **state)
                      0);
     assert_int_equal(pci_host_register_device(f->host, &f->dev, DEVFN, NULL), 0);
     f->sbdf = PCI_SBDF(0, 0, DEVFN);
-    f->counts.l = (MemoryListener){ .region_add = count_add, .region_del = count_del,
-                                    .region_nop = count_nop, .commit = count_commit,
-                                    .name = "counts" };
+    test_counting_listener_init(&f->counts);
     memory_listener_register(&f->counts.l, &f->as_mem);
     *state = f;
     return 0;
@@ -151,7 +121,7 @@ static MemoryRegion *io_at(Fixture *f, hwaddr addr)
 
 static void reset_counts(Fixture *f)
 {
-    f->counts.add = f->counts.del = f->counts.nop = f->counts.commits = 0;
+    f->counts.adds = f->counts.dels = f->counts.nops = f->counts.commits = 0;
 }
 
 /* ---- header ---- */
@@ -263,19 +233,19 @@ static void bar_move_is_one_unmap_and_one_map(void **state)
     assert_ptr_equal(mem_at(f, 0xfebf0000), &f->bar0);
     reset_counts(f);
     cfg_wr(f, PCI_BASE_ADDRESS_0, 4, 0xfeb00000);
-    assert_int_equal(f->counts.del, 1);
-    assert_int_equal(f->counts.add, 1);
+    assert_int_equal(f->counts.dels, 1);
+    assert_int_equal(f->counts.adds, 1);
     assert_int_equal(f->counts.commits, 1);
     assert_null(mem_at(f, 0xfebf0000));
     assert_ptr_equal(mem_at(f, 0xfeb00000), &f->bar0);
     assert_int_equal(f->bar0.addr, 0xfeb00000);
     reset_counts(f);
     cfg_wr(f, PCI_BASE_ADDRESS_0, 4, 0xfeb00000);                /* same place: no change */
-    assert_int_equal(f->counts.del + f->counts.add, 0);
+    assert_int_equal(f->counts.dels + f->counts.adds, 0);
     reset_counts(f);
     cfg_wr(f, PCI_COMMAND, 2, 0);                               /* decode off: one unmap */
-    assert_int_equal(f->counts.del, 1);
-    assert_int_equal(f->counts.add, 0);
+    assert_int_equal(f->counts.dels, 1);
+    assert_int_equal(f->counts.adds, 0);
 }
 
 static void sizing_pattern_is_not_mapped(void **state)
@@ -401,21 +371,21 @@ static void intx_follows_device_and_disable_bit(void **state)
 {
     Fixture *f = *state;
     pci_device_set_intx(&f->dev, true);
-    assert_true(f->intx.level);
-    assert_int_equal(f->intx.sbdf, f->sbdf);
-    assert_int_equal(f->intx.intx, 0);                          /* INTA */
+    assert_true(f->irqs.intx.level);
+    assert_int_equal(f->irqs.intx.sbdf, f->sbdf);
+    assert_int_equal(f->irqs.intx.pin, 0);                      /* INTA */
     assert_int_equal(cfg_rd(f, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, PCI_STATUS_INTERRUPT);
     cfg_wr(f, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
-    assert_false(f->intx.level);
+    assert_false(f->irqs.intx.level);
     assert_int_equal(cfg_rd(f, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, PCI_STATUS_INTERRUPT);
     cfg_wr(f, PCI_COMMAND, 2, 0);
-    assert_true(f->intx.level);
+    assert_true(f->irqs.intx.level);
     pci_device_set_intx(&f->dev, false);
-    assert_false(f->intx.level);
+    assert_false(f->irqs.intx.level);
     assert_int_equal(cfg_rd(f, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, 0);
-    unsigned changes = f->intx.changes;
+    unsigned changes = f->irqs.changes;
     pci_device_set_intx(&f->dev, false);
-    assert_int_equal(f->intx.changes, changes);
+    assert_int_equal(f->irqs.changes, changes);
 }
 
 /* ---- registration ---- */
@@ -493,7 +463,7 @@ static void unregister_unmaps_bars(void **state)
     assert_null(mem_at(f, 0xfebf0000));
     assert_null(io_at(f, 0xc000));
     assert_null(f->bar0.container);
-    assert_false(f->intx.level);
+    assert_false(f->irqs.intx.level);
     assert_int_equal(cfg_rd(f, PCI_VENDOR_ID, 2), 0xffff);
     assert_int_equal(pci_host_register_device(f->host, &f->dev, DEVFN, NULL), 0);
 }

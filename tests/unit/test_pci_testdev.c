@@ -21,19 +21,6 @@ enum { ID = 0x00, SCRATCH = 0x04, STATUS = 0x08, SRC = 0x10, DST = 0x18, COUNT =
        CMD = 0x28, IRQ_STATUS = 0x30, IRQ_RAISE = 0x34 };
 enum { CMD_START = 1, CMD_TO_GUEST = 2, CMD_IRQ = 4 };
 
-typedef struct FakeIntx {
-    bool level;
-    uint32_t sbdf;
-} FakeIntx;
-
-static int fake_set_pci_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level)
-{
-    FakeIntx *f = opaque;
-    f->level = level;
-    f->sbdf = sbdf;
-    return 0;
-}
-
 static uint64_t other_read(void *opaque, hwaddr addr, unsigned size) { return 0x77; }
 static void other_write(void *opaque, hwaddr addr, uint64_t data, unsigned size) { }
 static const MemoryRegionOps other_ops = { .read = other_read, .write = other_write };
@@ -41,8 +28,7 @@ static const MemoryRegionOps other_ops = { .read = other_read, .write = other_wr
 typedef struct Fixture {
     MemoryRegion mem_root, io_root, ram, rom, other;
     AddressSpace as;
-    FakeIntx intx;
-    IrqRouter router;
+    TestIrqs irqs;
     PciHost *host;
     PciTestDev *td;
     MemoryRegion *bar;
@@ -63,8 +49,8 @@ static int setup(void **state)
     assert_int_equal(address_space_init(&f->as, &f->mem_root, "memory", NULL), 0);
     f->ram_ptr = memory_region_get_ram_ptr(&f->ram);
     assert_non_null(f->ram_ptr);
-    f->router = (IrqRouter){ .set_pci_intx = fake_set_pci_intx, .opaque = &f->intx };
-    f->host = pci_host_new(&f->mem_root, &f->io_root, &f->router, 0, NULL);
+    test_irqs_init(&f->irqs);
+    f->host = pci_host_new(&f->mem_root, &f->io_root, &f->irqs.router, 0, NULL);
     f->td = pci_testdev_new(&f->as, NULL);
     assert_non_null(f->td);
     f->bar = pci_testdev_bar0(f->td);
@@ -236,7 +222,7 @@ static void dma_guest_to_buffer(void **state)
     assert_int_equal(mmio_rd(f, STATUS), 1);                /* done, no error */
     for (int i = 0; i < 256; i++)
         assert_int_equal(op_rd(f, PCI_TESTDEV_BUF_OFF + 0x10 + i, 1), (uint8_t)(i ^ 0x5a));
-    assert_false(f->intx.level);                            /* no IRQ requested */
+    assert_false(f->irqs.intx.level);                       /* no IRQ requested */
     dma(f, 0, 0, PCI_TESTDEV_BUF_SIZE, 0);                  /* the whole buffer */
     assert_int_equal(mmio_rd(f, STATUS), 1);
 }
@@ -271,18 +257,18 @@ static void completion_interrupt_and_ack(void **state)
     Fixture *f = *state;
     dma(f, 0, 0, 64, CMD_IRQ);
     assert_int_equal(mmio_rd(f, IRQ_STATUS), 1);
-    assert_true(f->intx.level);
-    assert_int_equal(f->intx.sbdf, PCI_SBDF(0, 0, DEVFN));
+    assert_true(f->irqs.intx.level);
+    assert_int_equal(f->irqs.intx.sbdf, PCI_SBDF(0, 0, DEVFN));
     mmio_wr(f, IRQ_STATUS, 1);                              /* acknowledge */
     assert_int_equal(mmio_rd(f, IRQ_STATUS), 0);
-    assert_false(f->intx.level);
+    assert_false(f->irqs.intx.level);
     mmio_wr(f, IRQ_RAISE, 4 | 0x100);                       /* software; unknown bits drop */
     assert_int_equal(mmio_rd(f, IRQ_STATUS), 4);
-    assert_true(f->intx.level);
+    assert_true(f->irqs.intx.level);
     mmio_wr(f, IRQ_STATUS, 1);                              /* other bit: still raised */
-    assert_true(f->intx.level);
+    assert_true(f->irqs.intx.level);
     mmio_wr(f, IRQ_STATUS, 0xffffffff);
-    assert_false(f->intx.level);
+    assert_false(f->irqs.intx.level);
 }
 
 typedef struct BadDma {
@@ -317,9 +303,9 @@ static void refused_dma_sets_error_and_touches_nothing(void **state)
         dma(f, bad[i].src, bad[i].dst, bad[i].count, bad[i].cmd | CMD_IRQ);
         assert_int_equal(mmio_rd(f, STATUS), 2u | bad[i].code << 8);
         assert_int_equal(mmio_rd(f, IRQ_STATUS), 2);
-        assert_true(f->intx.level);
+        assert_true(f->irqs.intx.level);
         mmio_wr(f, IRQ_STATUS, 2);
-        assert_false(f->intx.level);
+        assert_false(f->irqs.intx.level);
     }
     for (unsigned i = 0; i < 0x80; i++)
         assert_int_equal(f->ram_ptr[RAM_SIZE - 0x80 + i], 0xcc);
@@ -425,7 +411,7 @@ static void created_by_name_on_the_board(void **state)
 {
     Fixture *f = *state;
     DeviceBoard board = { .system_memory = &f->mem_root, .system_io = &f->io_root,
-                          .dma_as = &f->as, .irq = &f->router, .pci = f->host };
+                          .dma_as = &f->as, .irq = &f->irqs.router, .pci = f->host };
     Device *a = device_create(&board, "pci-testdev,slot=5", NULL);
     assert_non_null(a);
     PciDevice *pa = pci_host_find_device(f->host, PCI_DEVFN(5, 0));

@@ -11,24 +11,8 @@
 
 #include "devices/devices.h"
 
-/* ---- a fake interrupt router: remembers the level of every ISA irq ---- */
-
-typedef struct FakeIrqs {
-    bool isa[ISA_NUM_IRQS];
-    unsigned changes;
-} FakeIrqs;
-
-static int fake_set_isa_irq(void *opaque, unsigned irq, bool level)
-{
-    FakeIrqs *f = opaque;
-    f->isa[irq] = level;
-    f->changes++;
-    return 0;
-}
-
 typedef struct Fixture {
-    FakeIrqs irqs;
-    IrqRouter router;
+    TestIrqs irqs;
     Uart16550 *uart;
     MemoryRegion *mr;
     int out_rd;                 /* what the UART transmitted */
@@ -39,7 +23,7 @@ typedef struct Fixture {
 static int setup(void **state)
 {
     Fixture *f = calloc(1, sizeof(*f));
-    f->router = (IrqRouter){ .set_isa_irq = fake_set_isa_irq, .opaque = &f->irqs };
+    test_irqs_init(&f->irqs);
     int out[2], in[2];
     assert_int_equal(pipe2(out, O_NONBLOCK), 0);
     assert_int_equal(pipe2(in, O_NONBLOCK), 0);
@@ -48,7 +32,7 @@ static int setup(void **state)
     f->chr = chardev_from_fds(in[0], out[1], true, NULL);
     assert_non_null(f->chr);
     IrqLine line;
-    assert_int_equal(irq_line_init_isa(&line, &f->router, 4, NULL), 0);
+    assert_int_equal(irq_line_init_isa(&line, &f->irqs.router, 4, NULL), 0);
     f->uart = uart16550_new(line, f->chr, NULL);
     assert_non_null(f->uart);
     f->mr = uart16550_region(f->uart);

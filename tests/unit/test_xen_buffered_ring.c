@@ -18,7 +18,17 @@ typedef struct Fixture {
     unsigned writes;
     uint64_t last_addr, last_data;
     unsigned last_size;
+    bool xen_canonicalises;     /* act as Xen between two requests (see below) */
 } Fixture;
+
+/* What Xen does with HVM_IOREQSRV_BUFIOREQ_ATOMIC while the device model runs: take the
+ * same multiple of the slot count off both pointers, atomically as a pair. */
+static void canonicalise(buffered_iopage_t *page)
+{
+    uint32_t n = page->read_pointer / IOREQ_BUFFER_SLOT_NUM;
+    page->read_pointer -= n * IOREQ_BUFFER_SLOT_NUM;
+    page->write_pointer -= n * IOREQ_BUFFER_SLOT_NUM;
+}
 
 static uint64_t dev_read(void *opaque, hwaddr addr, unsigned size)
 {
@@ -32,6 +42,8 @@ static void dev_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
     f->last_addr = addr;
     f->last_data = data;
     f->last_size = size;
+    if (f->xen_canonicalises)
+        canonicalise(f->page);
 }
 
 static const MemoryRegionOps dev_ops = {
@@ -127,6 +139,30 @@ static void ring_wraps_around(void **state)
     assert_int_equal(f->last_data, 2);
 }
 
+static void pointers_canonicalised_by_xen_meanwhile(void **state)
+{
+    Fixture *f = *state;
+    f->page->read_pointer = f->page->write_pointer = 3 * IOREQ_BUFFER_SLOT_NUM + 7;
+    push(f, IOREQ_WRITE, 0, 0xa0001, 1);
+    push(f, IOREQ_WRITE, 0, 0xa0002, 2);
+    push(f, IOREQ_WRITE, 3, 0xa0008, 0x44);     /* an 8-byte pair */
+    push(f, IOREQ_WRITE, 3, 0xa0008, 0x55);
+    f->xen_canonicalises = true;                /* after each write performed */
+    xen_ioreq_drain_buffered(f->xd);
+    assert_int_equal(f->writes, 3);
+    assert_int_equal(f->last_data, 0x5500000044ull);
+    /* Every slot given back, relative to Xen's current (small) pointers. */
+    assert_int_equal(f->page->read_pointer, f->page->write_pointer);
+    assert_true(f->page->read_pointer < IOREQ_BUFFER_SLOT_NUM);
+    /* The ring keeps working: the next write is performed, nothing is dropped. */
+    f->xen_canonicalises = false;
+    push(f, IOREQ_WRITE, 0, 0xa0003, 3);
+    xen_ioreq_drain_buffered(f->xd);
+    assert_int_equal(f->writes, 4);
+    assert_int_equal(f->last_data, 3);
+    assert_int_equal(f->xd->stats.bad_ioreqs, 0);
+}
+
 static void reads_are_ignored(void **state)
 {
     Fixture *f = *state;
@@ -159,6 +195,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(writes_are_performed_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(eight_byte_write_takes_two_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(ring_wraps_around, setup, teardown),
+        cmocka_unit_test_setup_teardown(pointers_canonicalised_by_xen_meanwhile, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(reads_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(insane_pointers_drop_the_ring, setup, teardown),
     };

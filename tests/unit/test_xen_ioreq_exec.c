@@ -227,6 +227,29 @@ static void rep_movs_mmio_to_memory(void **state)
     }
 }
 
+static void rep_movs_backwards_moves_both_sides(void **state)
+{
+    Fixture *f = *state;
+    /* df: element i is device addr - 4i and guest data - 4i, in both directions. */
+    f->mmio_rec.n = 0;
+    f->mmio_rec.next_read = 0x70;
+    ioreq_t r = req_of(IOREQ_TYPE_COPY, IOREQ_READ, MMIO_BASE + 0x2c, 4, 3, 0x60c, true, true);
+    assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(f->mmio_rec.log[i].addr, 0x2c - 4 * i);
+        uint32_t v;
+        memcpy(&v, guest(f, 0x60c - 4 * i), 4);
+        assert_int_equal(v, 0x70 + i);
+    }
+    f->mmio_rec.n = 0;
+    r = req_of(IOREQ_TYPE_COPY, IOREQ_WRITE, MMIO_BASE + 0x4c, 4, 3, 0x60c, true, true);
+    assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(f->mmio_rec.log[i].addr, 0x4c - 4 * i);
+        assert_int_equal(f->mmio_rec.log[i].data, 0x70 + i);
+    }
+}
+
 static void large_rep_crosses_bounce_chunks(void **state)
 {
     Fixture *f = *state;
@@ -262,6 +285,10 @@ static void hostile_requests_are_refused(void **state)
         { req_of(42, IOREQ_READ, 0, 4, 1, 0, false, false), "unknown type" },
         { req_of(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, 4095, 4, 1, 0, false, false),
           "config past 4 KiB" },
+        { req_of(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, 0x10, 3, 1, 0, false, false),
+          "config size 3" },
+        { req_of(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, 4096, 0, 1, 0, false, false),
+          "config size 0 at 4 KiB" },
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t rejected = f->ctx.rejected;
@@ -305,6 +332,12 @@ static void pci_config_timeoffset_invalidate(void **state)
     assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
     assert_int_equal(f->ctx.time_offset, -5);
 
+    /* The offset is guest-chosen: it wraps rather than overflow (UBSan would abort). */
+    r = req_of(IOREQ_TYPE_TIMEOFFSET, IOREQ_WRITE, 0, 8, 1, (uint64_t)INT64_MAX, false, false);
+    assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
+    assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
+    assert_int_equal(f->ctx.time_offset, (int64_t)((uint64_t)INT64_MAX * 2 - 5));
+
     r = req_of(IOREQ_TYPE_INVALIDATE, IOREQ_WRITE, 0, 8, 1, 0, false, false);
     assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
     assert_int_equal(f->invalidations, 1);
@@ -319,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rep_outsb_backwards, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_insw_both_directions, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_movs_mmio_to_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(rep_movs_backwards_moves_both_sides, setup, teardown),
         cmocka_unit_test_setup_teardown(large_rep_crosses_bounce_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_requests_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(data_is_ptr_outside_ram_is_harmless, setup, teardown),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/mockxen/grow.h"
 #include "tools/mockxen/guest_internal.h"
 
 #define MAX_NESTING 48      /* parentheses and unary operators */
@@ -147,19 +148,16 @@ static int parse_binary(ExprParser *p, unsigned level)
     return ret;
 }
 
-static bool token_cmp(const GuestToken *tok, enum GuestExprOp *op)
+/* The comparison operators of both enums come in the same order. */
+_Static_assert(GEXPR_NE - GEXPR_EQ == GCMP_NE - GCMP_EQ &&
+               GEXPR_LT - GEXPR_EQ == GCMP_LT - GCMP_EQ &&
+               GEXPR_LE - GEXPR_EQ == GCMP_LE - GCMP_EQ &&
+               GEXPR_GT - GEXPR_EQ == GCMP_GT - GCMP_EQ &&
+               GEXPR_GE - GEXPR_EQ == GCMP_GE - GCMP_EQ, "GuestExprOp vs GuestCmp order");
+
+static enum GuestExprOp cmp_op(enum GuestCmp cmp)
 {
-    static const struct { enum GuestPunct punct; enum GuestExprOp op; } map[] = {
-        { P_EQ, GEXPR_EQ }, { P_NE, GEXPR_NE }, { P_LT, GEXPR_LT },
-        { P_LE, GEXPR_LE }, { P_GT, GEXPR_GT }, { P_GE, GEXPR_GE },
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (guest_tok_is(tok, map[i].punct)) {
-            *op = map[i].op;
-            return true;
-        }
-    }
-    return false;
+    return (enum GuestExprOp)(GEXPR_EQ + (cmp - GCMP_EQ));
 }
 
 static int parse_cmp_level(ExprParser *p, bool allow_cmp)
@@ -167,13 +165,13 @@ static int parse_cmp_level(ExprParser *p, bool allow_cmp)
     if (++p->nesting > MAX_NESTING)
         return guest_lex_error(p->lx, &p->lx->tok, p->errp, "expression nested too deeply");
     int ret = parse_binary(p, NLEVELS - 1);
-    enum GuestExprOp op;
-    if (!ret && allow_cmp && token_cmp(&p->lx->tok, &op)) {
+    enum GuestCmp cmp = guest_tok_cmp(&p->lx->tok);
+    if (!ret && allow_cmp && cmp != GCMP_NONE) {
         ret = guest_lex_next(p->lx, p->errp);
         if (!ret)
             ret = parse_binary(p, NLEVELS - 1);
         if (!ret)
-            ret = emit(p, op, 0, 0);
+            ret = emit(p, cmp_op(cmp), 0, 0);
     }
     p->nesting--;
     return ret;
@@ -198,16 +196,11 @@ static int pool_append(GuestExprCtx *ctx, const GuestExprStep *steps, unsigned n
                        GuestExpr *out)
 {
     GuestScript *s = ctx->script;
-    if (s->nsteps + n > ctx->steps_cap) {
-        uint32_t cap = ctx->steps_cap ? ctx->steps_cap * 2 : 256;
-        while (cap < s->nsteps + n)
-            cap *= 2;
-        GuestExprStep *grown = realloc(s->steps, cap * sizeof(*grown));
-        if (!grown)
-            return -ENOMEM;
-        s->steps = grown;
-        ctx->steps_cap = cap;
-    }
+    GuestExprStep *grown = mx_grow(s->steps, &ctx->steps_cap, (size_t)s->nsteps + n,
+                                   sizeof(*grown), 256);
+    if (!grown)
+        return -ENOMEM;
+    s->steps = grown;
     memcpy(s->steps + s->nsteps, steps, n * sizeof(steps[0]));
     out->first = s->nsteps;
     out->nsteps = (uint16_t)n;

@@ -75,6 +75,9 @@ static inline bool guest_tok_is(const GuestToken *tok, enum GuestPunct p)
     return tok->kind == TK_PUNCT && tok->punct == p;
 }
 
+/* The comparison a token stands for (== != < <= > >=), or GCMP_NONE. */
+enum GuestCmp guest_tok_cmp(const GuestToken *tok);
+
 /* ---- expressions ------------------------------------------------------------------ */
 
 /* The parser's variable table and step pool, owned by the script under construction. */

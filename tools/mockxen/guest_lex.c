@@ -300,6 +300,18 @@ int guest_lex_init(GuestLexer *lx, const char *file, const char *src, size_t len
     return lex_token(lx, &lx->tok, errp);
 }
 
+enum GuestCmp guest_tok_cmp(const GuestToken *tok)
+{
+    static const struct { enum GuestPunct punct; enum GuestCmp cmp; } map[] = {
+        { P_EQ, GCMP_EQ }, { P_NE, GCMP_NE }, { P_LT, GCMP_LT },
+        { P_LE, GCMP_LE }, { P_GT, GCMP_GT }, { P_GE, GCMP_GE },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (guest_tok_is(tok, map[i].punct))
+            return map[i].cmp;
+    return GCMP_NONE;
+}
+
 const char *guest_tok_describe(const GuestToken *tok, char *buf, size_t size)
 {
     switch (tok->kind) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/mockxen/grow.h"
 #include "tools/mockxen/guest_parser.h"
 
 #define MAX_INSNS_PER_VCPU (1u << 20)
@@ -84,14 +85,10 @@ int parser_var_slot(Parser *p, const GuestToken *at)
 const char *parser_own_text(Parser *p, const char *text, size_t len)
 {
     GuestScript *s = p->script;
-    if (s->ntexts == p->texts_cap) {
-        unsigned cap = p->texts_cap ? p->texts_cap * 2 : 16;
-        char **grown = realloc(s->texts, cap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        s->texts = grown;
-        p->texts_cap = cap;
-    }
+    char **grown = mx_grow(s->texts, &p->texts_cap, s->ntexts + 1, sizeof(*grown), 16);
+    if (!grown)
+        return NULL;
+    s->texts = grown;
     char *copy = malloc(len + 1);
     if (!copy)
         return NULL;
@@ -115,27 +112,12 @@ int parser_own_token_text(Parser *p, const char **out)
 
 /* ---- the value tail: [-> $v] [CMP expr] ------------------------------------------ */
 
-static bool token_cmp(const GuestToken *t, enum GuestCmp *cmp)
-{
-    static const struct { enum GuestPunct punct; enum GuestCmp cmp; } map[] = {
-        { P_EQ, GCMP_EQ }, { P_NE, GCMP_NE }, { P_LT, GCMP_LT },
-        { P_LE, GCMP_LE }, { P_GT, GCMP_GT }, { P_GE, GCMP_GE },
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (guest_tok_is(t, map[i].punct)) {
-            *cmp = map[i].cmp;
-            return true;
-        }
-    }
-    return false;
-}
-
 int parser_result(Parser *p, GuestResult *r)
 {
     r->store_var = -1;
     r->cmp = GCMP_NONE;
     for (unsigned i = 0; i < 2; i++) {
-        enum GuestCmp cmp;
+        enum GuestCmp cmp = guest_tok_cmp(tok(p));
         int ret = 0;
         if (guest_tok_is(tok(p), P_ARROW) && r->store_var < 0) {
             ret = next(p);
@@ -146,7 +128,7 @@ int parser_result(Parser *p, GuestResult *r)
                 return slot;
             r->store_var = (int16_t)slot;
             ret = next(p);
-        } else if (token_cmp(tok(p), &cmp) && r->cmp == GCMP_NONE) {
+        } else if (cmp != GCMP_NONE && r->cmp == GCMP_NONE) {
             r->cmp = (uint8_t)cmp;
             ret = next(p);
             if (!ret)
@@ -168,16 +150,12 @@ static GuestInsn *new_insn(Parser *p, const GuestToken *start)
                         MAX_INSNS_PER_VCPU, p->vcpu);
         return NULL;
     }
-    if (b->n == b->cap) {
-        uint32_t cap = b->cap ? b->cap * 2 : 64;
-        GuestInsn *grown = realloc(b->insns, cap * sizeof(*grown));
-        if (!grown) {
-            parser_out_of_memory(p);
-            return NULL;
-        }
-        b->insns = grown;
-        b->cap = cap;
+    GuestInsn *grown = mx_grow(b->insns, &b->cap, b->n + 1, sizeof(*grown), 64);
+    if (!grown) {
+        parser_out_of_memory(p);
+        return NULL;
     }
+    b->insns = grown;
     b->used = true;
     GuestInsn *in = &b->insns[b->n++];
     memset(in, 0, sizeof(*in));

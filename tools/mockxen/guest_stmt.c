@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/mockxen/grow.h"
 #include "tools/mockxen/guest_parser.h"
 
 /* in/out/mmio-read/mmio-write/rep-*: ADDR, SIZE, [COUNT, GPA [df] | VALUE] [tail] */
@@ -250,17 +251,15 @@ static int stmt_count(Parser *p, GuestInsn *in, const StmtDef *def)
 /* echo ("string" | expr)... */
 static int stmt_echo(Parser *p, GuestInsn *in, const StmtDef *def)
 {
-    uint32_t cap = 0;
+    enum { MAX_ECHO_PARTS = 64 };
+    unsigned cap = 0;
     while (!at_end_of_statement(p)) {
-        if (in->nparts == cap) {
-            cap = cap ? cap * 2 : 4;
-            if (cap > 64)
-                return guest_lex_error(p->lx, tok(p), p->errp, "echo has too many parts");
-            GuestEchoPart *grown = realloc(in->parts, cap * sizeof(*grown));
-            if (!grown)
-                return parser_out_of_memory(p);
-            in->parts = grown;
-        }
+        if (in->nparts == MAX_ECHO_PARTS)
+            return guest_lex_error(p->lx, tok(p), p->errp, "echo has too many parts");
+        GuestEchoPart *grown = mx_grow(in->parts, &cap, in->nparts + 1, sizeof(*grown), 4);
+        if (!grown)
+            return parser_out_of_memory(p);
+        in->parts = grown;
         GuestEchoPart *part = &in->parts[in->nparts++];
         memset(part, 0, sizeof(*part));
         int ret = tok(p)->kind == TK_STR ? parser_own_token_text(p, &part->text)

@@ -26,6 +26,7 @@
 #include "tools/mockxen/stats.h"
 #include "tools/mockxen/xs_server.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 typedef struct Options {
     const char *socket_path, *xenstore_path, *script, *query;
@@ -60,23 +61,18 @@ static void usage(FILE *out)
         "  --log LEVEL          error|warn|info|debug\n");
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtoull(s, &end, 0);
-    return (errno || *s == '\0' || *end) ? -EINVAL : 0;
-}
-
-static int parse_range(const char *s, uint64_t *start, uint64_t *end)
+static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **errp)
 {
     char buf[64];
     const char *dash = strchr(s, '-');
-    if (!dash || (size_t)(dash - s) >= sizeof(buf))
+    if (!dash || (size_t)(dash - s) >= sizeof(buf)) {
+        error_setg(errp, "expected START-END");
         return -EINVAL;
+    }
     memcpy(buf, s, dash - s);
     buf[dash - s] = '\0';
-    return parse_u64(buf, start) || parse_u64(dash + 1, end) ? -EINVAL : 0;
+    int rc = parse_u64(buf, UINT64_MAX, start, errp);
+    return rc ? rc : parse_u64(dash + 1, UINT64_MAX, end, errp);
 }
 
 /* Parse argv into opts, arming faults in stats. 0, or 2 for a usage error. */
@@ -116,17 +112,23 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         case 'x': o->xenstore_path = optarg; break;
         case 'S': o->script = optarg; break;
         case 'h': usage(stdout); exit(0);
-        case O_DOMID: rc = parse_u64(optarg, &v); o->dom.domid = v; break;
-        case O_VCPUS: rc = parse_u64(optarg, &v); o->dom.nr_vcpus = v; break;
+        case O_DOMID: rc = parse_u64(optarg, UINT64_MAX, &v, &err); o->dom.domid = v; break;
+        case O_VCPUS: rc = parse_u64(optarg, UINT64_MAX, &v, &err); o->dom.nr_vcpus = v; break;
         case O_MEM:
-            rc = parse_u64(optarg, &v);
-            rc = rc || v == 0 || v > (1u << 20) ? -EINVAL : 0;
+            rc = parse_u64(optarg, 1u << 20, &v, &err);
+            rc = rc || v == 0 ? -EINVAL : 0;
             o->dom.max_gfn = (v << (20 - MX_PAGE_SHIFT)) - 1;
             break;
-        case O_POPULATE: rc = parse_u64(optarg, &o->populate_mb); break;
-        case O_TIMEOUT: rc = parse_u64(optarg, &v); o->ioreq_timeout_ms = v; break;
-        case O_START: rc = parse_u64(optarg, &v); o->start_timeout_ms = v; break;
-        case O_BUF: rc = parse_range(optarg, &o->buffered_start, &o->buffered_end); break;
+        case O_POPULATE: rc = parse_u64(optarg, UINT64_MAX, &o->populate_mb, &err); break;
+        case O_TIMEOUT:
+            rc = parse_u64(optarg, UINT64_MAX, &v, &err);
+            o->ioreq_timeout_ms = v;
+            break;
+        case O_START:
+            rc = parse_u64(optarg, UINT64_MAX, &v, &err);
+            o->start_timeout_ms = v;
+            break;
+        case O_BUF: rc = parse_range(optarg, &o->buffered_start, &o->buffered_end, &err); break;
         case O_FAIL: rc = mx_stats_arm_fail(stats, optarg, &err); break;
         case O_DIE: rc = mx_stats_arm_die(stats, optarg, &err); break;
         case O_DROP: rc = mx_stats_arm_drop(stats, optarg, &err); break;

@@ -83,6 +83,8 @@ typedef struct MxHelloReply {
     uint32_t nr_kinds;        /* must equal MX_KIND_NR */
 } MxHelloReply;
 
+/* Every request addressed to a domain begins with `uint32_t domid`: the daemon checks it
+ * before it looks at the rest. */
 typedef struct MxDomainReq {
     uint32_t domid;
     uint32_t nr;              /* op-specific count */

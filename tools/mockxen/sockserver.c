@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,22 @@ static void reply_small(Reply *r, const void *data, size_t len)
     r->len = len;
 }
 
+/* Pass two descriptors with the answer. */
+static void reply_fds(Reply *r, int first, int second)
+{
+    r->fds[0] = first;
+    r->fds[1] = second;
+    r->nfds = 2;
+}
+
+/* A handler's tail: answer `data` if the operation (rc) succeeded; pass rc on. */
+static int reply_small_if_ok(int rc, Reply *r, const void *data, size_t len)
+{
+    if (rc == 0)
+        reply_small(r, data, len);
+    return rc;
+}
+
 /* The payload must be at least `size` bytes. */
 static int need(const Req *q, size_t size, Error **errp)
 {
@@ -110,6 +127,34 @@ static int check_privileged(const Req *q, uint32_t domid, Error **errp)
     return check_domain(q, domid, errp);
 }
 
+/* Every request addressed to a domain begins with its domid (proto.h). */
+_Static_assert(offsetof(MxDomainReq, domid) == 0 && offsetof(MxPopulateReq, domid) == 0 &&
+               offsetof(MxParamReq, domid) == 0 && offsetof(MxResourceReq, domid) == 0 &&
+               offsetof(MxServerReq, domid) == 0 && offsetof(MxRangeReq, domid) == 0 &&
+               offsetof(MxExtentReq, domid) == 0 && offsetof(MxIrqReq, domid) == 0 &&
+               offsetof(MxBindReq, domid) == 0, "a request's domid comes first");
+
+static uint32_t req_domid(const void *req)
+{
+    uint32_t domid;
+    memcpy(&domid, req, sizeof(domid));
+    return domid;
+}
+
+/* take() a request, then check_domain() on its domid. */
+static int take_for_domain(const Req *q, void *req, size_t size, Error **errp)
+{
+    int rc = take(q, req, size, errp);
+    return rc ? rc : check_domain(q, req_domid(req), errp);
+}
+
+/* take() a request, then check_privileged() on its domid. */
+static int take_privileged(const Req *q, void *req, size_t size, Error **errp)
+{
+    int rc = take(q, req, size, errp);
+    return rc ? rc : check_privileged(q, req_domid(req), errp);
+}
+
 static int op_domain_info(Req *q, Reply *r, Error **errp)
 {
     MxDomainReq req;
@@ -133,11 +178,8 @@ static int op_domain_info(Req *q, Reply *r, Error **errp)
 static int op_populate(Req *q, Reply *r, Error **errp)
 {
     MxPopulateReq req;
-    int rc = take(q, &req, sizeof(req), errp);
-    if (rc)
-        return rc;
-    if ((rc = check_privileged(q, req.domid, errp)) ||
-        (rc = need(q, sizeof(req) + req.nr * sizeof(uint64_t), errp)))
+    int rc = take_privileged(q, &req, sizeof(req), errp);
+    if (rc || (rc = need(q, sizeof(req) + req.nr * sizeof(uint64_t), errp)))
         return rc;
     if (req.nr > MX_POPULATE_CHUNK) {
         error_setg_errno(errp, E2BIG, "populate: %llu frames in one request",
@@ -158,43 +200,33 @@ static int op_populate(Req *q, Reply *r, Error **errp)
 static int op_param(Req *q, Reply *r, bool set, Error **errp)
 {
     MxParamReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_privileged(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_privileged(q, req.domid, errp)))
         return rc;
     if (set)
         return mx_domain_param_set(q->s->d, req.param, req.value, errp);
     rc = mx_domain_param_get(q->s->d, req.param, &req.value, errp);
-    if (rc == 0)
-        reply_small(r, &req, sizeof(req));
-    return rc;
+    return reply_small_if_ok(rc, r, &req, sizeof(req));
 }
 
 static int op_guest_memory(Req *q, Reply *r, Error **errp)
 {
     MxDomainReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     MxGuestMemory gm = { .nr_frames = q->s->d->nr_frames,
                          .bitmap_bytes = q->s->d->bitmap_bytes };
     reply_small(r, &gm, sizeof(gm));
-    r->fds[0] = q->s->d->ram_fd;
-    r->fds[1] = q->s->d->bitmap_fd;
-    r->nfds = 2;
+    reply_fds(r, q->s->d->ram_fd, q->s->d->bitmap_fd);
     return 0;
 }
 
 static int op_resource(Req *q, Reply *r, Error **errp)
 {
     MxResourceReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     if (req.type != XENMEM_resource_ioreq_server) {
         error_setg_errno(errp, EOPNOTSUPP, "resource type %u is not modelled", req.type);
@@ -202,26 +234,20 @@ static int op_resource(Req *q, Reply *r, Error **errp)
     }
     MxResourceReply out;
     rc = mx_server_resource(q->s->d, req.id, req.frame, req.nr_frames, &out, errp);
-    if (rc == 0)
-        reply_small(r, &out, sizeof(out));
-    return rc;
+    return reply_small_if_ok(rc, r, &out, sizeof(out));
 }
 
 static int op_server(Req *q, Reply *r, uint32_t op, Error **errp)
 {
     MxServerReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     MxDomain *d = q->s->d;
     switch (op) {
     case MX_OP_SERVER_CREATE:
         rc = mx_server_create(d, req.handle_bufioreq, &req.id, errp);
-        if (rc == 0)
-            reply_small(r, &req, sizeof(req));
-        return rc;
+        return reply_small_if_ok(rc, r, &req, sizeof(req));
     case MX_OP_SERVER_DESTROY:
         return mx_server_destroy(d, req.id, errp);
     case MX_OP_SERVER_STATE:
@@ -229,9 +255,7 @@ static int op_server(Req *q, Reply *r, uint32_t op, Error **errp)
     default: {
         MxServerInfo info;
         rc = mx_server_info(d, req.id, &info, errp);
-        if (rc == 0)
-            reply_small(r, &info, sizeof(info));
-        return rc;
+        return reply_small_if_ok(rc, r, &info, sizeof(info));
     }
     }
 }
@@ -239,10 +263,8 @@ static int op_server(Req *q, Reply *r, uint32_t op, Error **errp)
 static int op_range(Req *q, bool map, Error **errp)
 {
     MxRangeReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     return map ? mx_server_map_range(q->s->d, req.id, req.type, req.start, req.end, errp)
                : mx_server_unmap_range(q->s->d, req.id, req.type, req.start, req.end, errp);
@@ -251,11 +273,8 @@ static int op_range(Req *q, bool map, Error **errp)
 static int op_modified_memory(Req *q, Error **errp)
 {
     MxDomainReq req;
-    int rc = take(q, &req, sizeof(req), errp);
-    if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)) ||
-        (rc = need(q, sizeof(req) + (uint64_t)req.nr * sizeof(MxExtent), errp)))
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
+    if (rc || (rc = need(q, sizeof(req) + (uint64_t)req.nr * sizeof(MxExtent), errp)))
         return rc;
     for (uint32_t i = 0; i < req.nr; i++) {
         MxExtent e;
@@ -270,10 +289,8 @@ static int op_modified_memory(Req *q, Error **errp)
 static int op_track_dirty_vram(Req *q, Reply *r, Error **errp)
 {
     MxExtentReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     MxDomain *d = q->s->d;
     if (req.nr == 0) {
@@ -310,10 +327,8 @@ static int op_track_dirty_vram(Req *q, Reply *r, Error **errp)
 static int op_irq(Req *q, Error **errp)
 {
     MxIrqReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     return mx_irq_set(q->s->d, &req, errp);
 }
@@ -337,10 +352,8 @@ static int op_restrict(Req *q, Error **errp)
 static int op_shutdown(Req *q, Error **errp)
 {
     MxDomainReq req;
-    int rc = take(q, &req, sizeof(req), errp);
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
-        return rc;
-    if ((rc = check_domain(q, req.domid, errp)))
         return rc;
     MxDomain *d = q->s->d;
     pthread_mutex_lock(&d->lock);
@@ -361,9 +374,7 @@ static int op_evtchn_open(Req *q, Reply *r, Error **errp)
     q->c->evtchn = mx_evtchn_open(errp);
     if (!q->c->evtchn)
         return -ENOMEM;
-    r->fds[0] = q->c->evtchn->efd;
-    r->fds[1] = q->c->evtchn->page_fd;
-    r->nfds = 2;
+    reply_fds(r, q->c->evtchn->efd, q->c->evtchn->page_fd);
     return 0;
 }
 
@@ -550,14 +561,25 @@ static void *server_thread(void *opaque)
     return NULL;
 }
 
-int mx_sockserver_start(const char *path, MxDomain *domain, MxStats *stats,
-                        MxSockServer **out, Error **errp)
+/* Fill *addr for the socket at path. */
+static int unix_addr(const char *path, struct sockaddr_un *addr, Error **errp)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(addr.sun_path)) {
+    *addr = (struct sockaddr_un){ .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(addr->sun_path)) {
         error_setg_errno(errp, ENAMETOOLONG, "socket path '%s'", path);
         return -ENAMETOOLONG;
     }
+    strcpy(addr->sun_path, path);
+    return 0;
+}
+
+int mx_sockserver_start(const char *path, MxDomain *domain, MxStats *stats,
+                        MxSockServer **out, Error **errp)
+{
+    struct sockaddr_un addr;
+    int rc = unix_addr(path, &addr, errp);
+    if (rc)
+        return rc;
     MxSockServer *s = calloc(1, sizeof(*s));
     if (!s) {
         error_setg_errno(errp, ENOMEM, "socket server");
@@ -566,7 +588,6 @@ int mx_sockserver_start(const char *path, MxDomain *domain, MxStats *stats,
     s->d = domain;
     s->stats = stats;
     strcpy(s->path, path);
-    strcpy(addr.sun_path, path);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     s->stop_fd = eventfd(0, EFD_CLOEXEC);
     unlink(path);
@@ -582,7 +603,7 @@ int mx_sockserver_start(const char *path, MxDomain *domain, MxStats *stats,
         free(s);
         return -err;
     }
-    int rc = pthread_create(&s->thread, NULL, server_thread, s);
+    rc = pthread_create(&s->thread, NULL, server_thread, s);
     if (rc) {
         error_setg_errno(errp, rc, "starting the socket server thread");
         close(s->listen_fd);
@@ -616,12 +637,10 @@ void mx_sockserver_stop(MxSockServer *s)
 
 int mx_query(const char *path, const char *command, char **answer, Error **errp)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        error_setg_errno(errp, ENAMETOOLONG, "socket path '%s'", path);
-        return -ENAMETOOLONG;
-    }
-    strcpy(addr.sun_path, path);
+    struct sockaddr_un addr;
+    int rc = unix_addr(path, &addr, errp);
+    if (rc)
+        return rc;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int err = errno;
@@ -632,7 +651,7 @@ int mx_query(const char *path, const char *command, char **answer, Error **errp)
     }
     MxMsgHdr hdr = { .op = MX_OP_QUERY, .len = strlen(command) + 1 };
     MxReplyHdr rep;
-    int rc = mx_wire_send(fd, &hdr, sizeof(hdr), command, hdr.len, NULL, 0);
+    rc = mx_wire_send(fd, &hdr, sizeof(hdr), command, hdr.len, NULL, 0);
     if (rc == 0)
         rc = mx_wire_recv(fd, &rep, sizeof(rep), NULL, 0, NULL);
     if (rc == 0 && rep.ret < 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/mockxen/grow.h"
 #include "tools/mockxen/xs_store.h"
 
 typedef struct XsNode XsNode;
@@ -102,14 +103,11 @@ static XsNode *node_new(const char *name, size_t namelen, const XsPerms *perms)
 
 static int node_add_child(XsNode *parent, XsNode *child)
 {
-    if (parent->nchildren == parent->capacity) {
-        unsigned cap = parent->capacity ? parent->capacity * 2 : 4;
-        XsNode **c = realloc(parent->children, cap * sizeof(*c));
-        if (!c)
-            return -ENOMEM;
-        parent->children = c;
-        parent->capacity = cap;
-    }
+    XsNode **c = mx_grow(parent->children, &parent->capacity, parent->nchildren + 1,
+                         sizeof(*c), 4);
+    if (!c)
+        return -ENOMEM;
+    parent->children = c;
     parent->children[parent->nchildren++] = child;
     child->parent = parent;
     return 0;
@@ -183,14 +181,11 @@ static int note(XsStore *store, const char *path, const XsNode *node)
     for (unsigned i = 0; i < store->naccesses; i++)
         if (strcmp(store->accesses[i].path, path) == 0)
             return 0;
-    if (store->naccesses == store->access_capacity) {
-        unsigned cap = store->access_capacity ? store->access_capacity * 2 : 16;
-        XsAccess *a = realloc(store->accesses, cap * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        store->accesses = a;
-        store->access_capacity = cap;
-    }
+    XsAccess *a = mx_grow(store->accesses, &store->access_capacity, store->naccesses + 1,
+                          sizeof(*a), 16);
+    if (!a)
+        return -ENOMEM;
+    store->accesses = a;
     char *copy = strdup(path);
     if (!copy)
         return -ENOMEM;
@@ -203,6 +198,13 @@ static int lookup(XsStore *store, const char *path, XsNode **out)
 {
     *out = find(store, path);
     return note(store, path, *out);
+}
+
+/* lookup() of a node that must exist: -ENOENT if it does not (the miss is noted too). */
+static int lookup_existing(XsStore *store, const char *path, XsNode **out)
+{
+    int ret = lookup(store, path, out);
+    return ret < 0 ? ret : *out ? 0 : -ENOENT;
 }
 
 /* Length of the parent part of an absolute path ("/a/b" -> 2, "/a" -> 1). */
@@ -327,12 +329,10 @@ void xs_store_free(XsStore *store)
 int xs_store_read(XsStore *store, const char *path, const char **value, unsigned *len)
 {
     XsNode *node;
-    int ret = lookup(store, path, &node);
+    int ret = lookup_existing(store, path, &node);
 
     if (ret < 0)
         return ret;
-    if (!node)
-        return -ENOENT;
     *value = node->value;
     *len = node->len;
     return 0;
@@ -397,12 +397,10 @@ int xs_store_directory(XsStore *store, const char *path, char **names, unsigned 
 {
     XsNode *node;
     size_t total = 0;
-    int ret = lookup(store, path, &node);
+    int ret = lookup_existing(store, path, &node);
 
     if (ret < 0)
         return ret;
-    if (!node)
-        return -ENOENT;
     for (unsigned i = 0; i < node->nchildren; i++)
         total += strlen(node->children[i]->name) + 1;
     *names = NULL;
@@ -426,12 +424,10 @@ int xs_store_directory(XsStore *store, const char *path, char **names, unsigned 
 int xs_store_get_perms(XsStore *store, const char *path, XsPerms *out)
 {
     XsNode *node;
-    int ret = lookup(store, path, &node);
+    int ret = lookup_existing(store, path, &node);
 
     if (ret < 0)
         return ret;
-    if (!node)
-        return -ENOENT;
     return xs_perms_copy(out, &node->perms);
 }
 
@@ -439,12 +435,10 @@ int xs_store_set_perms(XsStore *store, const char *path, const XsPerms *perms)
 {
     XsNode *node;
     XsPerms copy;
-    int ret = lookup(store, path, &node);
+    int ret = lookup_existing(store, path, &node);
 
     if (ret < 0)
         return ret;
-    if (!node)
-        return -ENOENT;
     if (perms->count == 0)
         return -EINVAL;
     ret = xs_perms_copy(&copy, perms);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/mockxen/grow.h"
 #include "tools/mockxen/xs_store.h"
 
 typedef struct XsTxnChange {
@@ -60,14 +61,10 @@ static int record(XsTxn *txn, XsChangeKind kind, const char *path, const void *v
 {
     XsTxnChange c = { .kind = kind, .len = len };
 
-    if (txn->nchanges == txn->capacity) {
-        unsigned cap = txn->capacity ? txn->capacity * 2 : 8;
-        XsTxnChange *a = realloc(txn->changes, cap * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        txn->changes = a;
-        txn->capacity = cap;
-    }
+    XsTxnChange *a = mx_grow(txn->changes, &txn->capacity, txn->nchanges + 1, sizeof(*a), 8);
+    if (!a)
+        return -ENOMEM;
+    txn->changes = a;
     c.path = strdup(path);
     if (value) {
         c.value = malloc(len ? len : 1);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/mockxen/grow.h"
 #include "tools/mockxen/xs_server_priv.h"
 
 static void watch_free(XsWatch *w)
@@ -44,16 +45,13 @@ int xs_watch_add(XsConn *conn, const char *path, const char *token)
         free(w.abs);
         return -E2BIG;
     }
-    if (conn->nwatches == conn->watch_capacity) {
-        unsigned cap = conn->watch_capacity ? conn->watch_capacity * 2 : 8;
-        XsWatch *a = realloc(conn->watches, cap * sizeof(*a));
-        if (!a) {
-            free(w.abs);
-            return -ENOMEM;
-        }
-        conn->watches = a;
-        conn->watch_capacity = cap;
+    XsWatch *a = mx_grow(conn->watches, &conn->watch_capacity, conn->nwatches + 1,
+                         sizeof(*a), 8);
+    if (!a) {
+        free(w.abs);
+        return -ENOMEM;
     }
+    conn->watches = a;
     w.path = strdup(path);
     w.token = strdup(token);
     w.relative = path[0] != '/' && path[0] != '@';

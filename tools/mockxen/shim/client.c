@@ -38,6 +38,15 @@ int mx_shim_count(enum MxKind k)
     return page ? mx_stats_hit(page, k, __atomic_load_n(&daemon_pid, __ATOMIC_RELAXED)) : 0;
 }
 
+int mx_shim_enter(enum MxKind k)
+{
+    int err = mx_shim_count(k);
+    if (!err)
+        return 0;
+    errno = err > 0 ? err : EIO;
+    return -1;
+}
+
 static void adopt_stats(int fd, int sock)
 {
     struct ucred cred;
@@ -95,6 +104,19 @@ int mx_client_open(MxClient *c, const char *library)
         return fail(err, "hello to mockxen at", path);
     }
     adopt_stats(fd, c->fd);
+    return 0;
+}
+
+int mx_client_open_counted(MxClient *c, const char *library, enum MxKind kind)
+{
+    if (mx_client_open(c, library) < 0)
+        return -1;
+    if (mx_shim_enter(kind) < 0) {
+        int err = errno;
+        mx_client_close(c);
+        errno = err;
+        return -1;
+    }
     return 0;
 }
 
@@ -165,4 +187,16 @@ int mx_client_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
     }
     errno = 0;
     return rep.ret;
+}
+
+int mx_client_simple_call(MxClient *c, uint32_t op, const void *req, size_t req_len)
+{
+    return mx_client_call(c, op, req, req_len, NULL, 0, NULL, 0, NULL, NULL, 0, NULL) < 0
+               ? -1 : 0;
+}
+
+int mx_client_reply_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
+                         void *out, size_t out_max)
+{
+    return mx_client_call(c, op, req, req_len, NULL, 0, out, out_max, NULL, NULL, 0, NULL);
 }

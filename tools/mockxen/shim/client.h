@@ -41,13 +41,24 @@ int mx_client_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
 
 /* Count a call of kind k: 0, or the errno an injected fault asks for. */
 int mx_shim_count(enum MxKind k);
+/* Count a call of kind k: 0, or -1 with errno set when a fault is injected. */
+int mx_shim_enter(enum MxKind k);
 
+/* mx_client_open(), then count the handle's open call (kind): an injected fault closes
+ * the connection again. 0, or -1 with errno set. */
+int mx_client_open_counted(MxClient *c, const char *library, enum MxKind kind);
+
+/* A request whose reply has no payload: 0, or -1 with errno set. */
+int mx_client_simple_call(MxClient *c, uint32_t op, const void *req, size_t req_len);
+/* A request whose reply payload goes to out (at most out_max bytes): the daemon's ret
+ * (>= 0), or -1 with errno set. */
+int mx_client_reply_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
+                         void *out, size_t out_max);
+
+/* The macros return from the entry point itself: no function can do that. */
 #define MX_ENTER(kind, fail_value) do {                 \
-        int mx_err_ = mx_shim_count(MX_KIND_##kind);    \
-        if (mx_err_) {                                  \
-            errno = mx_err_ > 0 ? mx_err_ : EIO;        \
+        if (mx_shim_enter(MX_KIND_##kind))              \
             return fail_value;                          \
-        }                                               \
     } while (0)
 
 #define MX_ENOSYS(kind, fail_value) do {                \

@@ -19,8 +19,7 @@ static int restrict_xc(MxToolcoreHandle *tc, domid_t domid)
 {
     xc_interface *xch = MX_CONTAINER_OF(tc, xc_interface, tc);
     MxDomainReq req = { .domid = domid };
-    return mx_client_call(&xch->c, MX_OP_RESTRICT, &req, sizeof(req), NULL, 0, NULL, 0,
-                          NULL, NULL, 0, NULL) < 0 ? -1 : 0;
+    return mx_client_simple_call(&xch->c, MX_OP_RESTRICT, &req, sizeof(req));
 }
 
 xc_interface *xc_interface_open(xentoollog_logger *logger, xentoollog_logger *dombuild_logger,
@@ -29,15 +28,8 @@ xc_interface *xc_interface_open(xentoollog_logger *logger, xentoollog_logger *do
     xc_interface *xch = calloc(1, sizeof(*xch));
     if (!xch)
         return NULL;
-    if (mx_client_open(&xch->c, "xenctrl") < 0) {
+    if (mx_client_open_counted(&xch->c, "xenctrl", MX_KIND_xc_interface_open) < 0) {
         free(xch);
-        return NULL;
-    }
-    int err = mx_shim_count(MX_KIND_xc_interface_open);
-    if (err) {
-        mx_client_close(&xch->c);
-        free(xch);
-        errno = err > 0 ? err : EIO;
         return NULL;
     }
     xch->tc.restrict_callback = restrict_xc;
@@ -59,8 +51,8 @@ int xc_interface_close(xc_interface *xch)
 static int domain_info(xc_interface *xch, uint32_t first, MxDomainInfo *info)
 {
     MxDomainReq req = { .domid = first };
-    return mx_client_call(&xch->c, MX_OP_DOMAIN_INFO, &req, sizeof(req), NULL, 0, info,
-                          sizeof(*info), NULL, NULL, 0, NULL);
+    return mx_client_reply_call(&xch->c, MX_OP_DOMAIN_INFO, &req, sizeof(req), info,
+                                sizeof(*info));
 }
 
 int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid, unsigned int max_doms,
@@ -131,8 +123,7 @@ static int param_call(xc_interface *xch, uint32_t op, uint32_t dom, uint32_t par
                       uint64_t *value)
 {
     MxParamReq req = { .domid = dom, .param = param, .value = *value };
-    if (mx_client_call(&xch->c, op, &req, sizeof(req), NULL, 0, &req, sizeof(req), NULL,
-                       NULL, 0, NULL) < 0)
+    if (mx_client_reply_call(&xch->c, op, &req, sizeof(req), &req, sizeof(req)) < 0)
         return -1;
     *value = req.value;
     return 0;
@@ -172,8 +163,7 @@ int xc_domain_shutdown(xc_interface *xch, uint32_t domid, int reason)
 {
     MX_ENTER(xc_domain_shutdown, -1);
     MxDomainReq req = { .domid = domid, .arg = (uint64_t)reason };
-    return mx_client_call(&xch->c, MX_OP_SHUTDOWN, &req, sizeof(req), NULL, 0, NULL, 0,
-                          NULL, NULL, 0, NULL) < 0 ? -1 : 0;
+    return mx_client_simple_call(&xch->c, MX_OP_SHUTDOWN, &req, sizeof(req));
 }
 
 /* ---- passthrough: not modelled ---------------------------------------------------- */

@@ -17,18 +17,11 @@ struct xendevicemodel_handle {
     MxToolcoreHandle tc;
 };
 
-/* One request without a reply payload: 0 or -1 with errno. */
-static int simple_call(xendevicemodel_handle *dmod, uint32_t op, const void *req, size_t len)
-{
-    return mx_client_call(&dmod->c, op, req, len, NULL, 0, NULL, 0, NULL, NULL, 0, NULL) < 0
-               ? -1 : 0;
-}
-
 static int restrict_dmod(MxToolcoreHandle *tc, domid_t domid)
 {
     xendevicemodel_handle *dmod = MX_CONTAINER_OF(tc, xendevicemodel_handle, tc);
     MxDomainReq req = { .domid = domid };
-    return simple_call(dmod, MX_OP_RESTRICT, &req, sizeof(req));
+    return mx_client_simple_call(&dmod->c, MX_OP_RESTRICT, &req, sizeof(req));
 }
 
 xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
@@ -37,15 +30,8 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
     xendevicemodel_handle *dmod = calloc(1, sizeof(*dmod));
     if (!dmod)
         return NULL;
-    if (mx_client_open(&dmod->c, "xendevicemodel") < 0) {
+    if (mx_client_open_counted(&dmod->c, "xendevicemodel", MX_KIND_xendevicemodel_open) < 0) {
         free(dmod);
-        return NULL;
-    }
-    int err = mx_shim_count(MX_KIND_xendevicemodel_open);
-    if (err) {
-        mx_client_close(&dmod->c);
-        free(dmod);
-        errno = err > 0 ? err : EIO;
         return NULL;
     }
     dmod->tc.restrict_callback = restrict_dmod;
@@ -79,8 +65,8 @@ int xendevicemodel_create_ioreq_server(xendevicemodel_handle *dmod, domid_t domi
         errno = EINVAL;
         return -1;
     }
-    if (mx_client_call(&dmod->c, MX_OP_SERVER_CREATE, &req, sizeof(req), NULL, 0, &req,
-                       sizeof(req), NULL, NULL, 0, NULL) < 0)
+    if (mx_client_reply_call(&dmod->c, MX_OP_SERVER_CREATE, &req, sizeof(req), &req,
+                             sizeof(req)) < 0)
         return -1;
     *id = req.id;
     return 0;
@@ -94,8 +80,8 @@ int xendevicemodel_get_ioreq_server_info(xendevicemodel_handle *dmod, domid_t do
     MX_ENTER(xendevicemodel_get_ioreq_server_info, -1);
     MxServerReq req = { .domid = domid, .id = id };
     MxServerInfo info;
-    if (mx_client_call(&dmod->c, MX_OP_SERVER_INFO, &req, sizeof(req), NULL, 0, &info,
-                       sizeof(info), NULL, NULL, 0, NULL) < 0)
+    if (mx_client_reply_call(&dmod->c, MX_OP_SERVER_INFO, &req, sizeof(req), &info,
+                             sizeof(info)) < 0)
         return -1;
     if (ioreq_gfn)
         *ioreq_gfn = info.ioreq_gfn;
@@ -111,7 +97,7 @@ int xendevicemodel_set_ioreq_server_state(xendevicemodel_handle *dmod, domid_t d
 {
     MX_ENTER(xendevicemodel_set_ioreq_server_state, -1);
     MxServerReq req = { .domid = domid, .id = id, .enabled = !!enabled };
-    return simple_call(dmod, MX_OP_SERVER_STATE, &req, sizeof(req));
+    return mx_client_simple_call(&dmod->c, MX_OP_SERVER_STATE, &req, sizeof(req));
 }
 
 int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
@@ -119,14 +105,31 @@ int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t dom
 {
     MX_ENTER(xendevicemodel_destroy_ioreq_server, -1);
     MxServerReq req = { .domid = domid, .id = id };
-    return simple_call(dmod, MX_OP_SERVER_DESTROY, &req, sizeof(req));
+    return mx_client_simple_call(&dmod->c, MX_OP_SERVER_DESTROY, &req, sizeof(req));
 }
 
 static int range_call(xendevicemodel_handle *dmod, uint32_t op, domid_t domid, ioservid_t id,
                       uint32_t type, uint64_t start, uint64_t end)
 {
     MxRangeReq req = { .domid = domid, .id = id, .type = type, .start = start, .end = end };
-    return simple_call(dmod, op, &req, sizeof(req));
+    return mx_client_simple_call(&dmod->c, op, &req, sizeof(req));
+}
+
+static uint32_t io_range_type(int is_mmio)
+{
+    return is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT;
+}
+
+/* A PCI device's range is its SBDF, from one to itself. */
+static int pcidev_call(xendevicemodel_handle *dmod, uint32_t op, domid_t domid, ioservid_t id,
+                       uint16_t segment, uint8_t bus, uint8_t device, uint8_t function)
+{
+    if (device > 0x1f || function > 0x7) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
+    return range_call(dmod, op, domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
 }
 
 int xendevicemodel_map_io_range_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
@@ -134,8 +137,7 @@ int xendevicemodel_map_io_range_to_ioreq_server(xendevicemodel_handle *dmod, dom
                                                 uint64_t end)
 {
     MX_ENTER(xendevicemodel_map_io_range_to_ioreq_server, -1);
-    return range_call(dmod, MX_OP_MAP_RANGE, domid, id,
-                      is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT, start, end);
+    return range_call(dmod, MX_OP_MAP_RANGE, domid, id, io_range_type(is_mmio), start, end);
 }
 
 int xendevicemodel_unmap_io_range_from_ioreq_server(xendevicemodel_handle *dmod,
@@ -144,8 +146,7 @@ int xendevicemodel_unmap_io_range_from_ioreq_server(xendevicemodel_handle *dmod,
                                                     uint64_t end)
 {
     MX_ENTER(xendevicemodel_unmap_io_range_from_ioreq_server, -1);
-    return range_call(dmod, MX_OP_UNMAP_RANGE, domid, id,
-                      is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT, start, end);
+    return range_call(dmod, MX_OP_UNMAP_RANGE, domid, id, io_range_type(is_mmio), start, end);
 }
 
 int xendevicemodel_map_pcidev_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
@@ -153,12 +154,7 @@ int xendevicemodel_map_pcidev_to_ioreq_server(xendevicemodel_handle *dmod, domid
                                               uint8_t device, uint8_t function)
 {
     MX_ENTER(xendevicemodel_map_pcidev_to_ioreq_server, -1);
-    if (device > 0x1f || function > 0x7) {
-        errno = EINVAL;
-        return -1;
-    }
-    uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
-    return range_call(dmod, MX_OP_MAP_RANGE, domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+    return pcidev_call(dmod, MX_OP_MAP_RANGE, domid, id, segment, bus, device, function);
 }
 
 int xendevicemodel_unmap_pcidev_from_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
@@ -167,12 +163,7 @@ int xendevicemodel_unmap_pcidev_from_ioreq_server(xendevicemodel_handle *dmod, d
                                                   uint8_t function)
 {
     MX_ENTER(xendevicemodel_unmap_pcidev_from_ioreq_server, -1);
-    if (device > 0x1f || function > 0x7) {
-        errno = EINVAL;
-        return -1;
-    }
-    uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
-    return range_call(dmod, MX_OP_UNMAP_RANGE, domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+    return pcidev_call(dmod, MX_OP_UNMAP_RANGE, domid, id, segment, bus, device, function);
 }
 
 static int modified(xendevicemodel_handle *dmod, domid_t domid, const MxExtent *ext,
@@ -217,8 +208,8 @@ int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod, domid_t domid,
     MX_ENTER(xendevicemodel_track_dirty_vram, -1);
     MxExtentReq req = { .domid = domid, .first_pfn = first_pfn, .nr = nr };
     size_t bytes = ((size_t)nr + 63) / 64 * 8;
-    return mx_client_call(&dmod->c, MX_OP_TRACK_DIRTY_VRAM, &req, sizeof(req), NULL, 0,
-                          dirty_bitmap, bytes, NULL, NULL, 0, NULL) < 0 ? -1 : 0;
+    return mx_client_reply_call(&dmod->c, MX_OP_TRACK_DIRTY_VRAM, &req, sizeof(req),
+                                dirty_bitmap, bytes) < 0 ? -1 : 0;
 }
 
 static int irq_call(xendevicemodel_handle *dmod, domid_t domid, uint32_t kind, uint32_t line,
@@ -226,7 +217,7 @@ static int irq_call(xendevicemodel_handle *dmod, domid_t domid, uint32_t kind, u
 {
     MxIrqReq req = { .domid = domid, .kind = kind, .line = line, .level = level,
                      .msi_addr = msi_addr };
-    return simple_call(dmod, MX_OP_IRQ, &req, sizeof(req));
+    return mx_client_simple_call(&dmod->c, MX_OP_IRQ, &req, sizeof(req));
 }
 
 int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid, uint8_t irq,
@@ -260,7 +251,7 @@ int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned
 {
     MX_ENTER(xendevicemodel_shutdown, -1);
     MxDomainReq req = { .domid = domid, .arg = reason };
-    return simple_call(dmod, MX_OP_SHUTDOWN, &req, sizeof(req));
+    return mx_client_simple_call(&dmod->c, MX_OP_SHUTDOWN, &req, sizeof(req));
 }
 
 int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned int *vcpus)
@@ -268,8 +259,8 @@ int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned
     MX_ENTER(xendevicemodel_nr_vcpus, -1);
     MxDomainReq req = { .domid = domid };
     MxDomainInfo info;
-    int n = mx_client_call(&dmod->c, MX_OP_DOMAIN_INFO, &req, sizeof(req), NULL, 0, &info,
-                           sizeof(info), NULL, NULL, 0, NULL);
+    int n = mx_client_reply_call(&dmod->c, MX_OP_DOMAIN_INFO, &req, sizeof(req), &info,
+                                 sizeof(info));
     if (n < 0)
         return -1;
     if (n == 0 || info.domid != domid) {

@@ -97,13 +97,12 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
     xenevtchn_handle *xce = calloc(1, sizeof(*xce));
     if (!xce)
         return NULL;
-    if (mx_client_open(&xce->c, "xenevtchn") < 0) {
+    if (mx_client_open_counted(&xce->c, "xenevtchn", MX_KIND_xenevtchn_open) < 0) {
         free(xce);
         return NULL;
     }
-    int err = mx_shim_count(MX_KIND_xenevtchn_open);
-    if (err || open_channel(xce) < 0) {
-        err = err ? (err > 0 ? err : EIO) : errno;
+    if (open_channel(xce) < 0) {
+        int err = errno;
         mx_client_close(&xce->c);
         free(xce);
         errno = err;
@@ -197,8 +196,7 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
     MX_ENTER(xenevtchn_unbind, -1);
     MxBindReq req = { .port = port };
     if (!valid_port(port) ||
-        mx_client_call(&xce->c, MX_OP_EVTCHN_UNBIND, &req, sizeof(req), NULL, 0, NULL, 0,
-                       NULL, NULL, 0, NULL) < 0) {
+        mx_client_simple_call(&xce->c, MX_OP_EVTCHN_UNBIND, &req, sizeof(req)) < 0) {
         if (!valid_port(port))
             errno = EINVAL;
         return -1;

@@ -50,15 +50,8 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
     xenforeignmemory_handle *fmem = calloc(1, sizeof(*fmem));
     if (!fmem)
         return NULL;
-    if (mx_client_open(&fmem->c, "xenforeignmemory") < 0) {
+    if (mx_client_open_counted(&fmem->c, "xenforeignmemory", MX_KIND_xenforeignmemory_open) < 0) {
         free(fmem);
-        return NULL;
-    }
-    int err = mx_shim_count(MX_KIND_xenforeignmemory_open);
-    if (err) {
-        mx_client_close(&fmem->c);
-        free(fmem);
-        errno = err > 0 ? err : EIO;
         return NULL;
     }
     pthread_mutex_init(&fmem->lock, NULL);
@@ -234,8 +227,8 @@ static int locate_resource(xenforeignmemory_handle *fmem, domid_t domid, unsigne
     }
     MxResourceReq req = { .domid = domid, .type = type, .id = id, .frame = frame,
                           .nr_frames = nr_frames };
-    return mx_client_call(&fmem->c, MX_OP_IOREQ_RESOURCE, &req, sizeof(req), NULL, 0, out,
-                          sizeof(*out), NULL, NULL, 0, NULL) < 0 ? -1 : 0;
+    return mx_client_reply_call(&fmem->c, MX_OP_IOREQ_RESOURCE, &req, sizeof(req), out,
+                                sizeof(*out)) < 0 ? -1 : 0;
 }
 
 xenforeignmemory_resource_handle *xenforeignmemory_map_resource(

@@ -15,11 +15,8 @@ struct xengntdev_handle {
 
 static struct xengntdev_handle *new_handle(enum MxKind kind)
 {
-    int err = mx_shim_count(kind);
-    if (err) {
-        errno = err > 0 ? err : EIO;
+    if (mx_shim_enter(kind) < 0)
         return NULL;
-    }
     return calloc(1, sizeof(struct xengntdev_handle));
 }
 

@@ -39,7 +39,7 @@ LINK_ORDER := xen devices mapcache memory util
 XENDM_rel  := $(if $(wildcard dm/*.c),build/rel/xendm)
 XENDM_asan := $(if $(wildcard dm/*.c),build/asan/xendm)
 
-.PHONY: all deps test unit-test integration-test bench demo clean help
+.PHONY: fuzz all deps test unit-test integration-test bench demo clean help
 all: $(XENDM_rel) mockxen-rel
 
 help:
@@ -76,6 +76,11 @@ XENCHECK_$(1) := $(patsubst tests/xen-check/%.c,build/$(1)/tests/xen-check/%,$(w
 build/$(1)/tests/xen-check/%: build/$(1)/tests/xen-check/%.o $$(LIBS_$(1))
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(XEN_LIBS) -lm
 
+# Fuzz targets with the seeded random driver (make test); make fuzz builds libFuzzer ones.
+FUZZ_$(1) := $(patsubst tests/fuzz/%.c,build/$(1)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1)) $$(XEN_LIBS) -lm
+
 BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
 build/$(1)/bench/%: build/$(1)/bench/%.o build/$(1)/bench/support.o $$(LIBS_$(1))
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/bench/support.o $$(LIBS_$(1)) $$(XEN_LIBS) -lm
@@ -105,7 +110,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)scripts/run-tests.sh build/asan build/rel
 
-test-build: $(UNIT_asan) $(XENCHECK_asan) $(XENDM_asan) mockxen-asan $(XENDM_rel) mockxen-rel
+test-build: $(UNIT_asan) $(FUZZ_asan) $(XENCHECK_asan) $(XENDM_asan) mockxen-asan $(XENDM_rel) mockxen-rel
 
 unit-test: $(UNIT_asan)
 	$(Q)scripts/run-tests.sh --unit-only build/asan build/rel
@@ -119,6 +124,21 @@ bench-build: $(BENCH_rel) $(XENDM_rel) mockxen-rel
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh build/rel
+
+# Coverage-guided fuzzing with clang's libFuzzer (not part of make test):
+#   make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(Q)command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	$(Q)mkdir -p build/fuzz
+	$(Q)for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	    clang $(WARN) -Wno-error -g -O1 -D_GNU_SOURCE -I. -pthread $(XEN_CFLAGS) \
+	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f \
+	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(XEN_LIBS) -lm || exit 1; \
+	    echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	done
 
 clean:
 	rm -rf build

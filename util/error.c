@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+__attribute__((format(printf, 2, 0)))
 static Error *error_new(int errnum, const char *fmt, va_list ap)
 {
     char buf[1024];

@@ -22,7 +22,8 @@ void error_setg(Error **errp, const char *fmt, ...) __attribute__((format(printf
 /* Same, remembering errnum; the message gets ": <strerror(errnum)>" appended. */
 void error_setg_errno(Error **errp, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void error_vsetg(Error **errp, int errnum, const char *fmt, va_list ap);
+void error_vsetg(Error **errp, int errnum, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Prefix an existing message: "prefix: old message". No-op if errp or *errp is NULL. */
 void error_prepend(Error **errp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Move src into *dst (or free it if dst is NULL). */

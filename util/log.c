@@ -39,6 +39,7 @@ enum log_level log_get_level(void)
     return (enum log_level)current_level;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
     char buf[1024];

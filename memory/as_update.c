@@ -211,14 +211,17 @@ static int update_window(AddressSpace *as, FlatView *fv, MemSpan *window,
     while (i1 < fv->nr && fv->ranges[i1].addr < window->end)
         i1++;
     merge_edges(fv, &n, &i0, &i1);
-    MemSpan changed = covered_span(*window, &fv->ranges[i0], i1 - i0, &n);
+    /* An empty view or ioeventfd list has NULL arrays: NULL + 0 is undefined in C. */
+    const FlatRange *old = fv->ranges ? fv->ranges + i0 : NULL;
+    MemSpan changed = covered_span(*window, old, i1 - i0, &n);
     size_t efirst, elast;
     ioeventfd_slice(as, changed.start, changed.end, &efirst, &elast);
     ret = collect_ioeventfds(n.r, n.nr, &efds);
     if (!ret)
-        ret = diff_ranges(&fv->ranges[i0], i1 - i0, n.r, n.nr, c);
+        ret = diff_ranges(old, i1 - i0, n.r, n.nr, c);
     if (!ret)
-        ret = diff_ioeventfds(&as->ioeventfds[efirst], elast - efirst, &efds, c);
+        ret = diff_ioeventfds(as->ioeventfds ? as->ioeventfds + efirst : NULL, elast - efirst,
+                              &efds, c);
     if (!ret)
         ret = reserve_ranges(fv, fv->nr - (i1 - i0) + n.nr);
     if (!ret)

@@ -316,6 +316,7 @@ int mx_domain_dirty_bitmap(MxDomain *d, uint64_t first_pfn, uint64_t nr, bool cl
     return 0;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vcrash_locked(MxDomain *d, const char *fmt, va_list ap)
 {
     if (d->crashed)

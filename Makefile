@@ -48,6 +48,7 @@ help:
 	@echo "make bench    build optimised and print the benchmark table"
 	@echo "make demo     start mockxen and xendm, run a guest, show what happened"
 	@echo "make deps     only install (or name) the missing Debian packages"
+	@echo "make fuzz     coverage-guided fuzzing with clang's libFuzzer (FUZZ_SECONDS=60 per target)"
 
 deps:
 	$(Q)scripts/deps.sh

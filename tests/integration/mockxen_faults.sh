@@ -56,6 +56,8 @@ check "the daemon dying wakes event channel pollers: pending() fails with ENOTCO
     hangup 107 KILL
 check "an orderly exit wakes them once: pending() says EAGAIN, then the fd is quiet" \
     hangup 11 TERM
+check "a domid beyond Xen's range is a usage error, not truncated to 32 bits" \
+    bash -c "timeout 10 '$mockxen' --socket '$tmp/x' --xenstore '$tmp/y' --domid 4294967297 2>/dev/null; test \$? -eq 2"
 check "a malformed --fail is a usage error" \
     bash -c "'$mockxen' --socket x --xenstore y --fail foo 2>/dev/null; test \$? -eq 2"
 done_testing

@@ -75,11 +75,58 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
     return rc ? rc : parse_u64(dash + 1, UINT64_MAX, end, errp);
 }
 
+/* Long options without a short form. */
+enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE,
+       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM };
+
+/* One option into opts (or stats, for faults). 0, or -errno with errp set. */
+static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)
+{
+    uint64_t v = 0;
+    int rc = 0;
+    enum log_level level;
+    switch (opt) {
+    case 's': o->socket_path = arg; break;
+    case 'x': o->xenstore_path = arg; break;
+    case 'S': o->script = arg; break;
+    case O_DOMID:                           /* 1 .. DOMID_FIRST_RESERVED - 1 */
+        rc = parse_u64(arg, DOMID_FIRST_RESERVED - 1, &v, errp);
+        o->dom.domid = (uint32_t)v;
+        break;
+    case O_VCPUS: rc = parse_u64(arg, MX_MAX_VCPUS, &v, errp); o->dom.nr_vcpus = (unsigned)v; break;
+    case O_MEM:
+        rc = parse_u64(arg, 1u << 20, &v, errp);
+        if (!rc && v == 0) {
+            error_setg(errp, "the guest needs at least 1 MiB");
+            rc = -EINVAL;
+        }
+        o->dom.max_gfn = (v << (20 - MX_PAGE_SHIFT)) - 1;
+        break;
+    case O_POPULATE: rc = parse_u64(arg, UINT64_MAX, &o->populate_mb, errp); break;
+    case O_TIMEOUT: rc = parse_u64(arg, UINT32_MAX, &v, errp); o->ioreq_timeout_ms = v; break;
+    case O_START: rc = parse_u64(arg, UINT32_MAX, &v, errp); o->start_timeout_ms = v; break;
+    case O_BUF: rc = parse_range(arg, &o->buffered_start, &o->buffered_end, errp); break;
+    case O_FAIL: rc = mx_stats_arm_fail(stats, arg, errp); break;
+    case O_DIE: rc = mx_stats_arm_die(stats, arg, errp); break;
+    case O_DROP: rc = mx_stats_arm_drop(stats, arg, errp); break;
+    case O_LOG:
+        rc = log_parse_level(arg, &level);
+        if (rc)
+            error_setg(errp, "unknown log level (error, warn, info, debug)");
+        else
+            log_set_level(level);
+        break;
+    case O_NULLDM: o->null_dm = true; break;
+    case O_QUERY: o->query = arg; break;
+    case O_KVM: o->kvm_image = arg; break;
+    default: rc = -EINVAL; break;
+    }
+    return rc;
+}
+
 /* Parse argv into opts, arming faults in stats. 0, or 2 for a usage error. */
 static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
 {
-    enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE, O_DROP,
-           O_LOG, O_NULLDM, O_QUERY, O_KVM };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, 's' },
         { "xenstore", required_argument, NULL, 'x' },
@@ -101,46 +148,20 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         { "kvm-guest", required_argument, NULL, O_KVM },
         { 0 },
     };
-    uint64_t v;
     int opt;
-    Error *err = NULL;
-    enum log_level level;
     while ((opt = getopt_long(argc, argv, "s:x:S:h", longopts, NULL)) != -1) {
-        int rc = 0;
-        switch (opt) {
-        case 's': o->socket_path = optarg; break;
-        case 'x': o->xenstore_path = optarg; break;
-        case 'S': o->script = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        case O_DOMID: rc = parse_u64(optarg, UINT64_MAX, &v, &err); o->dom.domid = v; break;
-        case O_VCPUS: rc = parse_u64(optarg, UINT64_MAX, &v, &err); o->dom.nr_vcpus = v; break;
-        case O_MEM:
-            rc = parse_u64(optarg, 1u << 20, &v, &err);
-            rc = rc || v == 0 ? -EINVAL : 0;
-            o->dom.max_gfn = (v << (20 - MX_PAGE_SHIFT)) - 1;
-            break;
-        case O_POPULATE: rc = parse_u64(optarg, UINT64_MAX, &o->populate_mb, &err); break;
-        case O_TIMEOUT:
-            rc = parse_u64(optarg, UINT64_MAX, &v, &err);
-            o->ioreq_timeout_ms = v;
-            break;
-        case O_START:
-            rc = parse_u64(optarg, UINT64_MAX, &v, &err);
-            o->start_timeout_ms = v;
-            break;
-        case O_BUF: rc = parse_range(optarg, &o->buffered_start, &o->buffered_end, &err); break;
-        case O_FAIL: rc = mx_stats_arm_fail(stats, optarg, &err); break;
-        case O_DIE: rc = mx_stats_arm_die(stats, optarg, &err); break;
-        case O_DROP: rc = mx_stats_arm_drop(stats, optarg, &err); break;
-        case O_LOG: rc = log_parse_level(optarg, &level); if (!rc) log_set_level(level); break;
-        case O_NULLDM: o->null_dm = true; break;
-        case O_QUERY: o->query = optarg; break;
-        case O_KVM: o->kvm_image = optarg; break;
-        default: usage(stderr); return 2;
+        if (opt == 'h') {
+            usage(stdout);
+            exit(0);
         }
-        if (rc) {
-            fprintf(stderr, "mockxen: bad argument '%s'%s%s\n", optarg, err ? ": " : "",
-                    err ? error_get_pretty(err) : "");
+        if (opt == '?') {
+            usage(stderr);
+            return 2;
+        }
+        Error *err = NULL;
+        if (apply_option(o, stats, opt, optarg, &err) != 0) {
+            fprintf(stderr, "mockxen: bad argument '%s'%s%s\n", optarg ? optarg : "",
+                    err ? ": " : "", err ? error_get_pretty(err) : "");
             error_free(err);
             return 2;
         }

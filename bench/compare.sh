@@ -54,8 +54,10 @@ workloads="\
   populated; QEMU -m 1024), per GiB touched.
 - rss_kib: VmRSS right after start-up (idle; xendm's default UART + PCI test device,
   QEMU's xenfv machine with -nodefaults -serial null; 128 MiB populated).
-- startup_ms: from starting the device model to the guest's first statement (it has
-  written \`running\` to xenstore and enabled its ioreq server)."
+- startup_ms: from the device model's execve (stamped by the shell just before it;
+  the shell's own fork and the CPU pinning come earlier and are not counted) to the
+  guest's first statement (the device model has written \`running\` to xenstore and
+  enabled its ioreq server)."
 
 # ---- guest scripts ----------------------------------------------------------------
 # Markers echoed by the guest let the shell sample the DM at the right moments; the
@@ -97,7 +99,7 @@ record() {
 }
 # unavailable METRIC DM WHY: METRIC cannot be measured for DM (the first reason stays).
 unavailable() { [ -f "$tmp/v/$1.$2.na" ] || echo "$3" >"$tmp/v/$1.$2.na"; }
-calc() { awk "BEGIN { printf \"%.10g\", $1 }"; }
+calc() { awk "BEGIN { printf \"%.10g\", ($1) }"; }
 
 main_metrics="startup_ms rss_kib pio_rtt_ns pio_read_rtt_ns dm_cpu_us_per_ioreq rep_outsb_mibps rep_insb_mibps"
 mem_metrics="foreign_maps_per_gib dirty_calls_per_mib"
@@ -109,15 +111,18 @@ dm_pid_of() {
     else echo "$dm_pid"; fi
 }
 
-# on_line DM LINE: act on one line of the guest's output (echo markers and rows; the
-# numbers the guest echoes are hexadecimal).
+# on_line DM LINE: act on one line of the guest's output, which arrived at $line_seen
+# (echo markers and rows; the numbers the guest echoes are hexadecimal).
 on_line() {
     local dm=$1 line=$2 f ns a b
     case $line in
     "vcpu0: start")
         cpu_pid=$(dm_pid_of "$dm") cpu0=
         if [ "$dm" != null ]; then
-            record startup_ms "$dm" "$(calc "($EPOCHREALTIME - $t0) * 1000")"
+            local t0=
+            read -r t0 2>/dev/null <"$tmp/dm.t0"
+            if [ -n "$t0" ]; then record startup_ms "$dm" "$(calc "($line_seen - $t0) * 1000")"
+            else unavailable startup_ms "$dm" "no start time in $tmp/dm.t0"; fi
             record rss_kib "$dm" "$(bench_rss_kib "$dm_pid")"
         fi ;;
     "vcpu0: cpu-begin")
@@ -152,7 +157,7 @@ read_guest() {
     : >"$tmp/$dm.$group.out"
     while :; do
         IFS= read -r -t 1 -u 4 line
-        st=$?
+        st=$? line_seen=$EPOCHREALTIME     # when the line arrived, before any fork
         if [ "$st" = 0 ]; then
             quiet=0
             echo "$line" >>"$tmp/$dm.$group.out"
@@ -177,7 +182,7 @@ session() {
     qemu.mem)   mx_args=(--script "$tmp/mem.gs" --populate-mb 1024)
                 dm_args=(-m 1024 -S -qmp "unix:$tmp/qmp.sock,server,nowait") ;;
     esac
-    rm -f "$fifo" "$tmp/qmp.sock" && mkfifo "$fifo"
+    rm -f "$fifo" "$tmp/qmp.sock" "$tmp/dm.t0" && mkfifo "$fifo"
     exec 3<>"$fifo"                 # a reader, so that mockxen's open does not block
     if ! bench_mx_start "$fifo" "${mx_args[@]}"; then
         exec 3>&-
@@ -186,7 +191,6 @@ session() {
         return
     fi
     exec 4<"$fifo" 3>&-             # from now on EOF means mockxen has exited
-    t0=$EPOCHREALTIME
     [ "$dm" = null ] || bench_dm_start "$dm" "${dm_args[@]}"
     if [ "$dm" = qemu ] && [ "$group" = mem ]; then
         # QEMU started paused (-S): turn on its dirty log as libxl does, then let it run.
@@ -291,26 +295,34 @@ goal() {
     esac
 }
 
-# table_rows: one TAB-separated line per workload: name, the three cells, the ratio
-# and the goal verdict.
+# ratio_text A B: A/B for the table ("n/a" without both, or when B is not above 0).
+ratio_text() {
+    if [ -z "$1" ] || [ -z "$2" ] || [ "$(calc "$2 > 0")" != 1 ]; then echo n/a; return; fi
+    awk -v r="$(calc "$1 / $2")" 'BEGIN { printf (r < 0.01 ? "%.2g" : "%.2f"), r }'
+}
+
+# table_rows: one TAB-separated line per workload: name, the three cells, the ratio,
+# the goal verdict and, where the null responder has a figure, the ratio of what each
+# device model adds to it (its own cost, with the transport's taken out).
 table_rows() {
-    local m x q ratio g verdict
+    local m n x q ratio own g verdict
     for m in pio_rtt_ns pio_read_rtt_ns rep_outsb_mibps rep_insb_mibps dirty_calls_per_mib \
              foreign_maps_per_gib dm_cpu_us_per_ioreq rss_kib startup_ms; do
-        x=$(median "$m" xendm) q=$(median "$m" qemu) g=$(goal "$m")
-        ratio=n/a verdict=
-        if [ -n "$x" ] && [ -n "$q" ] && [ "$(calc "$q != 0")" = 1 ]; then
-            ratio=$(calc "$x / $q")
-            ratio=$(awk -v r="$ratio" 'BEGIN { printf (r < 0.01 ? "%.2g" : "%.2f"), r }')
-        fi
+        n=$(median "$m" null) x=$(median "$m" xendm) q=$(median "$m" qemu) g=$(goal "$m")
+        ratio=$(ratio_text "$x" "$q") own=n/a verdict=
+        case $m in
+        pio_rtt_ns|pio_read_rtt_ns|dm_cpu_us_per_ioreq)
+            [ -n "$n" ] && [ -n "$x" ] && [ -n "$q" ] &&
+                own=$(ratio_text "$(calc "$x - $n")" "$(calc "$q - $n")") ;;
+        esac
         case $m in rep_*) verdict="higher is better" ;; foreign_maps_per_gib) verdict="lower is better" ;; esac
         if [ -n "$g" ]; then
             verdict="<= $g"
             [ "$ratio" != n/a ] && verdict+=$(awk -v x="$x" -v q="$q" -v g="$g" \
                 'BEGIN { print (x / q <= g) ? ": met" : ": NOT met" }')
         fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$(summary "$m" null)" "$(summary "$m" xendm)" \
-            "$(summary "$m" qemu)" "$ratio" "$verdict"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$(summary "$m" null)" "$(summary "$m" xendm)" \
+            "$(summary "$m" qemu)" "$ratio" "$verdict" "$own"
     done
 }
 
@@ -341,9 +353,10 @@ goals="Goals (xendm/QEMU): <= 0.5 round trips and CPU per ioreq (2x faster), <= 
 rows=$(table_rows)
 text=$( {
     echo "$heading"
-    printf '%-21s  %-26s  %-26s  %-26s  %-10s  %s\n' workload "null responder" xendm QEMU-xen xendm/QEMU goal
-    while IFS=$'\t' read -r m n x q r g; do
-        printf '%-21s  %-26s  %-26s  %-26s  %-10s  %s\n' "$m" "$n" "$x" "$q" "$r" "$g"
+    printf '%-21s  %-26s  %-26s  %-26s  %-10s  %-16s  %s\n' workload "null responder" xendm \
+        QEMU-xen xendm/QEMU goal "over null: xendm/QEMU"
+    while IFS=$'\t' read -r m n x q r g o; do
+        printf '%-21s  %-26s  %-26s  %-26s  %-10s  %-16s  %s\n' "$m" "$n" "$x" "$q" "$r" "$g" "$o"
     done <<<"$rows"
     echo "$goals"
     notes
@@ -370,11 +383,13 @@ pinned="not pinned"
     echo "- device models on mockxen: null responder \`mockxen --null-dm\`; xendm \`build/rel/xendm --domid 1\`; $qemu_version (Debian's \`$qemu\`, unmodified)"
     echo
     echo "Each cell: median of $rounds rounds (min-max). xendm/QEMU is the ratio of the medians."
+    echo "\"over null\" is (xendm - null) / (QEMU - null) on the medians: what each device model"
+    echo "adds to the transport's own round trip and CPU time, the part a device model controls."
     echo
-    echo "| workload | null responder | xendm | QEMU-xen | xendm/QEMU | goal |"
-    echo "|---|---|---|---|---|---|"
-    while IFS=$'\t' read -r m n x q r g; do
-        echo "| $m | $n | $x | $q | $r | $g |"
+    echo "| workload | null responder | xendm | QEMU-xen | xendm/QEMU | goal | over null: xendm/QEMU |"
+    echo "|---|---|---|---|---|---|---|"
+    while IFS=$'\t' read -r m n x q r g o; do
+        echo "| $m | $n | $x | $q | $r | $g | $o |"
     done <<<"$rows"
     echo
     echo "$goals"

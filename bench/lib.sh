@@ -35,9 +35,20 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 
 # bench_on_cpu PROGRAM ARGS...: run PROGRAM (exec'd, so $! stays its pid) on
-# $bench_cpu if that is set.
+# $bench_cpu if that is set. The subshell pins itself first and then execs PROGRAM
+# directly (no taskset in between), so that PROGRAM's start is one execve.
 bench_on_cpu() {
-    if [ -n "$bench_cpu" ]; then exec taskset -c "$bench_cpu" "$@"; else exec "$@"; fi
+    if [ -n "$bench_cpu" ]; then taskset -pc "$bench_cpu" "$BASHPID" >/dev/null || return; fi
+    exec "$@"
+}
+
+# bench_exec_stamped PROGRAM ARGS...: like bench_on_cpu, and write the wall-clock time
+# of the execve ($EPOCHREALTIME, in s) to $tmp/dm.t0: start-up is timed from there, so
+# it counts the device model's own loading and set-up but not the shell's fork.
+bench_exec_stamped() {
+    if [ -n "$bench_cpu" ]; then taskset -pc "$bench_cpu" "$BASHPID" >/dev/null || return; fi
+    echo "$EPOCHREALTIME" >"$tmp/dm.t0"
+    exec "$@"
 }
 
 # bench_mx_start OUT [mockxen options]: start mockxen in the background with its stdout
@@ -62,7 +73,8 @@ bench_mx_wait() {
 }
 
 # bench_dm_start KIND [extra options]: start the device model KIND (xendm or qemu)
-# for domain 1 in the background; $dm_pid is its pid, its stderr goes to $tmp/dm.err.
+# for domain 1 in the background; $dm_pid is its pid, its stderr goes to $tmp/dm.err,
+# the time of its execve to $tmp/dm.t0.
 # xendm's UART output is discarded and its input is an idle fifo: a console with
 # nothing to say (no EOF, no bytes), so its input handling costs nothing; QEMU gets the machine libxl would give a small
 # HVM guest with a null serial line and 128 MiB (extra options come last, and QEMU
@@ -71,10 +83,10 @@ bench_dm_start() {
     local kind=$1; shift
     case $kind in
     xendm)
-        (XENDM_LOG=warn bench_on_cpu "$xendm" --domid 1 "$@") <>"$tmp/dm.stdin" \
+        (XENDM_LOG=warn bench_exec_stamped "$xendm" --domid 1 "$@") <>"$tmp/dm.stdin" \
             >/dev/null 2>"$tmp/dm.err" & ;;
     qemu)
-        (bench_on_cpu "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
+        (bench_exec_stamped "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
             -machine xenfv,max-ram-below-4g=3840M -m 128 -display none -serial null \
             -monitor none "$@") </dev/null >/dev/null 2>"$tmp/dm.err" & ;;
     *)

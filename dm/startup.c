@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -147,13 +148,22 @@ static const DmStep steps[] = {
 
 static unsigned steps_done;
 
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 int dm_start(Dm *dm, Error **errp)
 {
     dm->signal_fd = -1;
     for (steps_done = 0; steps_done < NR_STEPS; steps_done++) {
         const DmStep *s = &steps[steps_done];
         log_info("step %u/%zu: %s", steps_done + 1, NR_STEPS, s->name);
+        double t0 = monotonic_ms();
         int ret = s->up(dm, errp);
+        log_debug("step %u/%zu took %.3f ms", steps_done + 1, NR_STEPS, monotonic_ms() - t0);
         if (ret < 0) {
             error_prepend(errp, "%s", s->name);
             /* The failed step may have done part of its work: undo that too. */

@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
+#define BITMAP_ALIGN 64         /* a cache line */
+#define WORDS_PER_LINE (BITMAP_ALIGN / sizeof(unsigned long))
+#define PAGES_PER_LINE (BITMAP_ALIGN * 8)
 
 static RamModifiedHook modified_hook;
 static void *modified_opaque;
@@ -99,6 +102,34 @@ static inline WordSpan word_span(uint64_t first, uint64_t end)
 }
 
 /*
+ * Set `lines` whole cache lines of bitmap words from p (64-byte aligned) to all ones,
+ * each word in one store. The words are only ever stored whole or changed by atomic
+ * read-modify-writes, so a store of all ones must not tear below the word; nothing
+ * orders the words among themselves.
+ *
+ * On x86-64 a line goes out as four aligned SSE stores, the width memset uses: an
+ * aligned 128-bit store is done as one access or as aligned quadword accesses (Intel
+ * SDM vol. 3, 9.1.1), and an aligned quadword access is atomic, which is all the rule
+ * above asks. The asm keeps the compiler from treating them as plain C accesses.
+ * Elsewhere, relaxed atomic word stores.
+ */
+static inline void store_ones_lines(unsigned long *p, uint64_t lines)
+{
+#if defined(__x86_64__)
+    __int128 ones = -1;
+    for (; lines; lines--, p += WORDS_PER_LINE)
+        __asm__ volatile("movdqa %1, %0\n\t"
+                         "movdqa %1, 16%0\n\t"
+                         "movdqa %1, 32%0\n\t"
+                         "movdqa %1, 48%0"
+                         : "=m"(*(unsigned long (*)[WORDS_PER_LINE])p) : "x"(ones));
+#else
+    for (uint64_t w = 0; w < lines * WORDS_PER_LINE; w++)
+        __atomic_store_n(&p[w], ~0UL, __ATOMIC_RELAXED);
+#endif
+}
+
+/*
  * Partial words are OR-ed atomically; whole words get an atomic store of all ones,
  * with nothing to merge: a concurrent setter's bits are ones anyway, and a concurrent
  * clear either ran before (its bits are set again, correctly) or runs after and
@@ -138,21 +169,48 @@ static bool clear_bits_atomic(unsigned long *bm, uint64_t first, uint64_t end)
     return any != 0;
 }
 
-void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask)
+/* Mark pages [first, end) dirty for the clients in mask, word by word. */
+static __attribute__((noinline)) void dirty_mark_pages(uint64_t first, uint64_t end,
+                                                      unsigned mask)
+{
+    WordSpan span = word_span(first, end);
+    for (; mask; mask &= mask - 1)
+        set_span(ram_list.dirty_memory[__builtin_ctz(mask)], &span);
+}
+
+/*
+ * Mark pages [start, start + length) dirty for the clients in mask. A range of whole
+ * bitmap lines (512 pages: 2 MiB, aligned; what a large aligned write or a new block
+ * gives) is only stores of ones, with none of the per-word mask arithmetic: that is
+ * the case that has to run at memory speed (bench/bench_ram.c, ram.dirty_gbps), so it
+ * is inlined into the callers and everything else is one call away.
+ */
+static inline __attribute__((always_inline)) void dirty_mark(ram_addr_t start,
+                                                             ram_addr_t length,
+                                                             unsigned mask)
 {
     uint64_t first, end;
-    if (page_span(start, length, &first, &end)) {
-        WordSpan span = word_span(first, end);
-        for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
-            if (mask & (1u << c))
-                set_span(ram_list.dirty_memory[c], &span);
-        }
+    if (!page_span(start, length, &first, &end))
+        return;
+    if ((first | end) & (PAGES_PER_LINE - 1)) {
+        dirty_mark_pages(first, end, mask);
+        return;
     }
+    for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
+        if (mask & (1u << c))
+            store_ones_lines(ram_list.dirty_memory[c] + first / BITS_PER_WORD,
+                             (end - first) / PAGES_PER_LINE);
+    }
+}
+
+void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask)
+{
+    dirty_mark(start, length, mask & DIRTY_CLIENTS_ALL);
 }
 
 void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, uint8_t mask)
 {
-    ram_dirty_mark(start, length, mask);
+    dirty_mark(start, length, mask & DIRTY_CLIENTS_ALL);
     if (modified_hook && length)
         modified_hook(start, length, modified_opaque);
 }
@@ -233,12 +291,22 @@ uint64_t ram_dirty_bitmap_pages(void)
     return ram_list.dirty_pages;
 }
 
-/* realloc *bm to `bits` bits; false (and *bm unchanged) on failure. */
-static bool resize_bitmap(unsigned long **bm, uint64_t bits)
+/*
+ * Grow *bm from old_bits to bits (the new words are left for the caller to set);
+ * false (and *bm unchanged) on failure. The bitmaps start on a cache line: a 2 MiB
+ * range is then one whole 64-byte line per client, and set_dirty_range's stores
+ * never straddle two lines (unaligned, they run at half the speed).
+ */
+static bool resize_bitmap(unsigned long **bm, uint64_t old_bits, uint64_t bits)
 {
-    unsigned long *n = realloc(*bm, words_for(bits) * sizeof(unsigned long));
+    size_t bytes = (words_for(bits) * sizeof(unsigned long) + BITMAP_ALIGN - 1) &
+                   ~(size_t)(BITMAP_ALIGN - 1);
+    unsigned long *n = aligned_alloc(BITMAP_ALIGN, bytes);
     if (!n)
         return false;
+    if (*bm)
+        memcpy(n, *bm, words_for(old_bits) * sizeof(unsigned long));
+    free(*bm);
     *bm = n;
     return true;
 }
@@ -250,7 +318,7 @@ static int reserve_client_bitmaps(uint64_t pages, Error **errp)
     uint64_t cap = ram_list.dirty_capacity * 2 > pages ? ram_list.dirty_capacity * 2 : pages;
     cap = words_for(cap) * BITS_PER_WORD;
     for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
-        if (!resize_bitmap(&ram_list.dirty_memory[c], cap)) {
+        if (!resize_bitmap(&ram_list.dirty_memory[c], ram_list.dirty_capacity, cap)) {
             error_setg_errno(errp, ENOMEM, "cannot grow dirty bitmap to %" PRIu64 " pages",
                              cap);
             return -ENOMEM;
@@ -264,7 +332,7 @@ static int reserve_migration_bitmap(uint64_t pages, Error **errp)
 {
     if (!migration.active || pages <= migration.capacity)
         return 0;
-    if (!resize_bitmap(&migration.bitmap, pages)) {
+    if (!resize_bitmap(&migration.bitmap, migration.capacity, pages)) {
         error_setg_errno(errp, ENOMEM, "cannot grow migration bitmap to %" PRIu64 " pages",
                          pages);
         return -ENOMEM;

@@ -1,8 +1,9 @@
 /*
  * Unit tests for dirty memory (memory/dirty.c): set / get / test-and-clear /
  * snapshot-and-clear checked against a plain bool-per-page model over random ranges
- * (any alignment, word edges), per-client masks, clipping at the end of the bitmaps,
- * and atomicity under a concurrent reader that clears while a writer sets.
+ * (any alignment, word edges, whole 64-byte lines), per-client masks, clipping at the
+ * end of the bitmaps, cache-line alignment across growth, and atomicity under a
+ * concurrent reader that clears while a writer sets bits or whole lines.
  */
 #include "tests/unit/support.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "memory/memory.h"
+#include "memory/ram-internal.h"
 
 #define PAGE RAM_PAGE_SIZE
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
@@ -105,7 +107,7 @@ static void test_and_clear_reports_and_clears_only_the_range(void **state)
  * anywhere (often on or next to a word boundary). */
 static void random_ranges_match_a_page_model(void **state)
 {
-    enum { PAGES = 1000 };
+    enum { PAGES = 2000, LINE = 512 };   /* LINE: pages per 64-byte bitmap line */
     static bool model[DIRTY_MEMORY_NUM][PAGES];
     uint64_t rng = test_seed("dirty.random");
     setup_block(PAGES);
@@ -117,6 +119,10 @@ static void random_ranges_match_a_page_model(void **state)
             first = first / 64 * 64 + (test_rand_below(&rng, 3) + 63) % 64;
         first %= PAGES;
         uint64_t npages = 1 + test_rand_below(&rng, test_rand_below(&rng, 2) ? 8 : 300);
+        if (test_rand_below(&rng, 8) == 0) {    /* whole lines: dirty.c's fast path */
+            first = test_rand_below(&rng, PAGES / LINE) * LINE;
+            npages = (1 + test_rand_below(&rng, 2)) * LINE;
+        }
         if (first + npages > PAGES)
             npages = PAGES - first;
         /* A byte range inside those pages, touching the first and last. */
@@ -178,18 +184,21 @@ enum { RACE_PAGES = 1 << 16 };
 
 static volatile bool writer_done;
 
+/* Each page exactly once, `pages` at a time (1: single bits; 512: whole 64-byte
+ * lines, dirty.c's vector stores), in an order that hits every word many times. */
 static void *dirty_writer(void *arg)
 {
-    /* Each page exactly once, in an order that hits every word many times. */
-    for (uint64_t i = 0; i < RACE_PAGES; i++) {
-        uint64_t page = (i * 40503) % RACE_PAGES;
-        cpu_physical_memory_set_dirty_range(page * PAGE, PAGE, 1u << DIRTY_MEMORY_VGA);
+    uint64_t pages = (uintptr_t)arg, chunks = RACE_PAGES / pages;
+    for (uint64_t i = 0; i < chunks; i++) {
+        uint64_t chunk = (i * 40503) % chunks;
+        cpu_physical_memory_set_dirty_range(chunk * pages * PAGE, pages * PAGE,
+                                            1u << DIRTY_MEMORY_VGA);
     }
     __atomic_store_n(&writer_done, true, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static void concurrent_clear_never_loses_a_set_bit(void **state)
+static void race_writer_against_clears(uint64_t pages_per_call)
 {
     static unsigned long snap[RACE_PAGES / BITS_PER_LONG];
     static unsigned seen[RACE_PAGES];
@@ -198,7 +207,8 @@ static void concurrent_clear_never_loses_a_set_bit(void **state)
     writer_done = false;
 
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, dirty_writer, NULL), 0);
+    assert_int_equal(pthread_create(&t, NULL, dirty_writer, (void *)(uintptr_t)pages_per_call),
+                     0);
     uint64_t total = 0;
     bool last_round = false;
     while (!last_round) {
@@ -215,6 +225,35 @@ static void concurrent_clear_never_loses_a_set_bit(void **state)
         assert_int_equal(seen[p], 1);
 }
 
+static void concurrent_clear_never_loses_a_set_bit(void **state)
+{
+    race_writer_against_clears(1);
+}
+
+static void concurrent_clear_never_loses_a_line_store(void **state)
+{
+    race_writer_against_clears(512);
+}
+
+/* The bitmaps start on a cache line, however often they grew: the line-store path
+ * relies on it (an unaligned movdqa faults). */
+static void bitmaps_stay_cache_line_aligned(void **state)
+{
+    ram_reset_for_tests();
+    ram_set_backend(null_backend);
+    for (unsigned i = 0; i < 12; i++) {
+        assert_non_null(qemu_ram_alloc((1u + i * 37) * PAGE, NULL, NULL));
+        for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++)
+            assert_int_equal((uintptr_t)ram_list.dirty_memory[c] % 64, 0);
+    }
+    /* Bits set before a growth survive the copy. */
+    cpu_physical_memory_clear_dirty_range(0, last_ram_offset());
+    cpu_physical_memory_set_dirty_range(0, 512 * PAGE, DIRTY_CLIENTS_ALL);
+    assert_non_null(qemu_ram_alloc(4096 * PAGE, NULL, NULL));
+    assert_true(cpu_physical_memory_get_dirty(511 * PAGE, PAGE, DIRTY_MEMORY_CODE));
+    assert_int_equal((uintptr_t)ram_list.dirty_memory[DIRTY_MEMORY_CODE] % 64, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +262,8 @@ int main(void)
         cmocka_unit_test_teardown(test_and_clear_reports_and_clears_only_the_range, teardown),
         cmocka_unit_test_teardown(random_ranges_match_a_page_model, teardown),
         cmocka_unit_test_teardown(concurrent_clear_never_loses_a_set_bit, teardown),
+        cmocka_unit_test_teardown(concurrent_clear_never_loses_a_line_store, teardown),
+        cmocka_unit_test_teardown(bitmaps_stay_cache_line_aligned, teardown),
     };
     return cmocka_run_group_tests_name("dirty", tests, NULL, NULL);
 }

@@ -24,7 +24,8 @@
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
 #define BITMAP_ALIGN 64         /* a cache line */
 #define WORDS_PER_LINE (BITMAP_ALIGN / sizeof(unsigned long))
-#define PAGES_PER_LINE (BITMAP_ALIGN * 8)
+#define WORD_PAGE_BITS 6         /* log2(BITS_PER_WORD): pages per bitmap word */
+#define LINE_BYTES ((uint64_t)BITMAP_ALIGN * 8 << RAM_PAGE_BITS)  /* RAM one line covers */
 
 static RamModifiedHook modified_hook;
 static void *modified_opaque;
@@ -102,18 +103,35 @@ static inline WordSpan word_span(uint64_t first, uint64_t end)
 }
 
 /*
- * Set `lines` whole cache lines of bitmap words from p (64-byte aligned) to all ones,
- * each word in one store. The words are only ever stored whole or changed by atomic
- * read-modify-writes, so a store of all ones must not tear below the word; nothing
- * orders the words among themselves.
+ * Whole cache lines of bitmap words are set to all ones with one store per word or
+ * wider. The words are only ever stored whole or changed by atomic read-modify-writes,
+ * so a store of all ones must not tear below the word; nothing orders the words among
+ * themselves.
  *
- * On x86-64 a line goes out as four aligned SSE stores, the width memset uses: an
- * aligned 128-bit store is done as one access or as aligned quadword accesses (Intel
- * SDM vol. 3, 9.1.1), and an aligned quadword access is atomic, which is all the rule
- * above asks. The asm keeps the compiler from treating them as plain C accesses.
- * Elsewhere, relaxed atomic word stores.
+ * On x86-64 processors with AVX a line goes out as four MOVDQA stores, the width the
+ * compiler's memset uses: there an aligned MOVDQA is one atomic 16-byte access (Intel
+ * SDM vol. 3A, 9.1.1), which is more than the rule above asks. The asm keeps the
+ * compiler from treating them as plain C accesses. Elsewhere (and on x86-64 without
+ * AVX, where the SDM promises nothing for 16-byte stores) relaxed atomic word stores.
  */
-static inline void store_ones_lines(unsigned long *p, uint64_t lines)
+static bool word_stores_only;  /* tests: take the portable path here too */
+
+void ram_dirty_set_word_stores_for_tests(bool on)
+{
+    word_stores_only = on;
+}
+
+static inline bool wide_line_stores(void)
+{
+#if defined(__x86_64__)
+    return !word_stores_only && __builtin_cpu_supports("avx");
+#else
+    return false;
+#endif
+}
+
+/* `lines` lines from p (64-byte aligned); only when wide_line_stores(). */
+static inline void store_ones_lines_wide(unsigned long *p, uint64_t lines)
 {
 #if defined(__x86_64__)
     __int128 ones = -1;
@@ -124,9 +142,14 @@ static inline void store_ones_lines(unsigned long *p, uint64_t lines)
                          "movdqa %1, 48%0"
                          : "=m"(*(unsigned long (*)[WORDS_PER_LINE])p) : "x"(ones));
 #else
+    abort();                    /* wide_line_stores() said no */
+#endif
+}
+
+static inline void store_ones_lines(unsigned long *p, uint64_t lines)
+{
     for (uint64_t w = 0; w < lines * WORDS_PER_LINE; w++)
         __atomic_store_n(&p[w], ~0UL, __ATOMIC_RELAXED);
-#endif
 }
 
 /*
@@ -169,37 +192,48 @@ static bool clear_bits_atomic(unsigned long *bm, uint64_t first, uint64_t end)
     return any != 0;
 }
 
-/* Mark pages [first, end) dirty for the clients in mask, word by word. */
-static __attribute__((noinline)) void dirty_mark_pages(uint64_t first, uint64_t end,
+/* Mark the byte range dirty for the clients in mask, word by word. */
+static __attribute__((noinline)) void dirty_mark_words(ram_addr_t start, ram_addr_t length,
                                                       unsigned mask)
 {
+    uint64_t first, end;
+    if (!page_span(start, length, &first, &end))
+        return;
     WordSpan span = word_span(first, end);
     for (; mask; mask &= mask - 1)
         set_span(ram_list.dirty_memory[__builtin_ctz(mask)], &span);
 }
 
 /*
- * Mark pages [start, start + length) dirty for the clients in mask. A range of whole
- * bitmap lines (512 pages: 2 MiB, aligned; what a large aligned write or a new block
- * gives) is only stores of ones, with none of the per-word mask arithmetic: that is
- * the case that has to run at memory speed (bench/bench_ram.c, ram.dirty_gbps), so it
- * is inlined into the callers and everything else is one call away.
+ * Mark [start, start + length) dirty for the clients in mask. A range of whole bitmap
+ * lines inside the bitmaps (LINE_BYTES = 2 MiB, aligned: what a large aligned write or
+ * a new block gives) is only stores of ones, with none of the per-word mask or
+ * clipping arithmetic: that is the case that has to run at memory speed
+ * (bench/bench_ram.c, ram.dirty_gbps), so it is inlined into the callers and
+ * everything else is one call away.
  */
 static inline __attribute__((always_inline)) void dirty_mark(ram_addr_t start,
                                                              ram_addr_t length,
                                                              unsigned mask)
 {
-    uint64_t first, end;
-    if (!page_span(start, length, &first, &end))
+    uint64_t bytes = ram_list.dirty_pages << RAM_PAGE_BITS;
+    if (((start | length) & (LINE_BYTES - 1)) || !length || start >= bytes ||
+        length > bytes - start) {
+        dirty_mark_words(start, length, mask);
         return;
-    if ((first | end) & (PAGES_PER_LINE - 1)) {
-        dirty_mark_pages(first, end, mask);
+    }
+    uint64_t word = start >> RAM_PAGE_BITS >> WORD_PAGE_BITS, lines = length / LINE_BYTES;
+    if (wide_line_stores()) {
+#pragma GCC unroll 3
+        for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
+            if (mask & (1u << c))
+                store_ones_lines_wide(ram_list.dirty_memory[c] + word, lines);
+        }
         return;
     }
     for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
         if (mask & (1u << c))
-            store_ones_lines(ram_list.dirty_memory[c] + first / BITS_PER_WORD,
-                             (end - first) / PAGES_PER_LINE);
+            store_ones_lines(ram_list.dirty_memory[c] + word, lines);
     }
 }
 
@@ -432,4 +466,5 @@ void ram_dirty_reset_for_tests(void)
     ram_list.dirty_pages = ram_list.dirty_capacity = 0;
     modified_hook = NULL;
     modified_opaque = NULL;
+    word_stores_only = false;
 }

@@ -102,5 +102,8 @@ void ram_dirty_extend(uint64_t old_pages, uint64_t new_pages);
  * populate_physmap provided it, so there is nothing to report to log-dirty). */
 void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask);
 void ram_dirty_reset_for_tests(void);
+/* Mark whole bitmap lines with word stores even where wider ones are used (dirty.c's
+ * portable path, tested on any machine). */
+void ram_dirty_set_word_stores_for_tests(bool on);
 
 #endif

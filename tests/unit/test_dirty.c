@@ -235,6 +235,15 @@ static void concurrent_clear_never_loses_a_line_store(void **state)
     race_writer_against_clears(512);
 }
 
+/* The same two checks through the portable word-store path for whole lines. */
+static void word_store_path_matches_the_model(void **state)
+{
+    ram_dirty_set_word_stores_for_tests(true);
+    random_ranges_match_a_page_model(state);
+    race_writer_against_clears(512);
+    ram_dirty_set_word_stores_for_tests(false);
+}
+
 /* The bitmaps start on a cache line, however often they grew: the line-store path
  * relies on it (an unaligned movdqa faults). */
 static void bitmaps_stay_cache_line_aligned(void **state)
@@ -264,6 +273,7 @@ int main(void)
         cmocka_unit_test_teardown(concurrent_clear_never_loses_a_set_bit, teardown),
         cmocka_unit_test_teardown(concurrent_clear_never_loses_a_line_store, teardown),
         cmocka_unit_test_teardown(bitmaps_stay_cache_line_aligned, teardown),
+        cmocka_unit_test_teardown(word_store_path_matches_the_model, teardown),
     };
     return cmocka_run_group_tests_name("dirty", tests, NULL, NULL);
 }

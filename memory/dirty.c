@@ -224,10 +224,14 @@ static inline __attribute__((always_inline)) void dirty_mark(ram_addr_t start,
     }
     uint64_t word = start >> RAM_PAGE_BITS >> WORD_PAGE_BITS, lines = length / LINE_BYTES;
     if (wide_line_stores()) {
+        /* Every load before the first store: a load issued behind the stores can be
+         * held up by them (same address bits below 4 KiB) however unrelated it is. */
+        unsigned long *bm[DIRTY_MEMORY_NUM];
+        memcpy(bm, ram_list.dirty_memory, sizeof(bm));
 #pragma GCC unroll 3
         for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
             if (mask & (1u << c))
-                store_ones_lines_wide(ram_list.dirty_memory[c] + word, lines);
+                store_ones_lines_wide(bm[c] + word, lines);
         }
         return;
     }

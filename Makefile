@@ -53,6 +53,10 @@ help:
 deps:
 	$(Q)scripts/deps.sh
 
+# Unit tests that inject allocation failures route the allocator through their own
+# wrappers (ld --wrap): the code under test is the same objects, unchanged.
+UNIT_LDFLAGS_test_flatview_random := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
 # ---- per-variant rules --------------------------------------------------------------
 # $(1) = variant name (rel|asan)
 define variant_rules
@@ -70,7 +74,7 @@ build/$(1)/xendm: $(patsubst %.c,build/$(1)/%.o,$(wildcard dm/*.c)) $$(LIBS_$(1)
 
 UNIT_$(1) := $(patsubst tests/unit/%.c,build/$(1)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/tests/unit/support.o $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(XEN_LIBS) -lm
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) $$(UNIT_LDFLAGS_$$*) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(XEN_LIBS) -lm
 
 # Small programs that drive xen/ against mockxen for integration tests.
 XENCHECK_$(1) := $(patsubst tests/xen-check/%.c,build/$(1)/tests/xen-check/%,$(wildcard tests/xen-check/*.c))

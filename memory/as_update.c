@@ -304,8 +304,13 @@ static FlatView *view_for_update(AddressSpace *as)
     return fv;
 }
 
-/* Bring fv's dispatch up to date: span by span when fv kept its dispatch (edited in
- * place), else (a new copy, or the span update failed) a full build. */
+/*
+ * Bring fv's dispatch up to date: span by span when fv kept its dispatch (edited in
+ * place), else (a new copy, or the span update failed) a full build. A span update
+ * that fails may leave the map half edited, so that map is dropped whatever happens
+ * next; if the full build fails too, fv has no dispatch and lookups search the
+ * FlatView itself (slower, still right) until a later commit builds one.
+ */
 static int rebuild_dispatch(FlatView *fv, const MemSpan *changed, size_t nr, Error **errp)
 {
     int ret = 0;
@@ -317,13 +322,12 @@ static int rebuild_dispatch(FlatView *fv, const MemSpan *changed, size_t nr, Err
     }
     if (fv->dispatch && !ret)
         return 0;
-    AddressSpaceDispatch *d = address_space_dispatch_new(fv, errp);
-    if (!d)
-        return -ENOMEM;
-    if (fv->dispatch)
+    if (fv->dispatch) {
         address_space_dispatch_free(fv->dispatch);
-    fv->dispatch = d;
-    return 0;
+        fv->dispatch = NULL;
+    }
+    fv->dispatch = address_space_dispatch_new(fv, errp);
+    return fv->dispatch ? 0 : -ENOMEM;
 }
 
 static bool changes_alter_ranges(const FlatViewChanges *c)

@@ -52,6 +52,9 @@ void memory_region_path_release(const char *path);
  * particular order. A child is removed before its addr or size changes and re-inserted
  * after. */
 int child_index_insert(MemoryRegion *container, MemoryRegion *child);
+/* Room for one more child in either half of the index, so that the remove and
+ * re-insert of a child whose addr or size changes cannot fail. 0 or -ENOMEM. */
+int child_index_reserve_move(MemoryRegion *container);
 void child_index_remove(MemoryRegion *container, MemoryRegion *child);
 int child_index_query(const MemoryRegion *container, MemSize start, MemSize end,
                       MemoryRegion ***out, size_t *nr, size_t *cap);

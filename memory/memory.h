@@ -265,6 +265,10 @@ struct AddressSpace {
     unsigned ioeventfd_nb;
     TAILQ_HEAD(, MemoryListener) listeners;
     TAILQ_ENTRY(AddressSpace) address_spaces_link;
+    /* Commit bookkeeping (transaction.c): render the whole view in the next round;
+     * the last update ran out of memory part way, so the view may lag the tree until
+     * the next commit renders it whole. */
+    bool render_whole, view_stale;
     /* Counters, readable by tools and tests. */
     uint64_t unassigned_reads, unassigned_writes;
 };

@@ -269,10 +269,15 @@ int memory_region_del_subregion(MemoryRegion *mr, MemoryRegion *sub, Error **err
 /* ---- property edits -------------------------------------------------------------- */
 
 /* Run an edit of mr's placement (addr or size): the child index is told before and
- * after, the transaction layer sees both extents. */
+ * after, the transaction layer sees both extents. The index makes room first: out of
+ * memory, the edit is not made (and logged), rather than half made. */
 static void edit_placement(MemoryRegion *mr, hwaddr addr, MemSize size, bool relink)
 {
     MemoryRegion *container = mr->container;
+    if (container && child_index_reserve_move(container) < 0) {
+        log_error("cannot move or resize region '%s': out of memory", memory_region_name(mr));
+        return;
+    }
     memory_region_transaction_begin();
     memory_region_note_change(mr);
     if (container) {
@@ -285,8 +290,8 @@ static void edit_placement(MemoryRegion *mr, hwaddr addr, MemSize size, bool rel
     if (container) {
         if (relink)
             link_child(container, mr);
-        if (child_index_insert(container, mr) < 0)
-            memory_fatal("memory region edit", mr, "out of memory re-indexing the region");
+        if (child_index_insert(container, mr) < 0)      /* room was reserved */
+            memory_fatal("memory region edit", mr, "re-indexing failed with room reserved");
     }
     memory_region_note_change(mr);
     memory_region_transaction_commit();

@@ -77,6 +77,18 @@ int child_index_insert(MemoryRegion *container, MemoryRegion *child)
     return 0;
 }
 
+int child_index_reserve_move(MemoryRegion *container)
+{
+    struct MemoryRegionChildIndex *ix = container->child_index;
+    assert(ix);
+    if (memory_vec_reserve((void **)&ix->wide, &ix->cap_wide, ix->nr_wide + 1,
+                           sizeof(*ix->wide)) < 0 ||
+        memory_vec_reserve((void **)&ix->narrow, &ix->cap_narrow, ix->nr_narrow + 1,
+                           sizeof(*ix->narrow)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 static void remove_at(MemoryRegion **arr, size_t *nr, size_t pos)
 {
     memmove(&arr[pos], &arr[pos + 1], (*nr - pos - 1) * sizeof(*arr));

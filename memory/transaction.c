@@ -7,7 +7,13 @@
  * that shows it, is recorded as a pending span; the outermost commit re-renders only
  * the pending spans of the address spaces that have any. When too many separate spans
  * pile up in one transaction (one full render is then cheaper than many small ones), or
- * one cannot be recorded for lack of memory, the whole address space is re-rendered.
+ * one cannot be recorded for lack of memory, the whole address space is re-rendered:
+ * that request is a flag in the AddressSpace, so making it never needs memory.
+ *
+ * An update that runs out of memory leaves a view that is consistent but may lag the
+ * tree (as_update.c). It is not retried within the same commit, which could loop for
+ * as long as memory stays short: the address space is marked stale, and the next
+ * outermost commit renders it whole.
  */
 #include "memory/memory-internal.h"
 
@@ -23,7 +29,6 @@ typedef __int128 SignedAddr;
 
 typedef struct PendingUpdate {
     AddressSpace *as;
-    bool full;
     MemSpan *spans;             /* sorted, disjoint, not touching */
     size_t nr, cap;
 } PendingUpdate;
@@ -31,7 +36,6 @@ typedef struct PendingUpdate {
 static unsigned transaction_depth;
 static PendingUpdate *pending;
 static size_t nr_pending, cap_pending;
-static bool all_full;
 
 unsigned memory_region_transaction_depth(void)
 {
@@ -58,7 +62,7 @@ static PendingUpdate *pending_for(AddressSpace *as)
 /* Add [start, end) to p's spans, merging with the spans it overlaps or touches. */
 static void pending_add_span(PendingUpdate *p, MemSize start, MemSize end)
 {
-    if (p->full || start >= end)
+    if (p->as->render_whole || start >= end)
         return;
     size_t lo = 0;
     while (lo < p->nr && p->spans[lo].end < start)
@@ -75,7 +79,7 @@ static void pending_add_span(PendingUpdate *p, MemSize start, MemSize end)
     if (hi == lo) {
         if (p->nr >= MAX_PENDING_SPANS ||
             memory_vec_reserve((void **)&p->spans, &p->cap, p->nr + 1, sizeof(*p->spans)) < 0) {
-            p->full = true;
+            p->as->render_whole = true;
             p->nr = 0;
             return;
         }
@@ -88,22 +92,11 @@ static void pending_add_span(PendingUpdate *p, MemSize start, MemSize end)
     p->spans[lo] = (MemSpan){ start, end };
 }
 
-static void pending_mark_full(AddressSpace *as)
-{
-    PendingUpdate *p = pending_for(as);
-    if (p) {
-        p->full = true;
-        p->nr = 0;
-    } else {
-        all_full = true;        /* cannot even record it: re-render everything */
-    }
-}
-
 void memory_mark_all_for_full_render(void)
 {
     AddressSpace *as;
     TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link)
-        pending_mark_full(as);
+        as->render_whole = true;
 }
 
 /*
@@ -124,11 +117,11 @@ static void note_span(const MemoryRegion *node, SignedAddr start, SignedAddr end
         TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link) {
             if (as->root != node)
                 continue;
-            PendingUpdate *p = pending_for(as);
+            PendingUpdate *p = as->render_whole ? NULL : pending_for(as);
             if (p)
                 pending_add_span(p, (MemSize)start, (MemSize)end);
             else
-                all_full = true;        /* cannot even record it: re-render everything */
+                as->render_whole = true;  /* or it could not be recorded: all of it */
         }
         const MemoryRegion *alias;
         TAILQ_FOREACH(alias, &node->aliases, aliases_link)
@@ -156,13 +149,48 @@ void memory_address_space_forget(AddressSpace *as)
     }
 }
 
-static void update_one(AddressSpace *as, const MemSpan *spans, size_t nr, bool full)
+static void update_one(AddressSpace *as, const MemSpan *spans, size_t nr, bool whole)
 {
     Error *err = NULL;
-    if (address_space_update(as, spans, nr, full, &err) < 0) {
-        log_error("address space '%s': %s", as->name, error_get_pretty(err));
+    if (address_space_update(as, spans, nr, whole, &err) < 0) {
+        log_error("address space '%s': %s (retried at the next commit)", as->name,
+                  error_get_pretty(err));
         error_free(err);
+        as->view_stale = true;
     }
+}
+
+/* One round: the pending spans of the address spaces, then those to render whole
+ * (whose spans are skipped: the whole render covers them). Listeners told about it may
+ * edit the tree; their edits wait for the next round. */
+static void commit_round(void)
+{
+    PendingUpdate *work = pending;
+    size_t nr_work = nr_pending;
+    pending = NULL;
+    nr_pending = cap_pending = 0;
+    for (size_t i = 0; i < nr_work; i++) {
+        if (work[i].nr && !work[i].as->render_whole)
+            update_one(work[i].as, work[i].spans, work[i].nr, false);
+        free(work[i].spans);
+    }
+    free(work);
+    AddressSpace *as;
+    TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link) {
+        if (as->render_whole) {
+            as->render_whole = false;
+            update_one(as, NULL, 0, true);
+        }
+    }
+}
+
+static bool round_needed(void)
+{
+    AddressSpace *as;
+    TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link)
+        if (as->render_whole)
+            return true;
+    return nr_pending > 0;
 }
 
 void memory_region_transaction_commit(void)
@@ -172,24 +200,15 @@ void memory_region_transaction_commit(void)
         return;
     /* Listeners may edit the tree from their callbacks: keep this commit's work apart. */
     transaction_depth++;
-    if (all_full) {
-        all_full = false;
-        memory_mark_all_for_full_render();
+    AddressSpace *as;
+    TAILQ_FOREACH(as, &memory_address_spaces, address_spaces_link) {
+        if (as->view_stale) {           /* once per commit, not per round */
+            as->view_stale = false;
+            as->render_whole = true;
+        }
     }
-    PendingUpdate *work = pending;
-    size_t nr_work = nr_pending;
-    pending = NULL;
-    nr_pending = cap_pending = 0;
-    for (size_t i = 0; i < nr_work; i++) {
-        if (work[i].full || work[i].nr)
-            update_one(work[i].as, work[i].spans, work[i].nr, work[i].full);
-        free(work[i].spans);
-    }
-    free(work);
+    do
+        commit_round();
+    while (round_needed());             /* a listener edited the tree */
     transaction_depth--;
-    if (nr_pending || all_full) {
-        /* a listener edited the tree while being told about this commit */
-        transaction_depth++;
-        memory_region_transaction_commit();
-    }
 }

@@ -2,9 +2,15 @@
 #include "util/error.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* With no memory for a message, a failure is still reported: every such Error is this
+ * one shared, static Error, which error_free() leaves alone. It says less, nothing more
+ * is lost. */
+static Error error_no_memory = { ENOMEM, "out of memory (no room for the message)" };
 
 __attribute__((format(printf, 2, 0)))
 static Error *error_new(int errnum, const char *fmt, va_list ap)
@@ -19,8 +25,8 @@ static Error *error_new(int errnum, const char *fmt, va_list ap)
     }
     size_t len = strlen(buf);
     Error *err = malloc(sizeof(*err) + len + 1);
-    if (!err)           /* out of memory while reporting: nothing sane is left to do */
-        abort();
+    if (!err)
+        return &error_no_memory;
     err->errnum = errnum;
     memcpy(err->msg, buf, len + 1);
     return err;
@@ -62,8 +68,9 @@ void error_prepend(Error **errp, const char *fmt, ...)
     Error *old = *errp;
     *errp = NULL;
     error_setg(errp, "%s: %s", prefix, old->msg);
-    (*errp)->errnum = old->errnum;
-    free(old);
+    if (*errp != &error_no_memory)
+        (*errp)->errnum = old->errnum;
+    error_free(old);
 }
 
 void error_propagate(Error **dst, Error *src)
@@ -73,7 +80,7 @@ void error_propagate(Error **dst, Error *src)
     if (dst && !*dst)
         *dst = src;
     else
-        free(src);
+        error_free(src);
 }
 
 const char *error_get_pretty(const Error *err)
@@ -83,5 +90,6 @@ const char *error_get_pretty(const Error *err)
 
 void error_free(Error *err)
 {
-    free(err);
+    if (err != &error_no_memory)
+        free(err);
 }

@@ -5,7 +5,8 @@
  * non-NULL `Error **errp`, store a heap-allocated Error whose message says what failed
  * and with which values. The caller owns the Error and releases it with error_free().
  * Passing NULL means "I do not want the message". An Error is set at most once: setting
- * one over an existing Error is a programming error (assert).
+ * one over an existing Error is a programming error (assert). Out of memory, the Error
+ * is a shared static one saying so (error_free() knows it): reporting never aborts.
  */
 #ifndef XENDM_UTIL_ERROR_H
 #define XENDM_UTIL_ERROR_H

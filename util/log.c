@@ -9,7 +9,8 @@
 #include <time.h>
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
-static int current_level = -1;          /* -1: not yet read from XENDM_LOG */
+#define LEVEL_UNSET (-2)                 /* not yet read from XENDM_LOG */
+static int current_level = LEVEL_UNSET;
 
 int log_parse_level(const char *name, enum log_level *out)
 {
@@ -29,7 +30,7 @@ void log_set_level(enum log_level level)
 
 enum log_level log_get_level(void)
 {
-    if (current_level < 0) {
+    if (current_level == LEVEL_UNSET) {
         enum log_level lvl = LOG_WARN;
         const char *env = getenv("XENDM_LOG");
         if (env && log_parse_level(env, &lvl) < 0)

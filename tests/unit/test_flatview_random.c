@@ -14,6 +14,8 @@
  *  - a listener's region_del/region_add/region_nop events, replayed onto a copy of the
  *    old view, give exactly the new view;
  *  - a view that a reader held (flatview_ref) across the commit did not change.
+ * A third test makes allocations fail during the edits and commits (ld --wrap, see
+ * below) and checks all of that after the next commit with memory back.
  * The seed is printed; XENDM_TEST_SEED replays a run.
  */
 #include "tests/unit/support.h"
@@ -43,6 +45,56 @@ typedef struct World {
     MemoryRegion pool[NR_POOL];     /* containers, then leaves, then aliases */
     AddressSpace as;
 } World;
+
+/* ---- allocation failures ----------------------------------------------------------- */
+
+/*
+ * This binary is linked with ld --wrap for malloc, calloc and realloc, so every
+ * allocation the memory core makes comes here first. When armed, the allocation
+ * `fail_at` calls from now fails, and with `fail_rest` every later one too (memory
+ * stays short), until disarmed. The test's own listener replica pauses it.
+ */
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t nmemb, size_t size);
+void *__real_realloc(void *ptr, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t nmemb, size_t size);
+void *__wrap_realloc(void *ptr, size_t size);
+
+static struct {
+    bool armed, paused, fail_rest;
+    bool armed_once;            /* armed since the edit began: -ENOMEM is expected */
+    unsigned long fail_at;
+    unsigned long failed;       /* allocations refused so far (all tests) */
+} oom;
+
+static bool oom_refuse(void)
+{
+    if (!oom.armed || oom.paused)
+        return false;
+    if (oom.fail_at > 0) {
+        oom.fail_at--;
+        return false;
+    }
+    oom.armed = oom.fail_rest;
+    oom.failed++;
+    return true;
+}
+
+void *__wrap_malloc(size_t size)
+{
+    return oom_refuse() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t nmemb, size_t size)
+{
+    return oom_refuse() ? NULL : __real_calloc(nmemb, size);
+}
+
+void *__wrap_realloc(void *ptr, size_t size)
+{
+    return oom_refuse() ? NULL : __real_realloc(ptr, size);
+}
 
 /* ---- random tree ------------------------------------------------------------------- */
 
@@ -132,7 +184,7 @@ static void random_add(World *w, MemoryRegion *mr)
     int ret = rnd(w, 3)
         ? memory_region_add_subregion_overlap(c, addr, mr, (int)rnd(w, 5) - 2, NULL)
         : memory_region_add_subregion(c, addr, mr, NULL);
-    assert_true(ret == 0 || ret == -ELOOP);
+    assert_true(ret == 0 || ret == -ELOOP || (ret == -ENOMEM && oom.armed_once));
 }
 
 /* Put (almost) every pool region somewhere, in random order. */
@@ -378,6 +430,8 @@ static void replica_add(MemoryListener *l, MemoryRegionSection *s)
 {
     Replica *rp = (Replica *)l;
     assert_true(rp->in_commit);
+    bool paused = oom.paused;
+    oom.paused = true;              /* the replica is the test's, not the code's */
     size_t i = 0;
     while (i < rp->nr && rp->r[i].addr < s->offset_within_address_space)
         i++;
@@ -392,6 +446,7 @@ static void replica_add(MemoryListener *l, MemoryRegionSection *s)
         .offset_in_region = s->offset_within_region, .readonly = s->readonly,
     };
     rp->nr++;
+    oom.paused = paused;
 }
 
 static void replica_nop(MemoryListener *l, MemoryRegionSection *s)
@@ -426,8 +481,11 @@ static void check_all(World *w, Replica *rp)
 }
 
 /* One edit (or a transaction of a few), then every check. Sometimes a reader holds
- * the view across the commit: what it holds must not change. */
-static void edit_and_check(World *w, Replica *rp)
+ * the view across the commit: what it holds must not change. With `starve`, an
+ * allocation during the edits and their commit fails (sometimes every one after it
+ * too); the view may then lag, but the next commit must bring it, the dispatch and
+ * the listeners back to the tree. */
+static void edit_and_check(World *w, Replica *rp, bool starve)
 {
     FlatView *held = rnd(w, 8) == 0 ? address_space_get_flatview(&w->as) : NULL;
     FlatRange *saved = NULL;
@@ -438,6 +496,9 @@ static void edit_and_check(World *w, Replica *rp)
         memcpy(saved, held->ranges, held_nr * sizeof(*saved));
     }
     bool batch = rnd(w, 4) == 0;
+    if (starve)
+        oom = (typeof(oom)){ .armed = true, .armed_once = true, .fail_at = rnd(w, 24),
+                             .fail_rest = rnd(w, 3) == 0, .failed = oom.failed };
     if (batch)
         memory_region_transaction_begin();
     int n = batch ? 2 + (int)rnd(w, 4) : 1;
@@ -445,6 +506,11 @@ static void edit_and_check(World *w, Replica *rp)
         random_edit(w);
     if (batch)
         memory_region_transaction_commit();
+    if (starve) {
+        oom.armed = oom.armed_once = false;
+        memory_region_transaction_begin();      /* memory is back: any commit recovers */
+        memory_region_transaction_commit();
+    }
     check_all(w, rp);
     if (held) {
         check_same_ranges(held->ranges, held->nr, saved, held_nr, "held view");
@@ -453,7 +519,7 @@ static void edit_and_check(World *w, Replica *rp)
     }
 }
 
-static void run_round(World *w, uint64_t rng, bool with_listener)
+static void run_round(World *w, uint64_t rng, bool with_listener, bool starve)
 {
     memset(w, 0, sizeof(*w));
     w->rng = rng ? rng : 1;
@@ -467,7 +533,7 @@ static void run_round(World *w, uint64_t rng, bool with_listener)
     populate(w);
     check_all(w, rp);
     for (int e = 0; e < EDITS_PER_ROUND; e++)
-        edit_and_check(w, rp);
+        edit_and_check(w, rp, starve);
     if (rp) {
         memory_listener_unregister(&rp->l);
         assert_int_equal(rp->nr, 0);
@@ -478,25 +544,35 @@ static void run_round(World *w, uint64_t rng, bool with_listener)
 
 /* Each test passes its own World: after a failed check the world stays registered
  * (cmocka leaves the test by longjmp), and must stay valid memory for the next test. */
-static void run_rounds(World *w, const char *name, bool with_listener)
+static void run_rounds(World *w, const char *name, bool with_listener, bool starve)
 {
     uint64_t seed = test_seed(name);
-    log_set_level(LOG_ERROR);       /* plain adds that overlap warn; not interesting here */
+    /* plain adds that overlap warn, refused allocations are logged as errors: neither
+     * is interesting here */
+    log_set_level(starve ? LOG_SILENT : LOG_ERROR);
     for (int round = 0; round < ROUNDS; round++)
-        run_round(w, seed + (uint64_t)round * 0x9e3779b97f4a7c15ULL, with_listener);
+        run_round(w, seed + (uint64_t)round * 0x9e3779b97f4a7c15ULL, with_listener, starve);
     log_set_level(LOG_WARN);
 }
 
 static void flatview_matches_naive_resolver(void **state)
 {
     static World w;
-    run_rounds(&w, "flatview_matches_naive_resolver", false);
+    run_rounds(&w, "flatview_matches_naive_resolver", false, false);
 }
 
 static void listener_replay_matches_new_view(void **state)
 {
     static World w;
-    run_rounds(&w, "listener_replay_matches_new_view", true);
+    run_rounds(&w, "listener_replay_matches_new_view", true, false);
+}
+
+static void failed_allocations_are_recovered_at_the_next_commit(void **state)
+{
+    static World w;
+    unsigned long before = oom.failed;
+    run_rounds(&w, "failed_allocations_are_recovered", true, true);
+    assert_true(oom.failed - before > ROUNDS);  /* the failures did happen */
 }
 
 int main(void)
@@ -504,6 +580,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(flatview_matches_naive_resolver),
         cmocka_unit_test(listener_replay_matches_new_view),
+        cmocka_unit_test(failed_allocations_are_recovered_at_the_next_commit),
     };
     return cmocka_run_group_tests_name("flatview_random", tests, NULL, NULL);
 }

@@ -53,9 +53,11 @@ help:
 deps:
 	$(Q)scripts/deps.sh
 
-# Unit tests that inject allocation failures route the allocator through their own
-# wrappers (ld --wrap): the code under test is the same objects, unchanged.
-UNIT_LDFLAGS_test_flatview_random := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+# Unit tests that inject allocation failures (test_oom_arm in tests/unit/support.h)
+# route the allocator through support.c's wrappers with ld --wrap: the code under test
+# is the same objects, unchanged.
+UNIT_OOM_TESTS := test_flatview_random test_mapcache
+$(foreach t,$(UNIT_OOM_TESTS),$(eval UNIT_LDFLAGS_$(t) := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc))
 
 # ---- per-variant rules --------------------------------------------------------------
 # $(1) = variant name (rel|asan)

@@ -100,3 +100,76 @@ void test_irqs_init(TestIrqs *t)
     t->router = (IrqRouter){ .set_isa_irq = fake_set_isa_irq,
                              .set_pci_intx = fake_set_pci_intx, .opaque = t };
 }
+
+/* ---- allocation failures ------------------------------------------------------------ */
+
+/* Weak: defined by the linker only in binaries linked with --wrap (UNIT_OOM_TESTS),
+ * the only ones whose allocations reach the wrappers below. */
+extern void *__real_malloc(size_t size) __attribute__((weak));
+extern void *__real_calloc(size_t nmemb, size_t size) __attribute__((weak));
+extern void *__real_realloc(void *ptr, size_t size) __attribute__((weak));
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t nmemb, size_t size);
+void *__wrap_realloc(void *ptr, size_t size);
+
+static struct {
+    bool armed, active, paused, fail_rest;
+    unsigned long fail_at, refused;
+} oom;
+
+void test_oom_arm(unsigned long fail_at, bool fail_rest)
+{
+    oom.armed = oom.active = true;
+    oom.fail_at = fail_at;
+    oom.fail_rest = fail_rest;
+}
+
+void test_oom_disarm(void)
+{
+    oom.armed = oom.active = false;
+}
+
+bool test_oom_active(void)
+{
+    return oom.active;
+}
+
+bool test_oom_pause(bool pause)
+{
+    bool was = oom.paused;
+    oom.paused = pause;
+    return was;
+}
+
+unsigned long test_oom_refused(void)
+{
+    return oom.refused;
+}
+
+static bool oom_refuse(void)
+{
+    if (!oom.armed || oom.paused)
+        return false;
+    if (oom.fail_at > 0) {
+        oom.fail_at--;
+        return false;
+    }
+    oom.armed = oom.fail_rest;
+    oom.refused++;
+    return true;
+}
+
+void *__wrap_malloc(size_t size)
+{
+    return oom_refuse() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t nmemb, size_t size)
+{
+    return oom_refuse() ? NULL : __real_calloc(nmemb, size);
+}
+
+void *__wrap_realloc(void *ptr, size_t size)
+{
+    return oom_refuse() ? NULL : __real_realloc(ptr, size);
+}

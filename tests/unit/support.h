@@ -11,6 +11,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -25,6 +26,23 @@ uint64_t test_seed(const char *test_name);
 uint64_t test_rand(uint64_t *state);
 /* Uniform in [0, n). */
 uint64_t test_rand_below(uint64_t *state, uint64_t n);
+
+/*
+ * Allocation failures. A test binary named in the Makefile's UNIT_OOM_TESTS is linked
+ * with ld --wrap for malloc, calloc and realloc, so that every allocation of the code
+ * under test (the same objects, unchanged) passes through here. Armed, the allocation
+ * `fail_at` calls from now is refused (NULL), and with `fail_rest` every later one too,
+ * until disarmed. Pausing lets a test's own bookkeeping allocate while armed. In other
+ * binaries these calls change nothing.
+ */
+void test_oom_arm(unsigned long fail_at, bool fail_rest);
+void test_oom_disarm(void);
+/* Armed since the last test_oom_arm() and not disarmed since (even if spent). */
+bool test_oom_active(void);
+/* Pause (true) or resume (false) refusals; returns the previous setting. */
+bool test_oom_pause(bool pause);
+/* Allocations refused so far in this process. */
+unsigned long test_oom_refused(void);
 
 /* The smallest memory "machine": a root container of `size` bytes (UINT64_MAX for all
  * of 2^64) and the address space "test" over it. */

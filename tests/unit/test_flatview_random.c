@@ -14,8 +14,8 @@
  *  - a listener's region_del/region_add/region_nop events, replayed onto a copy of the
  *    old view, give exactly the new view;
  *  - a view that a reader held (flatview_ref) across the commit did not change.
- * A third test makes allocations fail during the edits and commits (ld --wrap, see
- * below) and checks all of that after the next commit with memory back.
+ * A third test makes allocations fail during the edits and commits (test_oom_arm) and
+ * checks all of that after the next commit with memory back.
  * The seed is printed; XENDM_TEST_SEED replays a run.
  */
 #include "tests/unit/support.h"
@@ -45,56 +45,6 @@ typedef struct World {
     MemoryRegion pool[NR_POOL];     /* containers, then leaves, then aliases */
     AddressSpace as;
 } World;
-
-/* ---- allocation failures ----------------------------------------------------------- */
-
-/*
- * This binary is linked with ld --wrap for malloc, calloc and realloc, so every
- * allocation the memory core makes comes here first. When armed, the allocation
- * `fail_at` calls from now fails, and with `fail_rest` every later one too (memory
- * stays short), until disarmed. The test's own listener replica pauses it.
- */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t nmemb, size_t size);
-void *__real_realloc(void *ptr, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t nmemb, size_t size);
-void *__wrap_realloc(void *ptr, size_t size);
-
-static struct {
-    bool armed, paused, fail_rest;
-    bool armed_once;            /* armed since the edit began: -ENOMEM is expected */
-    unsigned long fail_at;
-    unsigned long failed;       /* allocations refused so far (all tests) */
-} oom;
-
-static bool oom_refuse(void)
-{
-    if (!oom.armed || oom.paused)
-        return false;
-    if (oom.fail_at > 0) {
-        oom.fail_at--;
-        return false;
-    }
-    oom.armed = oom.fail_rest;
-    oom.failed++;
-    return true;
-}
-
-void *__wrap_malloc(size_t size)
-{
-    return oom_refuse() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t nmemb, size_t size)
-{
-    return oom_refuse() ? NULL : __real_calloc(nmemb, size);
-}
-
-void *__wrap_realloc(void *ptr, size_t size)
-{
-    return oom_refuse() ? NULL : __real_realloc(ptr, size);
-}
 
 /* ---- random tree ------------------------------------------------------------------- */
 
@@ -184,7 +134,7 @@ static void random_add(World *w, MemoryRegion *mr)
     int ret = rnd(w, 3)
         ? memory_region_add_subregion_overlap(c, addr, mr, (int)rnd(w, 5) - 2, NULL)
         : memory_region_add_subregion(c, addr, mr, NULL);
-    assert_true(ret == 0 || ret == -ELOOP || (ret == -ENOMEM && oom.armed_once));
+    assert_true(ret == 0 || ret == -ELOOP || (ret == -ENOMEM && test_oom_active()));
 }
 
 /* Put (almost) every pool region somewhere, in random order. */
@@ -430,8 +380,7 @@ static void replica_add(MemoryListener *l, MemoryRegionSection *s)
 {
     Replica *rp = (Replica *)l;
     assert_true(rp->in_commit);
-    bool paused = oom.paused;
-    oom.paused = true;              /* the replica is the test's, not the code's */
+    bool paused = test_oom_pause(true);     /* the replica is the test's, not the code's */
     size_t i = 0;
     while (i < rp->nr && rp->r[i].addr < s->offset_within_address_space)
         i++;
@@ -446,7 +395,7 @@ static void replica_add(MemoryListener *l, MemoryRegionSection *s)
         .offset_in_region = s->offset_within_region, .readonly = s->readonly,
     };
     rp->nr++;
-    oom.paused = paused;
+    test_oom_pause(paused);
 }
 
 static void replica_nop(MemoryListener *l, MemoryRegionSection *s)
@@ -497,8 +446,7 @@ static void edit_and_check(World *w, Replica *rp, bool starve)
     }
     bool batch = rnd(w, 4) == 0;
     if (starve)
-        oom = (typeof(oom)){ .armed = true, .armed_once = true, .fail_at = rnd(w, 24),
-                             .fail_rest = rnd(w, 3) == 0, .failed = oom.failed };
+        test_oom_arm(rnd(w, 24), rnd(w, 3) == 0);
     if (batch)
         memory_region_transaction_begin();
     int n = batch ? 2 + (int)rnd(w, 4) : 1;
@@ -507,7 +455,7 @@ static void edit_and_check(World *w, Replica *rp, bool starve)
     if (batch)
         memory_region_transaction_commit();
     if (starve) {
-        oom.armed = oom.armed_once = false;
+        test_oom_disarm();
         memory_region_transaction_begin();      /* memory is back: any commit recovers */
         memory_region_transaction_commit();
     }
@@ -570,9 +518,9 @@ static void listener_replay_matches_new_view(void **state)
 static void failed_allocations_are_recovered_at_the_next_commit(void **state)
 {
     static World w;
-    unsigned long before = oom.failed;
+    unsigned long before = test_oom_refused();
     run_rounds(&w, "failed_allocations_are_recovered", true, true);
-    assert_true(oom.failed - before > ROUNDS);  /* the failures did happen */
+    assert_true(test_oom_refused() - before > ROUNDS);  /* the failures did happen */
 }
 
 int main(void)

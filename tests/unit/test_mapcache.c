@@ -826,10 +826,15 @@ static void address_space_dma_goes_through_mapcache(void **state)
 
 /* ---- a random workload against a model ---------------------------------------------- */
 
-static void random_workload_keeps_invariants(void **state)
+/*
+ * Random maps (locked or not), unlocks and invalidations, with the cache's counts, the
+ * fake's live mappings and every held pointer checked after each step. With `starve`,
+ * some maps run with allocations failing (test_oom_arm): such a map may fail, with an
+ * Error, and only then; everything after it must still hold.
+ */
+static void run_random_workload(Fake *f, const char *name, bool starve)
 {
-    Fake *f = *state;
-    uint64_t seed = test_seed(__func__);
+    uint64_t seed = test_seed(name);
     MapCache *mc = new_cache(f, BUCKET, 8 * BUCKET);
     uint8_t *view = memfd_mapper_view(f->mem);
     const uint64_t guest = (uint64_t)GUEST_PAGES * PAGE;
@@ -851,8 +856,19 @@ static void random_workload_keeps_invariants(void **state)
             uint64_t len = 1 + test_rand_below(&seed, 2 * BUCKET);
             bool lock = op < 35 && nr_held < 32;
             uint64_t got = len;
-            uint8_t *p = mapcache_map(mc, gpa, &got, lock, NULL);
-            assert_non_null(p);
+            unsigned long refused = test_oom_refused();
+            if (starve && test_rand_below(&seed, 4) == 0)
+                test_oom_arm(test_rand_below(&seed, 3), test_rand_below(&seed, 4) == 0);
+            Error *err = NULL;
+            uint8_t *p = mapcache_map(mc, gpa, &got, lock, &err);
+            test_oom_disarm();
+            if (!p) {
+                assert_true(test_oom_refused() > refused);  /* no other reason here */
+                assert_non_null(err);
+                error_free(err);
+                continue;
+            }
+            assert_null(err);
             assert_true(got >= 1 && got <= len);
             assert_true((gpa & (BUCKET - 1)) + got <= BUCKET);
             *p = (uint8_t)(gpa >> 3);
@@ -878,6 +894,18 @@ static void random_workload_keeps_invariants(void **state)
         }
     }
     free_cache(f, mc);                                     /* unmaps locked ones too */
+}
+
+static void random_workload_keeps_invariants(void **state)
+{
+    run_random_workload(*state, __func__, false);
+}
+
+static void random_workload_survives_allocation_failures(void **state)
+{
+    unsigned long before = test_oom_refused();
+    run_random_workload(*state, __func__, true);
+    assert_true(test_oom_refused() > before);   /* failures were injected */
 }
 
 /* ---- the memfd mapper itself ---------------------------------------------------------- */
@@ -950,6 +978,7 @@ int main(void)
         T(hook_converts_ram_addr),
         T(address_space_dma_goes_through_mapcache),
         T(random_workload_keeps_invariants),
+        T(random_workload_survives_allocation_failures),
         cmocka_unit_test(memfd_mapper_reports_per_page_errors),
     };
     return cmocka_run_group_tests_name("mapcache", tests, NULL, NULL);

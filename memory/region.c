@@ -31,14 +31,19 @@ static void memory_fatal(const char *what, const MemoryRegion *mr, const char *w
     abort();
 }
 
-static char *strdup_or_die(const char *s)
+/* The region's own copy of its name. Out of memory the region stays anonymous (it
+ * still works; only messages and dumps lose the name), and that is logged. */
+static char *copy_name(const char *name)
 {
-    char *copy = s ? strdup(s) : NULL;
-    if (s && !copy) {
-        log_error("out of memory copying region name '%s'", s);
-        abort();
+    if (!name)
+        return NULL;
+    size_t len = strlen(name) + 1;
+    char *copy = malloc(len);
+    if (!copy) {
+        log_error("out of memory copying region name '%s': the region stays anonymous", name);
+        return NULL;
     }
-    return copy;
+    return memcpy(copy, name, len);
 }
 
 void memory_region_init_common(MemoryRegion *mr, const char *owner, const char *name,
@@ -46,7 +51,7 @@ void memory_region_init_common(MemoryRegion *mr, const char *owner, const char *
 {
     assert(size <= MEMSIZE_2_64);
     memset(mr, 0, sizeof(*mr));
-    mr->name = strdup_or_die(name);
+    mr->name = copy_name(name);
     mr->path = memory_region_path_claim(owner, name);
     mr->owner = owner;
     mr->kind = kind;

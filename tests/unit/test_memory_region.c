@@ -861,6 +861,20 @@ static void ram_rom_and_romd_kinds(void **state)
     test_machine_fini(&m);
 }
 
+/* Out of memory for its name, a region is anonymous, not a crash (this binary is
+ * linked for test_oom_arm). */
+static void name_copy_failure_leaves_an_anonymous_region(void **state)
+{
+    MemoryRegion mr;
+    test_oom_arm(0, false);             /* the first allocation: the name's copy */
+    memory_region_init_io(&mr, NULL, NULL, NULL, "doomed-name", 0x1000);
+    test_oom_disarm();
+    assert_null(mr.name);
+    assert_string_equal(memory_region_name(&mr), "(anonymous)");
+    assert_int_equal(memory_region_size(&mr), 0x1000);
+    memory_region_finalize(&mr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -886,6 +900,7 @@ int main(void)
         cmocka_unit_test(mtree_dumps_tree_and_flat_view),
         cmocka_unit_test(io_without_ops_answers_unassigned),
         cmocka_unit_test(ram_rom_and_romd_kinds),
+        cmocka_unit_test(name_copy_failure_leaves_an_anonymous_region),
     };
     return cmocka_run_group_tests_name("memory_region", tests, NULL, NULL);
 }

@@ -49,6 +49,7 @@ typedef struct Dm {
     Device *devices[DM_MAX_DEVICES];
     unsigned nr_devices;
     int signal_fd;
+    FILE *stats_out;                /* --stats: opened at start-up, written at exit */
     volatile bool stop;
 } Dm;
 
@@ -67,8 +68,12 @@ void dm_machine_destroy(Dm *dm);
 /* dm/event_loop.c: serve until a signal or a fatal error. Returns 0 or -errno. */
 int dm_run(Dm *dm, Error **errp);
 
-/* dm/stats.c: counters as "name value" lines; path "-" is stderr. */
+/* dm/stats.c: counters as "name value" lines. The --stats file is opened at start-up
+ * (so a bad path fails before the guest runs, and before the handles are restricted)
+ * and written and closed at exit; "-" is stderr. */
+int dm_stats_open(Dm *dm, Error **errp);
 void dm_print_stats(Dm *dm, FILE *out);
-void dm_write_stats(Dm *dm, const char *path);
+void dm_write_stats(Dm *dm);
+void dm_stats_close(Dm *dm);
 
 #endif

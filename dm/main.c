@@ -29,8 +29,7 @@ int main(int argc, char **argv)
         error_free(err);
         status = EXIT_FAILURE;
     }
-    if (dm.opts.stats_file)
-        dm_write_stats(&dm, dm.opts.stats_file);
+    dm_write_stats(&dm);
     dm_stop(&dm);
     return status;
 }

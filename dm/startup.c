@@ -47,6 +47,11 @@ static void signals_down(Dm *dm)
     dm->signal_fd = -1;
 }
 
+static int stats_up(Dm *dm, Error **errp)
+{
+    return dm_stats_open(dm, errp);
+}
+
 static int xen_up(Dm *dm, Error **errp)
 {
     XenDMConfig cfg = { .domid = dm->opts.domid, .buffered_ioreqs = dm->opts.buffered_ioreqs,
@@ -136,6 +141,7 @@ static void nothing_down(Dm *dm)
 
 static const DmStep steps[] = {
     { "signal handling",             signals_up,  signals_down },
+    { "open the statistics file",    stats_up,    dm_stats_close },
     { "open the Xen interfaces",     xen_up,      xen_down },
     { "create the ioreq server",     server_up,   server_down },
     { "set up guest memory access",  memory_up,   memory_down },

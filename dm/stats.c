@@ -42,19 +42,27 @@ void dm_print_stats(Dm *dm, FILE *out)
     }
 }
 
-void dm_write_stats(Dm *dm, const char *path)
+int dm_stats_open(Dm *dm, Error **errp)
 {
-    if (strcmp(path, "-") == 0) {
-        dm_print_stats(dm, stderr);
-        return;
+    const char *path = dm->opts.stats_file;
+    if (!path)
+        return 0;
+    dm->stats_out = strcmp(path, "-") == 0 ? stderr : fopen(path, "we");
+    if (!dm->stats_out) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot open '%s'", path);
+        return -err;
     }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        log_error("cannot write statistics to %s: %s", path, strerror(errno));
+    return 0;
+}
+
+void dm_write_stats(Dm *dm)
+{
+    FILE *f = dm->stats_out;
+    if (!f)
         return;
-    }
     dm_print_stats(dm, f);
-    if (dm->as_ready) {
+    if (f != stderr && dm->as_ready) {
         fprintf(f, "\n# mtree\n");
         mtree_print(f, &dm->as_mem);
         mtree_print(f, &dm->as_io);
@@ -62,6 +70,14 @@ void dm_write_stats(Dm *dm, const char *path)
         mtree_print_flatview(f, &dm->as_mem);
         mtree_print_flatview(f, &dm->as_io);
     }
-    if (fclose(f) != 0)
-        log_error("cannot write statistics to %s: %s", path, strerror(errno));
+    fflush(f);
+}
+
+void dm_stats_close(Dm *dm)
+{
+    FILE *f = dm->stats_out;
+    dm->stats_out = NULL;
+    if (f && f != stderr && fclose(f) != 0)
+        log_error("cannot write the statistics file '%s': %s", dm->opts.stats_file,
+                  strerror(errno));
 }

@@ -27,6 +27,9 @@ dm_alone "$xendm" --domid 1 --mapcache-bucket 4096 --mapcache-max 1
 check "... and so is a mapcache smaller than one bucket" \
     grep -q "mapcache-max must hold at least one bucket" "$tmp/alone.err"
 check "help and version succeed" bash -c "'$xendm' --help | grep -q Usage && '$xendm' --version | grep -q xendm"
+dm_alone "$xendm" --domid 1 --stats "$tmp/no-such-dir/stats"
+check "a --stats file that cannot be created stops start-up before Xen is touched" \
+    bash -c "[ $alone_status -eq 1 ] && grep -q \"open the statistics file: cannot open '$tmp/no-such-dir/stats': No such file\" '$tmp/alone.err' && ! grep -q 'open the Xen interfaces' '$tmp/alone.err'"
 
 printf 'sleep 300ms\n' >"$tmp/idle.gs"
 xendm_run "$tmp/idle.gs" --start-timeout 2000 -- --domid 7

@@ -40,10 +40,10 @@ XENDM_rel  := $(if $(wildcard dm/*.c),build/rel/xendm)
 XENDM_asan := $(if $(wildcard dm/*.c),build/asan/xendm)
 
 .PHONY: fuzz all deps test unit-test integration-test bench demo clean help
-all: $(XENDM_rel) mockxen-rel
+all: $(XENDM_rel) build/rel/xendm-ctl mockxen-rel
 
 help:
-	@echo "make          build xendm and mockxen (optimised, build/rel)"
+	@echo "make          build xendm, xendm-ctl and mockxen (optimised, build/rel)"
 	@echo "make test     install missing packages (as root), build under ASan+UBSan, run every test"
 	@echo "make bench    build optimised and print the benchmark table"
 	@echo "make demo     start mockxen and xendm, run a guest, show what happened"
@@ -73,6 +73,10 @@ LIBS_$(1) := $(foreach m,$(LINK_ORDER),build/$(1)/lib$(m).a)
 build/$(1)/xendm: $(patsubst %.c,build/$(1)/%.o,$(wildcard dm/*.c)) $$(LIBS_$(1))
 	@mkdir -p $$(dir $$@)
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ $$(XEN_LIBS) -lm
+
+# The control client needs nothing but libc.
+build/$(1)/xendm-ctl: build/$(1)/tools/xendm-ctl.o
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$<
 
 UNIT_$(1) := $(patsubst tests/unit/%.c,build/$(1)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/tests/unit/support.o $$(LIBS_$(1))
@@ -117,7 +121,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)scripts/run-tests.sh build/asan build/rel
 
-test-build: $(UNIT_asan) $(FUZZ_asan) $(XENCHECK_asan) $(XENDM_asan) mockxen-asan $(XENDM_rel) mockxen-rel
+test-build: $(UNIT_asan) $(FUZZ_asan) $(XENCHECK_asan) $(XENDM_asan) build/asan/xendm-ctl \
+            mockxen-asan $(XENDM_rel) mockxen-rel
 
 unit-test: $(UNIT_asan)
 	$(Q)scripts/run-tests.sh --unit-only build/asan build/rel

@@ -33,6 +33,7 @@ typedef struct DmOptions {
     uint64_t mapcache_bucket;       /* bytes; 0: default */
     uint64_t mapcache_max;          /* bytes; 0: default */
     const char *stats_file;
+    const char *control_path;
     bool restrict_handles;
 } DmOptions;
 
@@ -50,6 +51,7 @@ typedef struct Dm {
     unsigned nr_devices;
     int signal_fd;
     FILE *stats_out;                /* --stats: opened at start-up, written at exit */
+    int control_fd;                 /* --control: the listening socket, -1: none */
     volatile bool stop;
 } Dm;
 
@@ -75,5 +77,11 @@ int dm_stats_open(Dm *dm, Error **errp);
 void dm_print_stats(Dm *dm, FILE *out);
 void dm_write_stats(Dm *dm);
 void dm_stats_close(Dm *dm);
+
+/* dm/control.c: the --control socket (protocol in control.c). open is a start-up step
+ * (no path: nothing to do), serve answers one client when the socket is readable. */
+int dm_control_open(Dm *dm, Error **errp);
+void dm_control_serve(Dm *dm);
+void dm_control_close(Dm *dm);
 
 #endif

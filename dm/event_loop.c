@@ -2,7 +2,7 @@
  * dm/event_loop.c — the one thread that serves the guest.
  *
  * An epoll set holds the event-channel fd (ioreqs), the signal fd (SIGTERM, SIGINT and
- * SIGHUP end the run) and the devices' input fds. Everything, device emulation
+ * SIGHUP end the run), the control socket (--control) and the devices' input fds. Everything, device emulation
  * included, runs on this thread, so the memory model needs no locks.
  *
  * A device's input fd can change between wake-ups (a UART socket accepts a client, a
@@ -24,7 +24,8 @@
 /* epoll data for the two fixed sources; devices use their index. */
 #define SOURCE_EVTCHN  (DM_MAX_DEVICES + 0)
 #define SOURCE_SIGNAL  (DM_MAX_DEVICES + 1)
-#define LOOP_MAX_EVENTS (DM_MAX_DEVICES + 2)
+#define SOURCE_CONTROL (DM_MAX_DEVICES + 2)
+#define LOOP_MAX_EVENTS (DM_MAX_DEVICES + 3)
 
 typedef struct EventLoop {
     int epfd;
@@ -124,6 +125,8 @@ static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
                 return ret;
         } else if (source == SOURCE_SIGNAL) {
             handle_signal(dm);
+        } else if (source == SOURCE_CONTROL) {
+            dm_control_serve(dm);
         } else if (source < dm->nr_devices) {
             handle_device_input(dm, (unsigned)source);
         }
@@ -137,6 +140,8 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
     int ret = watch(loop, EPOLL_CTL_ADD, xen_dm_event_fd(dm->xen), SOURCE_EVTCHN, errp);
     if (ret == 0)
         ret = watch(loop, EPOLL_CTL_ADD, dm->signal_fd, SOURCE_SIGNAL, errp);
+    if (ret == 0 && dm->control_fd >= 0)
+        ret = watch(loop, EPOLL_CTL_ADD, dm->control_fd, SOURCE_CONTROL, errp);
     while (ret == 0 && !dm->stop) {
         int ready = sync_device_fds(dm, loop, errp);
         if (ready < 0) {

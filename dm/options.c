@@ -44,6 +44,8 @@ static void print_usage(FILE *out)
 "      --no-restrict          keep the Xen handles unrestricted (for debugging)\n"
 "      --stats FILE           write counters to FILE at exit (it is created at start-up;\n"
 "                             \"-\" for stderr)\n"
+"      --control PATH         answer xendm-ctl on a Unix socket created at PATH (mode\n"
+"                             0600): help, stats, mtree, flatview, stop\n"
 "  -l, --log LEVEL            error, warn, info or debug (default warn; env XENDM_LOG)\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n"
@@ -66,7 +68,7 @@ static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint
 
 enum {
     OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
-    OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT,
+    OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT, OPT_CONTROL,
 };
 
 static const struct option long_options[] = {
@@ -82,6 +84,7 @@ static const struct option long_options[] = {
     { "mapcache-max", required_argument, NULL, OPT_MC_MAX },
     { "no-restrict", no_argument, NULL, OPT_NO_RESTRICT },
     { "stats", required_argument, NULL, OPT_STATS },
+    { "control", required_argument, NULL, OPT_CONTROL },
     { "log", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -118,6 +121,7 @@ static int apply_option(DmOptions *o, int c, const char *arg)
     case OPT_LOG_DIRTY: o->log_dirty = true; return 0;
     case OPT_NO_RESTRICT: o->restrict_handles = false; return 0;
     case OPT_STATS: o->stats_file = arg; return 0;
+    case OPT_CONTROL: o->control_path = arg; return 0;
     case OPT_MC_BUCKET:
         if (parse_option_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
             return -EINVAL;

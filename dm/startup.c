@@ -52,6 +52,11 @@ static int stats_up(Dm *dm, Error **errp)
     return dm_stats_open(dm, errp);
 }
 
+static int control_up(Dm *dm, Error **errp)
+{
+    return dm_control_open(dm, errp);
+}
+
 static int xen_up(Dm *dm, Error **errp)
 {
     XenDMConfig cfg = { .domid = dm->opts.domid, .buffered_ioreqs = dm->opts.buffered_ioreqs,
@@ -142,6 +147,7 @@ static void nothing_down(Dm *dm)
 static const DmStep steps[] = {
     { "signal handling",             signals_up,  signals_down },
     { "open the statistics file",    stats_up,    dm_stats_close },
+    { "open the control socket",     control_up,  dm_control_close },
     { "open the Xen interfaces",     xen_up,      xen_down },
     { "create the ioreq server",     server_up,   server_down },
     { "set up guest memory access",  memory_up,   memory_down },
@@ -164,6 +170,7 @@ static double monotonic_ms(void)
 int dm_start(Dm *dm, Error **errp)
 {
     dm->signal_fd = -1;
+    dm->control_fd = -1;
     for (steps_done = 0; steps_done < NR_STEPS; steps_done++) {
         const DmStep *s = &steps[steps_done];
         log_info("step %u/%zu: %s", steps_done + 1, NR_STEPS, s->name);

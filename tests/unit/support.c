@@ -108,9 +108,11 @@ void test_irqs_init(TestIrqs *t)
 extern void *__real_malloc(size_t size) __attribute__((weak));
 extern void *__real_calloc(size_t nmemb, size_t size) __attribute__((weak));
 extern void *__real_realloc(void *ptr, size_t size) __attribute__((weak));
+extern void *__real_aligned_alloc(size_t align, size_t size) __attribute__((weak));
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t nmemb, size_t size);
 void *__wrap_realloc(void *ptr, size_t size);
+void *__wrap_aligned_alloc(size_t align, size_t size);
 
 static struct {
     bool armed, active, paused, fail_rest;
@@ -172,4 +174,9 @@ void *__wrap_calloc(size_t nmemb, size_t size)
 void *__wrap_realloc(void *ptr, size_t size)
 {
     return oom_refuse() ? NULL : __real_realloc(ptr, size);
+}
+
+void *__wrap_aligned_alloc(size_t align, size_t size)
+{
+    return oom_refuse() ? NULL : __real_aligned_alloc(align, size);
 }

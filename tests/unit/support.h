@@ -29,8 +29,9 @@ uint64_t test_rand_below(uint64_t *state, uint64_t n);
 
 /*
  * Allocation failures. A test binary named in the Makefile's UNIT_OOM_TESTS is linked
- * with ld --wrap for malloc, calloc and realloc, so that every allocation of the code
- * under test (the same objects, unchanged) passes through here. Armed, the allocation
+ * with ld --wrap for malloc, calloc, realloc and aligned_alloc, so that every allocation
+ * of the code under test (the same objects, unchanged) passes through here (strdup and
+ * other allocations inside libc do not). Armed, the allocation
  * `fail_at` calls from now is refused (NULL), and with `fail_rest` every later one too,
  * until disarmed. Pausing lets a test's own bookkeeping allocate while armed. In other
  * binaries these calls change nothing.

@@ -7,6 +7,10 @@
  *
  * The model's only change from the seed: the search runs over [0, limit) instead of
  * [0, RAM_ADDR_MAX), and "no gap" is a failure instead of an abort.
+ *
+ * A third run makes allocations fail at random during the steps (test_oom_arm): an
+ * operation that runs out of memory must fail whole, with an error, and leave the list
+ * exactly as the model has it (no half-added block, no lost gap).
  */
 #include "tests/unit/support.h"
 
@@ -119,6 +123,15 @@ static void compare_state(unsigned step, ram_addr_t limit, uint64_t *rng)
     assert_ptr_equal(qemu_get_ram_block(addr), want);
 }
 
+static bool starving;           /* the current run makes allocations fail */
+
+/* With `starving`, arm allocation failures for the next operation, sometimes. */
+static void maybe_starve(uint64_t *rng)
+{
+    if (starving && test_rand_below(rng, 3) == 0)
+        test_oom_arm(test_rand_below(rng, 4), test_rand_below(rng, 4) == 0);
+}
+
 static void step_alloc(unsigned step, ram_addr_t limit, uint64_t *rng, unsigned *failures)
 {
     ram_addr_t used = random_pages(rng) * PAGE, max = used;
@@ -129,8 +142,17 @@ static void step_alloc(unsigned step, ram_addr_t limit, uint64_t *rng, unsigned 
     ram_addr_t want;
     bool fits = model_find_offset(max, limit, &want);
     Error *err = NULL;
+    unsigned long refused = test_oom_refused();
+    maybe_starve(rng);
     RAMBlock *b = resizeable ? qemu_ram_alloc_resizeable(used, max, NULL, NULL, &err)
                              : qemu_ram_alloc(used, NULL, &err);
+    test_oom_disarm();
+    if (!b && test_oom_refused() != refused) {      /* out of memory: nothing happened */
+        assert_non_null(err);
+        error_free(err);
+        (*failures)++;
+        return;
+    }
     if (!fits) {
         if (b)
             fail_msg("step %u: xendm placed %" PRIu64 " bytes at 0x%" PRIx64
@@ -155,7 +177,9 @@ static void step_alloc(unsigned step, ram_addr_t limit, uint64_t *rng, unsigned 
 static void step_free(uint64_t *rng)
 {
     unsigned i = (unsigned)test_rand_below(rng, model_n);
-    qemu_ram_free(model[i].real);
+    maybe_starve(rng);
+    qemu_ram_free(model[i].real);               /* must succeed, whatever the memory */
+    test_oom_disarm();
     model_remove(i);
 }
 
@@ -165,15 +189,18 @@ static void step_resize(uint64_t *rng)
     ram_addr_t newsize = (1 + test_rand_below(rng, model[i].max_length / PAGE + 2)) * PAGE;
     bool ok = newsize == model[i].used_length ||
               ((model[i].real->flags & RAM_RESIZEABLE) && newsize <= model[i].max_length);
+    maybe_starve(rng);
     int ret = qemu_ram_resize(model[i].real, newsize, NULL);
+    test_oom_disarm();
     assert_int_equal(ret == 0, ok);
     if (ok)
         model[i].used_length = newsize;
 }
 
 /* Run STEPS random operations in a space of `limit_pages` pages. */
-static void run_differential(const char *name, ram_addr_t limit_pages)
+static void run_differential(const char *name, ram_addr_t limit_pages, bool starve)
 {
+    starving = starve;
     uint64_t rng = test_seed(name);
     ram_addr_t limit = limit_pages * PAGE;
     unsigned failures = 0;
@@ -192,7 +219,7 @@ static void run_differential(const char *name, ram_addr_t limit_pages)
             step_resize(&rng);
         compare_state(step, limit, &rng);
     }
-    printf("# %s: %u live blocks at the end, %u allocations found no gap\n", name, model_n,
+    printf("# %s: %u live blocks at the end, %u allocations failed\n", name, model_n,
            failures);
     ram_reset_for_tests();
 }
@@ -200,13 +227,21 @@ static void run_differential(const char *name, ram_addr_t limit_pages)
 /* A roomy space: placement in many gaps, rarely full. */
 static void differential_roomy_space(void **state)
 {
-    run_differential("ram_random.roomy", 1 << 20);
+    run_differential("ram_random.roomy", 1 << 20, false);
 }
 
 /* A tight space: frequent exhaustion, and both sides must agree on it. */
 static void differential_tight_space(void **state)
 {
-    run_differential("ram_random.tight", 1024);
+    run_differential("ram_random.tight", 1024, false);
+}
+
+/* Out of memory at random points: every operation fails whole or not at all. */
+static void differential_with_allocation_failures(void **state)
+{
+    unsigned long before = test_oom_refused();
+    run_differential("ram_random.starved", 4096, true);
+    assert_true(test_oom_refused() > before);
 }
 
 int main(void)
@@ -214,6 +249,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(differential_roomy_space),
         cmocka_unit_test(differential_tight_space),
+        cmocka_unit_test(differential_with_allocation_failures),
     };
     return cmocka_run_group_tests_name("ram_random", tests, NULL, NULL);
 }

@@ -16,11 +16,11 @@ section "starting mockxen (domain 1, 64 MiB populated) and xendm"
     --script "$top/tests/demo/demo.gs" >"$tmp/mx.out" 2>"$tmp/mx.err" &
 mx_pid=$!
 for _ in $(seq 100); do [ -S "$tmp/mx.sock" ] && break; sleep 0.05; done
-echo "\$ LD_LIBRARY_PATH=build/shim MOCKXEN_SOCKET=... XENSTORED_PATH=... xendm --domid 1 --log-dirty ..."
+echo "\$ LD_LIBRARY_PATH=build/shim MOCKXEN_SOCKET=... XENSTORED_PATH=... xendm --domid 1 --log-dirty --control ... ..."
 env LD_LIBRARY_PATH="$top/build/shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
     "$build/xendm" --domid 1 --log-dirty --log info --no-defaults \
     --device "uart,chardev=file:$tmp/uart.txt" --device pci-testdev \
-    --stats "$tmp/dm.stats" >"$tmp/dm.out" 2>"$tmp/dm.err" &
+    --stats "$tmp/dm.stats" --control "$tmp/ctl.sock" >"$tmp/dm.out" 2>"$tmp/dm.err" &
 dm_pid=$!
 
 section "the guest (mockxen's scripted vCPU 0)"
@@ -29,14 +29,20 @@ for _ in $(seq 200); do grep -q "waiting for the inspection" "$tmp/mx.out" 2>/de
 sed 's/^vcpu0: /  /' "$tmp/mx.out"
 section "ranges mockxen has registered for xendm's ioreq server"
 "$mockxen" --query "$tmp/mx.sock" ranges 2>&1 | sed 's/^/  /'
+section "xendm's live counters, asked over its control socket"
+echo "\$ xendm-ctl \$sock stats"
+"$build/xendm-ctl" "$tmp/ctl.sock" stats 2>&1 | grep -E '^(ioreq|mapcache)' | sed 's/^/  /'
 wait $mx_pid; mx_status=$?
-kill -TERM $dm_pid; wait $dm_pid; dm_status=$?
+echo
+echo "\$ xendm-ctl \$sock stop"
+"$build/xendm-ctl" "$tmp/ctl.sock" stop 2>&1 | sed 's/^/  /' || kill -TERM $dm_pid
+wait $dm_pid; dm_status=$?
 mx_pid= dm_pid=
 
 section "what the guest wrote to the UART (xendm's chardev file)"
 sed 's/^/  | /' "$tmp/uart.txt"
 section "xendm start-up steps"
-grep -E "step|undo" "$tmp/dm.err" | sed 's/^xendm: info: /  /' | head -20
+grep -E "step|undo" "$tmp/dm.err" | sed 's/^xendm: info: /  /' | head -30
 section "memory tree and flat view (xendm, at exit)"
 sed -n '/^# mtree/,$p' "$tmp/dm.stats" | sed 's/^/  /'
 section "xendm counters (ioreqs, mapcache, dirty reports)"

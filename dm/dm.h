@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "devices/devices.h"
 #include "mapcache/mapcache.h"
@@ -35,6 +36,10 @@ typedef struct DmOptions {
     const char *stats_file;
     const char *control_path;
     bool restrict_handles;
+    const char *chroot_dir;         /* --chroot */
+    bool runas;                     /* --runas: become runas_uid / runas_gid */
+    uid_t runas_uid;
+    gid_t runas_gid;
 } DmOptions;
 
 typedef struct Dm {
@@ -77,6 +82,12 @@ int dm_stats_open(Dm *dm, Error **errp);
 void dm_print_stats(Dm *dm, FILE *out);
 void dm_write_stats(Dm *dm);
 void dm_stats_close(Dm *dm);
+
+/* dm/privileges.c: --runas and --chroot. The first two check an option's value and
+ * store it while options are parsed; dm_drop_privileges is the last start-up step. */
+int dm_resolve_runas(const char *spec, DmOptions *o, Error **errp);
+int dm_set_chroot(const char *dir, DmOptions *o, Error **errp);
+int dm_drop_privileges(Dm *dm, Error **errp);
 
 /* dm/control.c: the --control socket (protocol in control.c). open is a start-up step
  * (no path: nothing to do), serve answers one client when the socket is readable. */

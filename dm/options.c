@@ -42,6 +42,9 @@ static void print_usage(FILE *out)
 "      --mapcache-max MIB     mapped guest memory before eviction, at least one\n"
 "                             bucket (default 32768)\n"
 "      --no-restrict          keep the Xen handles unrestricted (for debugging)\n"
+"      --runas USER[:GROUP]   once started, run as USER (name or uid) and GROUP\n"
+"                             (default: USER's group); needs root\n"
+"      --chroot DIR           once started, make DIR the root directory; needs root\n"
 "      --stats FILE           write counters to FILE at exit (it is created at start-up;\n"
 "                             \"-\" for stderr)\n"
 "      --control PATH         answer xendm-ctl on a Unix socket created at PATH (mode\n"
@@ -69,6 +72,7 @@ static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint
 enum {
     OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
     OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT, OPT_CONTROL,
+    OPT_RUNAS, OPT_CHROOT,
 };
 
 static const struct option long_options[] = {
@@ -85,11 +89,25 @@ static const struct option long_options[] = {
     { "no-restrict", no_argument, NULL, OPT_NO_RESTRICT },
     { "stats", required_argument, NULL, OPT_STATS },
     { "control", required_argument, NULL, OPT_CONTROL },
+    { "runas", required_argument, NULL, OPT_RUNAS },
+    { "chroot", required_argument, NULL, OPT_CHROOT },
     { "log", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
+
+/* Run check(arg) for option `opt`: 0, or -EINVAL with its message printed. */
+static int option_checked(const char *opt, int (*check)(const char *, DmOptions *, Error **),
+                          const char *arg, DmOptions *o)
+{
+    Error *err = NULL;
+    if (check(arg, o, &err) == 0)
+        return 0;
+    fprintf(stderr, "xendm: %s: %s\n", opt, error_get_pretty(err));
+    error_free(err);
+    return -EINVAL;
+}
 
 /* Returns 0 to go on, 1 to exit successfully, -EINVAL on a bad option. */
 static int apply_option(DmOptions *o, int c, const char *arg)
@@ -122,6 +140,8 @@ static int apply_option(DmOptions *o, int c, const char *arg)
     case OPT_NO_RESTRICT: o->restrict_handles = false; return 0;
     case OPT_STATS: o->stats_file = arg; return 0;
     case OPT_CONTROL: o->control_path = arg; return 0;
+    case OPT_RUNAS: return option_checked("--runas", dm_resolve_runas, arg, o);
+    case OPT_CHROOT: return option_checked("--chroot", dm_set_chroot, arg, o);
     case OPT_MC_BUCKET:
         if (parse_option_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
             return -EINVAL;

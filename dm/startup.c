@@ -140,6 +140,11 @@ static int restrict_up(Dm *dm, Error **errp)
     return dm->opts.restrict_handles ? xen_dm_restrict(dm->xen, errp) : 0;
 }
 
+static int privileges_up(Dm *dm, Error **errp)
+{
+    return dm_drop_privileges(dm, errp);
+}
+
 static void nothing_down(Dm *dm)
 {
 }
@@ -155,6 +160,7 @@ static const DmStep steps[] = {
     { "enable the ioreq server",     enable_up,   nothing_down },
     { "announce 'running'",          announce_up, nothing_down },
     { "restrict the Xen handles",    restrict_up, nothing_down },
+    { "drop privileges",             privileges_up, nothing_down },
 };
 #define NR_STEPS (sizeof(steps) / sizeof(steps[0]))
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Guest RAM that xendm places itself (any RAM block but the toolstack's main RAM) is
 # populated through xc_domain_populate_physmap_exact; a refused populate is reported
-# with the frames and the domain, and leaves no half-added RAM block.
+# with the frames and the domain, and leaves no half-added RAM block and no frame
+# populated in the guest.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
 . "$top/tests/integration/xendm_lib.bash"
@@ -19,6 +20,7 @@ run_ram_alloc() {
     env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
         "$ram_alloc" 1 "$kib" >"$tmp/ra.out" 2>"$tmp/ra.err"
     ra_status=$?
+    populated=$("$mockxen" --query "$tmp/mx.sock" status 2>/dev/null | awk '$1 == "populated" { print $2 }')
     wait "$mx_pid"
     [ "$ra_status" -ne 0 ] && sed "s/^/# /" "$tmp/ra.err"
 }
@@ -34,4 +36,6 @@ check "a refused populate fails the allocation (exit 1, nothing left behind)" te
 check "... naming the frames, the region and the domain" \
     grep -q "Xen refused to populate 1024 frames at gfn 0x400 for 'vram' (domain 1): Cannot allocate memory" \
     "$tmp/ra.err"
+check "... and giving back the 1024 frames it had populated (none left in the guest)" \
+    bash -c "[ '$(mx_count xc_domain_decrease_reservation_exact)' -eq 1 ] && [ '$populated' = 0 ]"
 done_testing

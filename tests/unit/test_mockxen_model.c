@@ -91,6 +91,30 @@ static void domain_memory_and_dirty_log(void **state)
     mx_domain_destroy(d);
 }
 
+/* decrease_reservation: frames go in order, an unpopulated one stops it (those before
+ * stay freed), and a frame populated again reads as zeros. */
+static void domain_frames_can_be_given_back(void **state)
+{
+    MxDomain *d = new_domain(1);
+    Error *err = NULL;
+    uint64_t gfns[3] = { 1, 2, 3 }, mixed[3] = { 1, 5, 2 };
+    uint32_t v = 0xdeadbeef, r = 1;
+    assert_int_equal(mx_domain_populate(d, gfns, 3, 0, NULL), 0);
+    assert_int_equal(mx_domain_write(d, 0x1000, &v, 4, NULL), 0);
+    assert_int_equal(mx_domain_depopulate(d, mixed, 3, 0, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "gfn 0x5 is not populated (1 of 3"));
+    error_free(err);
+    assert_false(mx_domain_is_populated(d, 1));
+    assert_true(mx_domain_is_populated(d, 2));
+    assert_int_equal(d->nr_populated, 2);
+    assert_int_equal(mx_domain_read(d, 0x1000, &r, 4, NULL), -EFAULT);
+    assert_int_equal(mx_domain_depopulate(d, gfns, 1, 1, NULL), -EINVAL);   /* order 1 */
+    assert_int_equal(mx_domain_populate(d, gfns, 1, 0, NULL), 0);
+    assert_int_equal(mx_domain_read(d, 0x1000, &r, 4, NULL), 0);
+    assert_int_equal(r, 0);                                     /* scrubbed */
+    mx_domain_destroy(d);
+}
+
 static void domain_config_is_checked(void **state)
 {
     MxDomainConfig cfg = { .domid = 0, .nr_vcpus = 1, .max_gfn = 0xff };
@@ -186,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rangeset_merges_and_limits),
         cmocka_unit_test(domain_memory_and_dirty_log),
+        cmocka_unit_test(domain_frames_can_be_given_back),
         cmocka_unit_test(domain_config_is_checked),
         cmocka_unit_test(servers_limit_and_resources),
         cmocka_unit_test(routing_follows_xen),

@@ -3,6 +3,7 @@
  * log-dirty bitmap, crash state.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,35 @@ int mx_domain_populate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned 
     }
     pthread_mutex_unlock(&d->lock);
     return 0;
+}
+
+int mx_domain_depopulate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned order,
+                         Error **errp)
+{
+    if (order != 0) {
+        error_setg_errno(errp, EINVAL, "decrease_reservation: extent order %u (only 0 is "
+                         "modelled)", order);
+        return -EINVAL;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    for (uint64_t i = 0; i < nr && !rc; i++) {
+        uint64_t gfn = gfns[i];
+        if (gfn > d->max_gfn || !bit_test(d->populated, gfn)) {
+            error_setg_errno(errp, EINVAL, "decrease_reservation: gfn 0x%llx is not populated "
+                             "(%llu of %llu frames freed)", (unsigned long long)gfn,
+                             (unsigned long long)i, (unsigned long long)nr);
+            rc = -EINVAL;
+            break;
+        }
+        bit_clear(d->populated, gfn);
+        d->nr_populated--;
+        /* Xen hands out a scrubbed page next time: drop the contents. */
+        fallocate(d->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(gfn << 12), 4096);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
 }
 
 bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn)

@@ -25,6 +25,7 @@
     M(xc_domain_getinfo, 1) \
     M(xc_domain_getinfolist, 1) \
     M(xc_domain_populate_physmap_exact, 1) \
+    M(xc_domain_decrease_reservation_exact, 1) \
     M(xc_hvm_param_get, 1) \
     M(xc_hvm_param_set, 1) \
     M(xc_get_hvm_param, 1) \

@@ -159,6 +159,11 @@ void mx_domain_destroy(MxDomain *d);
  * -EEXIST is not an error (Xen replaces the frame; we keep it). */
 int mx_domain_populate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned order,
                        Error **errp);
+/* Give frames back (decrease_reservation, extent_order 0), in order: a frame that is
+ * not populated stops it with -EINVAL, the ones before it stay freed, as in Xen. A
+ * freed frame reads as zeros if it is populated again. */
+int mx_domain_depopulate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned order,
+                         Error **errp);
 bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn);
 /* Make a special frame (an ioreq page) mappable or not. */
 void mx_domain_set_special(MxDomain *d, uint64_t gfn, bool present);

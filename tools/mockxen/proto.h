@@ -58,6 +58,7 @@ enum MxOp {
     MX_OP_EVTCHN_BIND,        /* MxBindReq -> ret = local port, fd: remote eventfd */
     MX_OP_EVTCHN_UNBIND,      /* MxBindReq{local port} */
     MX_OP_QUERY,              /* NUL-terminated command text -> NUL-terminated answer */
+    MX_OP_DEPOPULATE,         /* MxPopulateReq + uint64_t gfns[nr]: decrease_reservation */
     MX_OP_NR
 };
 

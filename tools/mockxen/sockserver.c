@@ -175,24 +175,27 @@ static int op_domain_info(Req *q, Reply *r, Error **errp)
     return 1;
 }
 
-static int op_populate(Req *q, Reply *r, Error **errp)
+/* MX_OP_POPULATE and MX_OP_DEPOPULATE: a frame list for the domain. */
+static int op_frames(Req *q, bool populate, Error **errp)
 {
+    const char *what = populate ? "populate" : "decrease_reservation";
     MxPopulateReq req;
     int rc = take_privileged(q, &req, sizeof(req), errp);
     if (rc || (rc = need(q, sizeof(req) + req.nr * sizeof(uint64_t), errp)))
         return rc;
     if (req.nr > MX_POPULATE_CHUNK) {
-        error_setg_errno(errp, E2BIG, "populate: %llu frames in one request",
+        error_setg_errno(errp, E2BIG, "%s: %llu frames in one request", what,
                          (unsigned long long)req.nr);
         return -E2BIG;
     }
     uint64_t *gfns = malloc(req.nr * sizeof(uint64_t) + 1);
     if (!gfns) {
-        error_setg_errno(errp, ENOMEM, "populate: %llu frames", (unsigned long long)req.nr);
+        error_setg_errno(errp, ENOMEM, "%s: %llu frames", what, (unsigned long long)req.nr);
         return -ENOMEM;
     }
     memcpy(gfns, q->p + sizeof(req), req.nr * sizeof(uint64_t));
-    rc = mx_domain_populate(q->s->d, gfns, req.nr, req.extent_order, errp);
+    rc = populate ? mx_domain_populate(q->s->d, gfns, req.nr, req.extent_order, errp)
+                  : mx_domain_depopulate(q->s->d, gfns, req.nr, req.extent_order, errp);
     free(gfns);
     return rc;
 }
@@ -430,7 +433,8 @@ static int dispatch(Req *q, uint32_t op, Reply *r, Error **errp)
 {
     switch (op) {
     case MX_OP_DOMAIN_INFO:     return op_domain_info(q, r, errp);
-    case MX_OP_POPULATE:        return op_populate(q, r, errp);
+    case MX_OP_POPULATE:        return op_frames(q, true, errp);
+    case MX_OP_DEPOPULATE:      return op_frames(q, false, errp);
     case MX_OP_HVM_PARAM_GET:   return op_param(q, r, false, errp);
     case MX_OP_HVM_PARAM_SET:   return op_param(q, r, true, errp);
     case MX_OP_GUEST_MEMORY:    return op_guest_memory(q, r, errp);

@@ -101,22 +101,40 @@ int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain, unsigned int
     return 1;
 }
 
-int xc_domain_populate_physmap_exact(xc_interface *xch, uint32_t domid,
-                                     unsigned long nr_extents, unsigned int extent_order,
-                                     unsigned int mem_flags, xen_pfn_t *extent_start)
+/* Send a frame list for op in chunks the daemon takes. 0 or -1 with errno. */
+static int frame_list_call(xc_interface *xch, uint32_t op, uint32_t domid,
+                           unsigned long nr_extents, unsigned int extent_order,
+                           const xen_pfn_t *extent_start)
 {
-    MX_ENTER(xc_domain_populate_physmap_exact, -1);
     /* xen_pfn_t is 64-bit on x86_64: the frame list goes over the wire as it is. */
     _Static_assert(sizeof(xen_pfn_t) == sizeof(uint64_t), "xen_pfn_t is not 64-bit");
     for (unsigned long done = 0; done < nr_extents; done += MX_POPULATE_CHUNK) {
         unsigned long n = nr_extents - done < MX_POPULATE_CHUNK ? nr_extents - done
                                                                  : MX_POPULATE_CHUNK;
         MxPopulateReq req = { .domid = domid, .extent_order = extent_order, .nr = n };
-        if (mx_client_call(&xch->c, MX_OP_POPULATE, &req, sizeof(req), extent_start + done,
+        if (mx_client_call(&xch->c, op, &req, sizeof(req), extent_start + done,
                            n * sizeof(uint64_t), NULL, 0, NULL, NULL, 0, NULL) < 0)
             return -1;
     }
     return 0;
+}
+
+int xc_domain_populate_physmap_exact(xc_interface *xch, uint32_t domid,
+                                     unsigned long nr_extents, unsigned int extent_order,
+                                     unsigned int mem_flags, xen_pfn_t *extent_start)
+{
+    MX_ENTER(xc_domain_populate_physmap_exact, -1);
+    return frame_list_call(xch, MX_OP_POPULATE, domid, nr_extents, extent_order,
+                           extent_start);
+}
+
+int xc_domain_decrease_reservation_exact(xc_interface *xch, uint32_t domid,
+                                         unsigned long nr_extents, unsigned int extent_order,
+                                         xen_pfn_t *extent_start)
+{
+    MX_ENTER(xc_domain_decrease_reservation_exact, -1);
+    return frame_list_call(xch, MX_OP_DEPOPULATE, domid, nr_extents, extent_order,
+                           extent_start);
 }
 
 static int param_call(xc_interface *xch, uint32_t op, uint32_t dom, uint32_t param,

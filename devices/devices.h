@@ -1,11 +1,12 @@
 /*
  * devices/devices.h — the emulated devices of xendm and the small interfaces they use.
  *
- * A device is a guest-visible model (16550A UART, PCI host bridge, PCI test device) that
- * answers accesses through MemoryRegions with MemoryRegionOps (memory/memory.h). Devices
- * never call Xen: interrupts go out through an IrqRouter that the board supplies (xen/
- * turns it into xendevicemodel_set_isa_irq_level / set_pci_intx_level, tests use a
- * fake), DMA goes through an AddressSpace with address_space_rw(), and the PCI host
+ * A device is a guest-visible model (16550A UART, PCI host bridge, PCI test device, the
+ * virtio entropy device on virtio-mmio) that answers accesses through MemoryRegions
+ * with MemoryRegionOps (memory/memory.h). Devices never call Xen: interrupts go out
+ * through an IrqRouter that the board supplies (xen/ turns it into
+ * xendevicemodel_set_isa_irq_level / set_pci_intx_level, tests use a fake), DMA goes
+ * through an AddressSpace with address_space_rw(), and the PCI host
  * tells whoever installed PciHostHooks which functions exist on bus 0 (xen/ turns that
  * into xendevicemodel_map_pcidev_to_ioreq_server).
  *
@@ -198,6 +199,74 @@ void pci_host_unregister_device(PciHost *host, PciDevice *dev);
 void pci_device_set_intx(PciDevice *dev, bool level);
 uint32_t pci_device_sbdf(const PciDevice *dev);
 
+/* ---- Virtqueues (devices/virtqueue.c) ---------------------------------------------- */
+
+/* A split virtqueue the driver laid out in guest memory (virtio 1.x, 2.7). The device
+ * owns last_avail and used_idx; the rest is what the driver configured. */
+typedef struct VirtQueue {
+    uint16_t num;                   /* queue size */
+    bool ready;
+    uint64_t desc, avail, used;     /* guest addresses of the three rings */
+    uint16_t last_avail;            /* next avail entry to take */
+    uint16_t used_idx;              /* next used entry to fill */
+} VirtQueue;
+
+#define VIRTQ_MAX_SEGS 16
+
+typedef struct VirtqSeg {
+    uint64_t addr;
+    uint32_t len;
+    bool device_writes;             /* VIRTQ_DESC_F_WRITE: a buffer for the device to fill */
+} VirtqSeg;
+
+/* One available chain, its buffers in order. */
+typedef struct VirtqElem {
+    uint16_t head;
+    unsigned nr;
+    VirtqSeg seg[VIRTQ_MAX_SEGS];
+} VirtqElem;
+
+/* Size and alignment of a queue the driver wants to enable: 0 or -EINVAL (errp). */
+int virtq_check_layout(const VirtQueue *vq, uint16_t max, Error **errp);
+/* Take the next available chain: 1 (elem filled), 0 (none), or -EIO (errp) for a
+ * malformed queue or guest memory that cannot be read: the driver's error. */
+int virtq_pop(VirtQueue *vq, AddressSpace *as, VirtqElem *elem, Error **errp);
+/* Hand the chain back with `len` bytes written into it. 0 or -EIO (errp). */
+int virtq_push(VirtQueue *vq, AddressSpace *as, const VirtqElem *elem, uint32_t len,
+               Error **errp);
+/* Whether the driver wants an interrupt for used buffers (avail flags). */
+bool virtq_wants_interrupt(VirtQueue *vq, AddressSpace *as);
+
+/* ---- virtio over MMIO (devices/virtio_mmio.c) ---------------------------------------- */
+
+typedef struct VirtioMmio VirtioMmio;
+#define VIRTIO_MMIO_MAX_QUEUES  4
+#define VIRTIO_MMIO_REGION_SIZE 0x200
+
+/* What a virtio device adds to the transport. notify runs when the driver kicks queue
+ * q of a running device; -EIO (errp set) means the driver broke the queue, and the
+ * device then needs a reset. reset (optional) runs when the driver resets the device. */
+typedef struct VirtioBackend {
+    uint32_t device_id;             /* virtio device type: 4 = entropy source */
+    uint64_t features;              /* offered besides VIRTIO_F_VERSION_1 */
+    unsigned nr_queues;
+    uint16_t queue_max;             /* QueueNumMax, a power of two */
+    int (*notify)(VirtioMmio *vm, unsigned q, void *opaque, Error **errp);
+    void (*reset)(void *opaque);
+    void *opaque;
+} VirtioBackend;
+
+/* The device's registers as a region named `name` for the board to map; DMA goes to
+ * dma_as, interrupts to irq. */
+VirtioMmio *virtio_mmio_new(const VirtioBackend *be, IrqLine irq, AddressSpace *dma_as,
+                            const char *name, Error **errp);
+void virtio_mmio_free(VirtioMmio *vm);
+MemoryRegion *virtio_mmio_region(VirtioMmio *vm);
+VirtQueue *virtio_mmio_queue(VirtioMmio *vm, unsigned q);
+AddressSpace *virtio_mmio_dma(VirtioMmio *vm);
+/* The backend put buffers in queue q's used ring: interrupt unless the driver said no. */
+void virtio_mmio_used_buffers(VirtioMmio *vm, unsigned q);
+
 /* ---- Device registry (devices/registry.c) ------------------------------------------ */
 
 /* What the machine offers to the devices created on it. */
@@ -255,6 +324,10 @@ const char *device_opts_get(const DeviceOpts *opts, const char *key);
 /* Value of key as a number (decimal, 0x hex, 0 octal) in [0, max], or def if absent. */
 int device_opts_get_u64(const DeviceOpts *opts, const char *key, uint64_t def,
                         uint64_t max, uint64_t *out, Error **errp);
+
+/* The "irq" option (default def) as an ISA interrupt line on the board's router. */
+int device_opts_get_isa_irq(const DeviceOpts *opts, const DeviceBoard *board, unsigned def,
+                            IrqLine *line, Error **errp);
 
 /* Parse str, check its keys against the type, create the device. */
 Device *device_create(const DeviceBoard *board, const char *str, Error **errp);

@@ -95,23 +95,6 @@ static void testdev_set_irq_status(PciTestDev *td, uint32_t status)
 
 /* ---- DMA ---- */
 
-/* Every byte of [addr, addr + len) is RAM (writable RAM if is_write). */
-static bool dma_range_is_ram(AddressSpace *as, hwaddr addr, uint64_t len, bool is_write)
-{
-    while (len) {
-        MemoryRegionSection s = address_space_lookup(as, addr);
-        if (!s.mr || !memory_region_is_ram(s.mr) || (is_write && s.readonly))
-            return false;
-        MemSize end = (MemSize)s.offset_within_address_space + s.size;
-        if (end <= addr)
-            return false;       /* a section that does not cover addr: refuse */
-        MemSize left = end - addr;
-        uint64_t step = left < len ? (uint64_t)left : len;
-        addr += step;
-        len -= step;
-    }
-    return true;
-}
 
 static enum testdev_dma_error testdev_dma_check(PciTestDev *td, uint64_t guest,
                                                 uint64_t buf_off, bool to_guest)
@@ -125,7 +108,7 @@ static enum testdev_dma_error testdev_dma_check(PciTestDev *td, uint64_t guest,
         return DMA_ERR_BUFFER_RANGE;
     if (count && guest + (count - 1) < guest)
         return DMA_ERR_ADDR_WRAP;
-    if (!dma_range_is_ram(td->dma_as, guest, count, to_guest))
+    if (!address_space_range_is_ram(td->dma_as, guest, count, to_guest))
         return DMA_ERR_NOT_RAM;
     return DMA_OK;
 }

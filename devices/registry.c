@@ -155,6 +155,15 @@ int device_opts_get_u64(const DeviceOpts *opts, const char *key, uint64_t def,
     return 0;
 }
 
+int device_opts_get_isa_irq(const DeviceOpts *opts, const DeviceBoard *board, unsigned def,
+                            IrqLine *line, Error **errp)
+{
+    uint64_t irq;
+    if (device_opts_get_u64(opts, "irq", def, ISA_NUM_IRQS - 1, &irq, errp) < 0)
+        return -EINVAL;
+    return irq_line_init_isa(line, board->irq, (unsigned)irq, errp);
+}
+
 static int device_opts_check_keys(const DeviceOpts *opts, const DeviceType *type,
                                   Error **errp)
 {

@@ -425,13 +425,11 @@ DEVICE_TYPE_REGISTER(uart_type)
 
 static Device *uart_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp)
 {
-    uint64_t port, irq;
+    uint64_t port;
     IrqLine line;
     if (device_opts_get_u64(opts, "port", UART16550_DEFAULT_PORT, 0x10000 - UART_NUM_PORTS,
                             &port, errp) < 0 ||
-        device_opts_get_u64(opts, "irq", UART16550_DEFAULT_IRQ, ISA_NUM_IRQS - 1, &irq,
-                            errp) < 0 ||
-        irq_line_init_isa(&line, board->irq, (unsigned)irq, errp) < 0)
+        device_opts_get_isa_irq(opts, board, UART16550_DEFAULT_IRQ, &line, errp) < 0)
         return NULL;
     const char *spec = device_opts_get(opts, "chardev");
     Chardev *chr = chardev_open(spec ? spec : "stdio", errp);

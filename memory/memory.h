@@ -281,6 +281,10 @@ FlatView *address_space_get_flatview(AddressSpace *as);
 /* Section answering at addr (size clipped to the end of that section). The section's
  * mr is NULL when nothing answers (a hole). Valid until the next commit. */
 MemoryRegionSection address_space_lookup(AddressSpace *as, hwaddr addr);
+/* Every byte of [addr, addr + len) is RAM (writable RAM if is_write): what a device
+ * checks before DMA that must not reach MMIO (its own registers included: no re-entry)
+ * nor a hole. */
+bool address_space_range_is_ram(AddressSpace *as, hwaddr addr, uint64_t len, bool is_write);
 
 /* ---- Dispatch (memory/dispatch.c) ------------------------------------------------ */
 

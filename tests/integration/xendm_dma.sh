@@ -1,7 +1,8 @@
 #!/bin/bash
 # xendm end to end: the PCI test device found through config space, its BAR placed and
 # moved (exactly one unmap and one map per move), DMA into guest memory through the
-# mapcache, reported to the log-dirty bitmap with few modified_memory calls.
+# mapcache, reported to the log-dirty bitmap with few modified_memory calls; and the
+# virtio entropy device driven through a split virtqueue in guest RAM.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
 . "$top/tests/integration/xendm_lib.bash"
@@ -11,6 +12,12 @@ check "config space, BAR placement, MMIO, DMA both ways and INTx" test "$mx_stat
 check "the test device was registered with map_pcidev" \
     test "$(mx_count xendevicemodel_map_pcidev_to_ioreq_server)" -ge 1
 check "the DMA went through the mapcache" test "$(dm_stat mapcache.maps)" -ge 1
+
+xendm_run "$scripts/virtio-rng.gs" -- --device virtio-rng
+check "virtio-rng: probe, feature negotiation, a split queue in guest RAM, random bytes by DMA, IRQ 5" \
+    test "$mx_status" -eq 0
+check "... its registers claimed as one more range (UART ports, virtio MMIO)" \
+    test "$(mx_count xendevicemodel_map_io_range_to_ioreq_server)" -eq 2
 
 xendm_run "$scripts/log-dirty.gs" -- --log-dirty
 check "DMA shows up in the log-dirty bitmap" test "$mx_status" -eq 0

@@ -101,6 +101,29 @@ void test_irqs_init(TestIrqs *t)
                              .set_pci_intx = fake_set_pci_intx, .opaque = t };
 }
 
+void test_board_init(TestBoard *b, uint64_t ram_size)
+{
+    memory_region_init(&b->mem_root, NULL, "system", UINT64_MAX);
+    memory_region_init(&b->io_root, NULL, "io", 0x10000);
+    assert_int_equal(memory_region_init_ram(&b->ram, NULL, "ram", ram_size, NULL), 0);
+    assert_int_equal(memory_region_add_subregion(&b->mem_root, 0, &b->ram, NULL), 0);
+    assert_int_equal(address_space_init(&b->as, &b->mem_root, "memory", NULL), 0);
+    b->ram_ptr = memory_region_get_ram_ptr(&b->ram);
+    assert_non_null(b->ram_ptr);
+    test_irqs_init(&b->irqs);
+    b->board = (DeviceBoard){ .system_memory = &b->mem_root, .system_io = &b->io_root,
+                              .dma_as = &b->as, .irq = &b->irqs.router };
+}
+
+void test_board_fini(TestBoard *b)
+{
+    address_space_destroy(&b->as);
+    memory_region_del_subregion(&b->mem_root, &b->ram, NULL);
+    memory_region_finalize(&b->ram);
+    memory_region_finalize(&b->mem_root);
+    memory_region_finalize(&b->io_root);
+}
+
 /* ---- allocation failures ------------------------------------------------------------ */
 
 /* Weak: defined by the linker only in binaries linked with --wrap (UNIT_OOM_TESTS),

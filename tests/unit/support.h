@@ -82,4 +82,19 @@ typedef struct TestIrqs {
 
 void test_irqs_init(TestIrqs *t);
 
+/* A board for device tests: RAM of ram_size at 0 in the memory root (all of 2^64), an
+ * I/O root of 64 KiB, the memory address space (also where DMA goes) and a TestIrqs
+ * router; no PCI host. test_board_fini() expects the devices gone and only the RAM
+ * left in the memory root. */
+typedef struct TestBoard {
+    MemoryRegion mem_root, io_root, ram;
+    AddressSpace as;
+    TestIrqs irqs;
+    DeviceBoard board;
+    uint8_t *ram_ptr;
+} TestBoard;
+
+void test_board_init(TestBoard *b, uint64_t ram_size);
+void test_board_fini(TestBoard *b);
+
 #endif

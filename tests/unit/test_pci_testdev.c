@@ -26,32 +26,24 @@ static void other_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 static const MemoryRegionOps other_ops = { .read = other_read, .write = other_write };
 
 typedef struct Fixture {
-    MemoryRegion mem_root, io_root, ram, rom, other;
-    AddressSpace as;
-    TestIrqs irqs;
+    TestBoard b;                    /* RAM at 0 and the memory address space */
+    MemoryRegion rom, other;
     PciHost *host;
     PciTestDev *td;
     MemoryRegion *bar;
-    uint8_t *ram_ptr;
 } Fixture;
 
 static int setup(void **state)
 {
     Fixture *f = calloc(1, sizeof(*f));
-    memory_region_init(&f->mem_root, NULL, "system", UINT64_MAX);
-    memory_region_init(&f->io_root, NULL, "io", 0x10000);
-    assert_int_equal(memory_region_init_ram(&f->ram, NULL, "ram", RAM_SIZE, NULL), 0);
+    test_board_init(&f->b, RAM_SIZE);
     assert_int_equal(memory_region_init_rom(&f->rom, NULL, "rom", 0x1000, NULL), 0);
     memory_region_init_io(&f->other, NULL, &other_ops, NULL, "other", 0x1000);
-    assert_int_equal(memory_region_add_subregion(&f->mem_root, 0, &f->ram, NULL), 0);
-    assert_int_equal(memory_region_add_subregion(&f->mem_root, ROM_ADDR, &f->rom, NULL), 0);
-    assert_int_equal(memory_region_add_subregion(&f->mem_root, MMIO_ADDR, &f->other, NULL), 0);
-    assert_int_equal(address_space_init(&f->as, &f->mem_root, "memory", NULL), 0);
-    f->ram_ptr = memory_region_get_ram_ptr(&f->ram);
-    assert_non_null(f->ram_ptr);
-    test_irqs_init(&f->irqs);
-    f->host = pci_host_new(&f->mem_root, &f->io_root, &f->irqs.router, 0, NULL);
-    f->td = pci_testdev_new(&f->as, NULL);
+    assert_int_equal(memory_region_add_subregion(&f->b.mem_root, ROM_ADDR, &f->rom, NULL), 0);
+    assert_int_equal(memory_region_add_subregion(&f->b.mem_root, MMIO_ADDR, &f->other, NULL),
+                     0);
+    f->host = pci_host_new(&f->b.mem_root, &f->b.io_root, &f->b.irqs.router, 0, NULL);
+    f->td = pci_testdev_new(&f->b.as, NULL);
     assert_non_null(f->td);
     f->bar = pci_testdev_bar0(f->td);
     assert_int_equal(pci_host_register_device(f->host, pci_testdev_pci(f->td), DEVFN, NULL), 0);
@@ -73,15 +65,11 @@ static int teardown(void **state)
             pci_host_unregister_device(f->host, left);
     }
     pci_host_free(f->host);
-    address_space_destroy(&f->as);
-    memory_region_del_subregion(&f->mem_root, &f->ram, NULL);
-    memory_region_del_subregion(&f->mem_root, &f->rom, NULL);
-    memory_region_del_subregion(&f->mem_root, &f->other, NULL);
-    memory_region_finalize(&f->ram);
+    memory_region_del_subregion(&f->b.mem_root, &f->rom, NULL);
+    memory_region_del_subregion(&f->b.mem_root, &f->other, NULL);
     memory_region_finalize(&f->rom);
     memory_region_finalize(&f->other);
-    memory_region_finalize(&f->mem_root);
-    memory_region_finalize(&f->io_root);
+    test_board_fini(&f->b);
     free(f);
     return 0;
 }
@@ -101,7 +89,7 @@ static void op_wr(Fixture *f, hwaddr off, unsigned size, uint64_t v)
 static uint32_t mmio_rd(Fixture *f, hwaddr reg)
 {
     MemTxResult r;
-    uint32_t v = address_space_ldl_le(&f->as, BAR_ADDR + reg, MEMTXATTRS_UNSPECIFIED, &r);
+    uint32_t v = address_space_ldl_le(&f->b.as, BAR_ADDR + reg, MEMTXATTRS_UNSPECIFIED, &r);
     assert_int_equal(r, MEMTX_OK);
     return v;
 }
@@ -109,14 +97,14 @@ static uint32_t mmio_rd(Fixture *f, hwaddr reg)
 static void mmio_wr(Fixture *f, hwaddr reg, uint32_t v)
 {
     MemTxResult r;
-    address_space_stl_le(&f->as, BAR_ADDR + reg, v, MEMTXATTRS_UNSPECIFIED, &r);
+    address_space_stl_le(&f->b.as, BAR_ADDR + reg, v, MEMTXATTRS_UNSPECIFIED, &r);
     assert_int_equal(r, MEMTX_OK);
 }
 
 static void mmio_wr64(Fixture *f, hwaddr reg, uint64_t v)
 {
     MemTxResult r;
-    address_space_stq_le(&f->as, BAR_ADDR + reg, v, MEMTXATTRS_UNSPECIFIED, &r);
+    address_space_stq_le(&f->b.as, BAR_ADDR + reg, v, MEMTXATTRS_UNSPECIFIED, &r);
     assert_int_equal(r, MEMTX_OK);
 }
 
@@ -151,7 +139,7 @@ static void id_and_scratch_through_the_address_space(void **state)
     mmio_wr(f, SCRATCH, 0x12345678);
     assert_int_equal(mmio_rd(f, SCRATCH), 0x12345678);
     MemTxResult r;
-    (void)address_space_lduw_le(&f->as, BAR_ADDR + SCRATCH, MEMTXATTRS_UNSPECIFIED, &r);
+    (void)address_space_lduw_le(&f->b.as, BAR_ADDR + SCRATCH, MEMTXATTRS_UNSPECIFIED, &r);
     assert_int_not_equal(r, MEMTX_OK);                      /* 2-byte register access */
 }
 
@@ -217,12 +205,12 @@ static void dma_guest_to_buffer(void **state)
 {
     Fixture *f = *state;
     for (int i = 0; i < 256; i++)
-        f->ram_ptr[0x1000 + i] = (uint8_t)(i ^ 0x5a);
+        f->b.ram_ptr[0x1000 + i] = (uint8_t)(i ^ 0x5a);
     dma(f, 0x1000, 0x10, 256, 0);
     assert_int_equal(mmio_rd(f, STATUS), 1);                /* done, no error */
     for (int i = 0; i < 256; i++)
         assert_int_equal(op_rd(f, PCI_TESTDEV_BUF_OFF + 0x10 + i, 1), (uint8_t)(i ^ 0x5a));
-    assert_false(f->irqs.intx.level);                       /* no IRQ requested */
+    assert_false(f->b.irqs.intx.level);                       /* no IRQ requested */
     dma(f, 0, 0, PCI_TESTDEV_BUF_SIZE, 0);                  /* the whole buffer */
     assert_int_equal(mmio_rd(f, STATUS), 1);
 }
@@ -230,19 +218,19 @@ static void dma_guest_to_buffer(void **state)
 static void dma_buffer_to_guest_marks_dirty(void **state)
 {
     Fixture *f = *state;
-    memory_region_set_log(&f->ram, true, DIRTY_MEMORY_VGA);
-    ram_addr_t base = memory_region_get_ram_addr(&f->ram);
+    memory_region_set_log(&f->b.ram, true, DIRTY_MEMORY_VGA);
+    ram_addr_t base = memory_region_get_ram_addr(&f->b.ram);
     cpu_physical_memory_test_and_clear_dirty(base, RAM_SIZE, DIRTY_MEMORY_VGA);
     for (unsigned i = 0; i < 0x200; i += 8)
         op_wr(f, PCI_TESTDEV_BUF_OFF + 0x800 + i, 8, 0x0101010101010101ull * (i / 8));
     dma(f, 0x800, 0x8f00, 0x200, CMD_TO_GUEST);             /* crosses a page boundary */
     assert_int_equal(mmio_rd(f, STATUS), 1);
     for (unsigned i = 0; i < 0x200; i++)
-        assert_int_equal(f->ram_ptr[0x8f00 + i], i / 8);
+        assert_int_equal(f->b.ram_ptr[0x8f00 + i], i / 8);
     assert_true(cpu_physical_memory_get_dirty(base + 0x8000, 0x1000, DIRTY_MEMORY_VGA));
     assert_true(cpu_physical_memory_get_dirty(base + 0x9000, 0x1000, DIRTY_MEMORY_VGA));
     assert_false(cpu_physical_memory_get_dirty(base + 0xa000, 0x1000, DIRTY_MEMORY_VGA));
-    memory_region_set_log(&f->ram, false, DIRTY_MEMORY_VGA);
+    memory_region_set_log(&f->b.ram, false, DIRTY_MEMORY_VGA);
 }
 
 static void dma_from_rom_is_allowed(void **state)
@@ -257,18 +245,18 @@ static void completion_interrupt_and_ack(void **state)
     Fixture *f = *state;
     dma(f, 0, 0, 64, CMD_IRQ);
     assert_int_equal(mmio_rd(f, IRQ_STATUS), 1);
-    assert_true(f->irqs.intx.level);
-    assert_int_equal(f->irqs.intx.sbdf, PCI_SBDF(0, 0, DEVFN));
+    assert_true(f->b.irqs.intx.level);
+    assert_int_equal(f->b.irqs.intx.sbdf, PCI_SBDF(0, 0, DEVFN));
     mmio_wr(f, IRQ_STATUS, 1);                              /* acknowledge */
     assert_int_equal(mmio_rd(f, IRQ_STATUS), 0);
-    assert_false(f->irqs.intx.level);
+    assert_false(f->b.irqs.intx.level);
     mmio_wr(f, IRQ_RAISE, 4 | 0x100);                       /* software; unknown bits drop */
     assert_int_equal(mmio_rd(f, IRQ_STATUS), 4);
-    assert_true(f->irqs.intx.level);
+    assert_true(f->b.irqs.intx.level);
     mmio_wr(f, IRQ_STATUS, 1);                              /* other bit: still raised */
-    assert_true(f->irqs.intx.level);
+    assert_true(f->b.irqs.intx.level);
     mmio_wr(f, IRQ_STATUS, 0xffffffff);
-    assert_false(f->irqs.intx.level);
+    assert_false(f->b.irqs.intx.level);
 }
 
 typedef struct BadDma {
@@ -296,19 +284,19 @@ static void refused_dma_sets_error_and_touches_nothing(void **state)
         { "into own BAR", 0, BAR_ADDR + 0x1000, 16, CMD_TO_GUEST, 4 },
         { "from own BAR", BAR_ADDR, 0, 16, 0, 4 },
     };
-    memset(f->ram_ptr + RAM_SIZE - 0x80, 0xcc, 0x80);
+    memset(f->b.ram_ptr + RAM_SIZE - 0x80, 0xcc, 0x80);
     op_wr(f, PCI_TESTDEV_BUF_OFF, 8, 0x1111111111111111ull);
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         print_message("# %s\n", bad[i].what);
         dma(f, bad[i].src, bad[i].dst, bad[i].count, bad[i].cmd | CMD_IRQ);
         assert_int_equal(mmio_rd(f, STATUS), 2u | bad[i].code << 8);
         assert_int_equal(mmio_rd(f, IRQ_STATUS), 2);
-        assert_true(f->irqs.intx.level);
+        assert_true(f->b.irqs.intx.level);
         mmio_wr(f, IRQ_STATUS, 2);
-        assert_false(f->irqs.intx.level);
+        assert_false(f->b.irqs.intx.level);
     }
     for (unsigned i = 0; i < 0x80; i++)
-        assert_int_equal(f->ram_ptr[RAM_SIZE - 0x80 + i], 0xcc);
+        assert_int_equal(f->b.ram_ptr[RAM_SIZE - 0x80 + i], 0xcc);
     assert_int_equal(op_rd(f, PCI_TESTDEV_BUF_OFF, 8), 0x1111111111111111ull);
     assert_int_equal(op_rd(f, SCRATCH, 4), 0);              /* own BAR untouched */
 }
@@ -317,7 +305,7 @@ static void dma_needs_bus_mastering(void **state)
 {
     Fixture *f = *state;
     pci_host_config_write(f->host, PCI_SBDF(0, 0, DEVFN), PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
-    f->ram_ptr[0] = 0x42;
+    f->b.ram_ptr[0] = 0x42;
     dma(f, 0, 0, 1, 0);
     assert_int_equal(mmio_rd(f, STATUS), 2u | 6u << 8);
     assert_int_not_equal(op_rd(f, PCI_TESTDEV_BUF_OFF, 1), 0x42);
@@ -381,7 +369,7 @@ static void dma_through_the_ram_translate_hook(void **state)
     mc.base = memory_region_get_ram_addr(&xram);
     RamTranslateHook hook = { fake_map, fake_release, &mc };
     memory_set_ram_translate_hook(&hook);
-    assert_int_equal(memory_region_add_subregion(&f->mem_root, XRAM_ADDR, &xram, NULL), 0);
+    assert_int_equal(memory_region_add_subregion(&f->b.mem_root, XRAM_ADDR, &xram, NULL), 0);
 
     for (unsigned i = 0; i < 0x100; i += 8)
         op_wr(f, PCI_TESTDEV_BUF_OFF + i, 8, 0x0202020202020202ull);
@@ -401,7 +389,7 @@ static void dma_through_the_ram_translate_hook(void **state)
     assert_int_equal(op_rd(f, PCI_TESTDEV_BUF_OFF, 8), 0x5555555555555555ull);
 
     memory_set_ram_translate_hook(NULL);
-    memory_region_del_subregion(&f->mem_root, &xram, NULL);
+    memory_region_del_subregion(&f->b.mem_root, &xram, NULL);
     memory_region_finalize(&xram);
 }
 
@@ -410,8 +398,8 @@ static void dma_through_the_ram_translate_hook(void **state)
 static void created_by_name_on_the_board(void **state)
 {
     Fixture *f = *state;
-    DeviceBoard board = { .system_memory = &f->mem_root, .system_io = &f->io_root,
-                          .dma_as = &f->as, .irq = &f->irqs.router, .pci = f->host };
+    DeviceBoard board = { .system_memory = &f->b.mem_root, .system_io = &f->b.io_root,
+                          .dma_as = &f->b.as, .irq = &f->b.irqs.router, .pci = f->host };
     Device *a = device_create(&board, "pci-testdev,slot=5", NULL);
     assert_non_null(a);
     PciDevice *pa = pci_host_find_device(f->host, PCI_DEVFN(5, 0));

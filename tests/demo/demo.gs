@@ -62,5 +62,9 @@ mmio-read $bar, 4 == 0xffffffff
 mmio-write 0xe8000000 + 0x04, 4, 0x600df00d
 mmio-read  0xe8000000 + 0x04, 4 == 0x600df00d
 echo "   BAR0 now at 0xe8000000, scratch register answers"
+
+echo "7. virtio-rng on virtio-mmio at 0xfeb00000: negotiate, post a 96-byte chain"
+include "../guest-scripts/virtio-rng.gs"
+echo "   used ring: 1 element of 96 bytes, first 8 random bytes:" $a
 echo "demo: guest done, waiting for the inspection"
 sleep 1500ms

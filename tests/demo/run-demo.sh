@@ -19,7 +19,7 @@ for _ in $(seq 100); do [ -S "$tmp/mx.sock" ] && break; sleep 0.05; done
 echo "\$ LD_LIBRARY_PATH=build/shim MOCKXEN_SOCKET=... XENSTORED_PATH=... xendm --domid 1 --log-dirty --control ... ..."
 env LD_LIBRARY_PATH="$top/build/shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
     "$build/xendm" --domid 1 --log-dirty --log info --no-defaults \
-    --device "uart,chardev=file:$tmp/uart.txt" --device pci-testdev \
+    --device "uart,chardev=file:$tmp/uart.txt" --device pci-testdev --device virtio-rng \
     --stats "$tmp/dm.stats" --control "$tmp/ctl.sock" >"$tmp/dm.out" 2>"$tmp/dm.err" &
 dm_pid=$!
 
@@ -53,7 +53,7 @@ sed -n '/counters:/,$p' "$tmp/mx.err" | tail -n +2 | sed 's/^/  /'
 errors=$(grep -E "error" "$tmp/mx.err" "$tmp/dm.err" | grep -v "Connection reset" | head -5)
 echo
 if [ "$mx_status" -eq 0 ] && [ "$dm_status" -eq 0 ] && grep -q "rep from" "$tmp/uart.txt"; then
-    echo "demo: PASS — the guest's UART, PCI, DMA, log-dirty and BAR move all worked through xendm"
+    echo "demo: PASS — the guest's UART, PCI, DMA, log-dirty, BAR move and virtio-rng all worked through xendm"
     exit 0
 fi
 echo "demo: FAIL — mockxen exit $mx_status, xendm exit $dm_status"

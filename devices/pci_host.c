@@ -450,3 +450,25 @@ void pci_host_unregister_device(PciHost *host, PciDevice *dev)
     dev->host = NULL;
     irq_line_init_none(&dev->intx);
 }
+
+int pci_host_pick_slot(PciHost *host, const DeviceOpts *opts, const char *who, uint8_t *devfn,
+                       Error **errp)
+{
+    uint64_t slot, fn;
+    if (device_opts_get_u64(opts, "fn", 0, 7, &fn, errp) < 0)
+        return -EINVAL;
+    if (device_opts_get(opts, "slot")) {
+        if (device_opts_get_u64(opts, "slot", 0, 31, &slot, errp) < 0)
+            return -EINVAL;
+        *devfn = PCI_DEVFN(slot, fn);
+        return 0;
+    }
+    for (slot = PCI_FIRST_DEFAULT_SLOT; slot < 32; slot++) {
+        if (!pci_host_find_device(host, PCI_DEVFN(slot, fn))) {
+            *devfn = PCI_DEVFN(slot, fn);
+            return 0;
+        }
+    }
+    error_setg(errp, "%s: no free slot for function %" PRIu64 " on bus 0", who, fn);
+    return -EBUSY;
+}

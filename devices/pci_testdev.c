@@ -328,41 +328,19 @@ static const DeviceType testdev_type = {
 };
 DEVICE_TYPE_REGISTER(testdev_type)
 
-/* Slots 0..2 are where PC chipsets put the host bridge, ISA bridge and VGA. */
-#define TESTDEV_FIRST_DEFAULT_SLOT 3
-
-static int testdev_pick_slot(const DeviceBoard *board, uint64_t fn, uint64_t *slot,
-                             Error **errp)
-{
-    for (uint64_t s = TESTDEV_FIRST_DEFAULT_SLOT; s < 32; s++) {
-        if (!pci_host_find_device(board->pci, PCI_DEVFN(s, fn))) {
-            *slot = s;
-            return 0;
-        }
-    }
-    error_setg(errp, "pci-testdev: no free slot for function %" PRIu64 " on bus 0", fn);
-    return -EBUSY;
-}
-
 static Device *testdev_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp)
 {
-    uint64_t slot, fn;
+    uint8_t devfn;
     if (!board->pci || !board->dma_as) {
         error_setg(errp, "pci-testdev: the machine has no PCI bus or DMA address space");
         return NULL;
     }
-    if (device_opts_get_u64(opts, "fn", 0, 7, &fn, errp) < 0)
+    if (pci_host_pick_slot(board->pci, opts, "pci-testdev", &devfn, errp) < 0)
         return NULL;
-    if (device_opts_get(opts, "slot")) {
-        if (device_opts_get_u64(opts, "slot", 0, 31, &slot, errp) < 0)
-            return NULL;
-    } else if (testdev_pick_slot(board, fn, &slot, errp) < 0) {
-        return NULL;
-    }
     PciTestDev *td = pci_testdev_new(board->dma_as, errp);
     if (!td)
         return NULL;
-    if (pci_host_register_device(board->pci, &td->pci, PCI_DEVFN(slot, fn), errp) < 0) {
+    if (pci_host_register_device(board->pci, &td->pci, devfn, errp) < 0) {
         pci_testdev_free(td);
         return NULL;
     }

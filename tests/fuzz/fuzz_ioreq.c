@@ -4,8 +4,9 @@
  * The input is a sequence of raw ioreq_t images (32 bytes each, every field and pad
  * bit as the guest-influenced page could hold it), executed one after another by
  * ioreq_exec() on a machine like dm/machine.c builds: RAM at 0, the UART, the PCI host
- * and the PCI test device, with PCI config requests going to the PCI host, plus a
- * virtio-rng at 0xe0180000 whose queues live in whatever RAM holds. The test device's
+ * and the PCI test device, with PCI config requests going to the PCI host, plus the
+ * virtio entropy device on virtio-mmio at 0xe0180000 and on PCI (slot 4), whose
+ * queues live in whatever RAM holds. The test device's
  * DMA and rep data_is_ptr requests reach RAM, holes and MMIO.
  */
 #include <stdbool.h>
@@ -25,7 +26,7 @@ typedef struct FuzzMachine {
     AddressSpace as_mem, as_io;
     IrqRouter irq;
     PciHost *pci;
-    Device *uart, *testdev, *rng;
+    Device *uart, *testdev, *rng, *rng_pci;
     IoreqExecCtx exec;
 } FuzzMachine;
 
@@ -64,7 +65,8 @@ static FuzzMachine *machine(void)
     m.uart = device_create(&board, "uart,chardev=null", NULL);
     m.testdev = device_create(&board, "pci-testdev", NULL);
     m.rng = device_create(&board, "virtio-rng,addr=0xe0180000", NULL);
-    if (!m.pci || !m.uart || !m.testdev || !m.rng)
+    m.rng_pci = device_create(&board, "virtio-rng-pci", NULL);
+    if (!m.pci || !m.uart || !m.testdev || !m.rng || !m.rng_pci)
         abort();
     m.exec = (IoreqExecCtx){ .as_io = &m.as_io, .as_mem = &m.as_mem,
                              .pci_config_read = pci_read, .pci_config_write = pci_write,

@@ -40,9 +40,7 @@ static int fill_segment(AddressSpace *as, const VirtqSeg *seg, uint32_t *written
     ssize_t got = getrandom(buf, want, GRND_NONBLOCK);
     if (got <= 0)
         return 0;                   /* nothing now; an empty answer is allowed */
-    if (!address_space_range_is_ram(as, seg->addr, (uint64_t)got, true) ||
-        address_space_write(as, seg->addr, MEMTXATTRS_UNSPECIFIED, buf, (size_t)got) !=
-        MEMTX_OK) {
+    if (address_space_rw_ram_only(as, seg->addr, buf, (hwaddr)got, true) != MEMTX_OK) {
         error_setg(errp, "virtio-rng: buffer at 0x%" PRIx64 " (%zd bytes) is not guest RAM",
                    seg->addr, got);
         return -EIO;

@@ -36,8 +36,7 @@ typedef struct VirtqDesc {
 static int vq_access(AddressSpace *as, uint64_t addr, void *buf, size_t len, bool is_write,
                      Error **errp)
 {
-    if (!address_space_range_is_ram(as, addr, len, is_write) ||
-        address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, buf, len, is_write) != MEMTX_OK) {
+    if (address_space_rw_ram_only(as, addr, buf, len, is_write) != MEMTX_OK) {
         error_setg(errp, "virtqueue: cannot %s %zu bytes of guest RAM at 0x%" PRIx64,
                    is_write ? "write" : "read", len, addr);
         return -EIO;

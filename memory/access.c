@@ -80,9 +80,18 @@ static MemTxResult unassigned(uint8_t *buf, hwaddr len, bool is_write, bool *hit
     return MEMTX_DECODE_ERROR;
 }
 
+/* A piece a RAM-only access may not touch. */
+static MemTxResult refused(uint8_t *buf, hwaddr len, bool is_write)
+{
+    if (!is_write)
+        memset(buf, 0xff, len);
+    return MEMTX_ACCESS_ERROR;
+}
+
 /* len bytes at offset off of the section's region. */
 static MemTxResult access_section(const MemoryRegionSection *s, hwaddr off, uint8_t *buf,
-                                  hwaddr len, bool is_write, bool *hit_unassigned)
+                                  hwaddr len, bool is_write, bool ram_only,
+                                  bool *hit_unassigned)
 {
     MemoryRegion *mr = s->mr;
     if (access_is_ram(mr, is_write)) {
@@ -90,6 +99,8 @@ static MemTxResult access_section(const MemoryRegionSection *s, hwaddr off, uint
             return MEMTX_ACCESS_ERROR;
         return access_ram(mr, off, buf, len, is_write);
     }
+    if (ram_only)
+        return refused(buf, len, is_write);
     if (!access_has_ops(mr))
         return unassigned(buf, len, is_write, hit_unassigned);
     return access_mmio(mr, off, buf, len, is_write);
@@ -123,7 +134,7 @@ static const MemoryRegionSection *find(AddressSpace *as, hwaddr addr, hwaddr len
  * single-register case below stays lean.) */
 __attribute__((noinline))
 static MemTxResult access_walk(AddressSpace *as, hwaddr addr, uint8_t *p, hwaddr len,
-                               bool is_write)
+                               bool is_write, bool ram_only)
 {
     hwaddr start = addr, total = len;
     MemTxResult r = MEMTX_OK;
@@ -135,14 +146,17 @@ static MemTxResult access_walk(AddressSpace *as, hwaddr addr, uint8_t *p, hwaddr
         if (s)
             r |= access_section(s, s->offset_within_region +
                                    (addr - s->offset_within_address_space),
-                                p, n, is_write, &hit_unassigned);
+                                p, n, is_write, ram_only, &hit_unassigned);
+        else if (ram_only)
+            r |= refused(p, n, is_write);
         else
             r |= unassigned(p, n, is_write, &hit_unassigned);
         p += n;
         len -= n;
         addr += n;
         if (len && addr == 0) {             /* ran past 2^64 */
-            r |= unassigned(p, len, is_write, &hit_unassigned);
+            r |= ram_only ? refused(p, len, is_write) : unassigned(p, len, is_write,
+                                                                   &hit_unassigned);
             break;
         }
     }
@@ -179,7 +193,13 @@ MemTxResult address_space_rw(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, vo
     MemTxResult r;
     if (access_single_io(as, addr, buf, len, is_write, &r))
         return r;
-    return access_walk(as, addr, buf, len, is_write);
+    return access_walk(as, addr, buf, len, is_write, false);
+}
+
+MemTxResult address_space_rw_ram_only(AddressSpace *as, hwaddr addr, void *buf, hwaddr len,
+                                      bool is_write)
+{
+    return access_walk(as, addr, buf, len, is_write, true);
 }
 
 MemTxResult address_space_read(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, void *buf,

@@ -319,6 +319,13 @@ MemTxResult address_space_read(AddressSpace *as, hwaddr addr, MemTxAttrs attrs, 
                                hwaddr len);
 MemTxResult address_space_write(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,
                                 const void *buf, hwaddr len);
+/* A device's DMA that must reach RAM only: a piece of the access that is not RAM
+ * (MMIO, including the device's own registers, so there is no re-entry; a hole; ROM
+ * for a write) is neither read nor written, reads as all ones, and fails the access
+ * with MEMTX_ACCESS_ERROR; the RAM pieces are done. (A separate entry point, so that
+ * register accesses through address_space_rw pay nothing for it.) */
+MemTxResult address_space_rw_ram_only(AddressSpace *as, hwaddr addr, void *buf, hwaddr len,
+                                      bool is_write);
 /* Sized helpers: value in host order; _le/_be say which byte order memory holds it in.
  * Each is one access of its size: an io region gets a single dispatch of that size
  * (refused if ops->valid does not allow it), unless the access straddles sections. */

@@ -653,6 +653,28 @@ static void accesses_spanning_sections_are_split(void **state)
                      0x13121110afaeadacULL);
 }
 
+/* DMA that may reach RAM only: io and holes are refused untouched, RAM pieces done. */
+static void ram_only_accesses_never_reach_io(void **state)
+{
+    MemoryRegion *ram = add_ram(0xb000, 0x1000);
+    Dev dev;
+    dev_init(&dev, DEVICE_LITTLE_ENDIAN);
+    add_dev(&dev, 0xc000, 0x8);
+    uint8_t w[0x18];
+    memset(w, 0x77, sizeof(w));
+    assert_int_equal(address_space_rw_ram_only(&as, 0xbff8, w, 0x18, true),
+                     MEMTX_ACCESS_ERROR);
+    assert_memory_equal((uint8_t *)memory_region_get_ram_ptr(ram) + 0xff8, w, 8);
+    assert_int_equal(dev.nlog, 0);                  /* the device saw nothing */
+    uint32_t v = 0;
+    assert_int_equal(address_space_rw_ram_only(&as, 0xc000, &v, 4, false),
+                     MEMTX_ACCESS_ERROR);               /* not the single-register path */
+    assert_int_equal(v, 0xffffffffu);
+    assert_int_equal(dev.nlog, 0);
+    assert_int_equal(as.unassigned_reads + as.unassigned_writes, 0);
+    assert_int_equal(address_space_rw_ram_only(&as, 0xb000, &v, 4, false), MEMTX_OK);
+}
+
 static void full_64bit_region(void **state)
 {
     /* Overlapping a 2^64 io region under everything else. */
@@ -732,6 +754,7 @@ int main(void)
         T(translate_hook_maps_pieces),
         T(translate_hook_failures_are_decode_errors),
         T(accesses_spanning_sections_are_split),
+        T(ram_only_accesses_never_reach_io),
         T(full_64bit_region),
         T(no_wrap_at_2_64),
         T(view_without_dispatch_is_searched),

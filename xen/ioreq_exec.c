@@ -158,7 +158,9 @@ static void exec_immediate(IoreqExecCtx *ctx, ioreq_t *req)
 
 /*
  * data_is_ptr: move the elements through a bounce buffer, one guest-memory access per
- * chunk (so RAM is mapped and marked dirty once per chunk, not per element). With df
+ * chunk (so RAM is mapped and marked dirty once per chunk, not per element). The
+ * pointer side is guest RAM only, as Xen gives it: a pointer at MMIO (a device's own
+ * registers among them) reaches no device, reads all ones and drops writes. With df
  * set, element i lives at data - i * size: the chunk [i, i + n) is the guest block
  * ending at data - i * size + size, in reverse element order.
  */
@@ -176,7 +178,7 @@ static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
         uint64_t off = (uint64_t)done * size, len = (uint64_t)n * size;
         uint64_t gaddr = req->df ? req->data - off - len + size : req->data + off;
         if (!to_guest)
-            address_space_read(ctx->as_mem, gaddr, MEMTXATTRS_UNSPECIFIED, bounce, len);
+            address_space_rw_ram_only(ctx->as_mem, gaddr, bounce, len, false);
         for (uint32_t k = 0; k < n; k++) {
             uint64_t elem = done + k;
             uint8_t *slot = bounce + (req->df ? (uint64_t)(n - 1 - k) * size : (uint64_t)k * size);
@@ -188,7 +190,7 @@ static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
             }
         }
         if (to_guest)
-            address_space_write(ctx->as_mem, gaddr, MEMTXATTRS_UNSPECIFIED, bounce, len);
+            address_space_rw_ram_only(ctx->as_mem, gaddr, bounce, len, true);
         done += n;
     }
 }

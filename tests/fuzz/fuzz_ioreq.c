@@ -6,8 +6,8 @@
  * ioreq_exec() on a machine like dm/machine.c builds: RAM at 0, the UART, the PCI host
  * and the PCI test device, with PCI config requests going to the PCI host, plus the
  * virtio entropy device on virtio-mmio at 0xe0180000 and on PCI (slot 4), whose
- * queues live in whatever RAM holds. The test device's
- * DMA and rep data_is_ptr requests reach RAM, holes and MMIO.
+ * queues live in whatever RAM holds. The test device's DMA and rep data_is_ptr
+ * requests point at RAM, holes and MMIO.
  */
 #include <stdbool.h>
 #include <stdlib.h>

@@ -314,6 +314,19 @@ static void data_is_ptr_outside_ram_is_harmless(void **state)
     assert_int_equal(ioreq_exec(&f->ctx, &r), 0);
 }
 
+/* The pointer side of a rep is guest RAM (Xen only hands out RAM there): a pointer at
+ * a device's registers must not reach that device, neither read nor written. */
+static void data_is_ptr_at_mmio_does_not_reach_the_device(void **state)
+{
+    Fixture *f = *state;
+    f->mmio_rec.n = 0;
+    ioreq_t r = req_of(IOREQ_TYPE_PIO, IOREQ_READ, PORT_BASE, 1, 4, MMIO_BASE, true, false);
+    assert_int_equal(ioreq_exec(&f->ctx, &r), 0);               /* rep insb into MMIO */
+    r = req_of(IOREQ_TYPE_PIO, IOREQ_WRITE, PORT_BASE, 1, 4, MMIO_BASE, true, false);
+    assert_int_equal(ioreq_exec(&f->ctx, &r), 0);               /* rep outsb from MMIO */
+    assert_int_equal(f->mmio_rec.n, 0);
+}
+
 static void pci_config_timeoffset_invalidate(void **state)
 {
     Fixture *f = *state;
@@ -356,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(large_rep_crosses_bounce_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_requests_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(data_is_ptr_outside_ram_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(data_is_ptr_at_mmio_does_not_reach_the_device, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(pci_config_timeoffset_invalidate, setup, teardown),
     };
     return cmocka_run_group_tests_name("xen_ioreq_exec", tests, NULL, NULL);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 
 #include "bench/support.h"
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/irq.h"
+#include "devices/pci.h"
 
 static int fake_irq(void *opaque, unsigned irq, bool level) { return 0; }
 static int fake_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level) { return 0; }

@@ -6,7 +6,7 @@
  * event loop polls chardev_poll_fd() and reads only what the receiver can take, so a
  * full UART FIFO leaves the bytes in the kernel instead of losing them.
  */
-#include "devices/devices.h"
+#include "devices/chardev.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * devices/device_input.c — how the event loop reaches a device's input (a UART's
  * chardev): through the optional poll_fd/handle_readable of its type.
  */
-#include "devices/devices.h"
+#include "devices/device.h"
 
 int device_poll_fd(Device *dev)
 {

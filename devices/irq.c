@@ -1,5 +1,5 @@
 /* devices/irq.c — IRQ lines: a device's interrupt output, forwarded on level changes. */
-#include "devices/devices.h"
+#include "devices/irq.h"
 
 #include <errno.h>
 

@@ -12,7 +12,7 @@
  * while it holds the sizing pattern (all ones: the last slot of the 32-bit or 64-bit
  * space, or a port range beyond 0xffff), as on real chipsets.
  */
-#include "devices/devices.h"
+#include "devices/pci.h"
 
 #include <assert.h>
 #include <errno.h>

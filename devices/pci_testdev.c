@@ -32,7 +32,8 @@
  * checked transfer (under Xen: the mapcache cannot map a frame), STATUS reports error
  * 5; a read from the guest leaves the buffer untouched, a write to it may be partial.
  */
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/pci_testdev.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +42,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/macros.h"
 
 enum {
     REG_ID = 0x00,
@@ -75,7 +77,7 @@ enum testdev_dma_error {
 };
 
 struct PciTestDev {
-    Device dev;                 /* registry header; first */
+    Device dev;                 /* registry header */
     PciDevice pci;
     MemoryRegion bar0;
     AddressSpace *dma_as;
@@ -316,7 +318,7 @@ static Device *testdev_create(const DeviceBoard *board, const DeviceOpts *opts, 
 
 static void testdev_destroy(Device *dev)
 {
-    pci_testdev_free((PciTestDev *)dev);
+    pci_testdev_free(container_of(dev, PciTestDev, dev));
 }
 
 static const DeviceType testdev_type = {

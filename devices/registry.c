@@ -7,7 +7,7 @@
  * Option strings are "type,key=value,...": values cannot contain commas, empty options
  * are refused, keys must be ones the type lists, and each may appear once.
  */
-#include "devices/devices.h"
+#include "devices/device.h"
 
 #include <errno.h>
 #include <inttypes.h>

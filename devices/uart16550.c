@@ -32,7 +32,8 @@
  *     of PC boards is not modelled (as in QEMU): the line follows IIR alone.
  *   - Outside loopback the modem inputs read as connected: CTS, DSR and DCD set.
  */
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/uart16550.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -40,10 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/macros.h"
+
 #define UART_NUM_PORTS 8
 
 struct Uart16550 {
-    Device dev;                 /* registry header; first */
+    Device dev;                 /* registry header */
     MemoryRegion io;
     IrqLine irq;
     Chardev *chr;               /* owned; may be NULL */
@@ -396,18 +399,18 @@ static Device *uart_create(const DeviceBoard *board, const DeviceOpts *opts, Err
 
 static void uart_destroy(Device *dev)
 {
-    uart16550_free((Uart16550 *)dev);
+    uart16550_free(container_of(dev, Uart16550, dev));
 }
 
 static int uart_poll_fd(Device *dev)
 {
-    Uart16550 *u = (Uart16550 *)dev;
+    Uart16550 *u = container_of(dev, Uart16550, dev);
     return u->chr ? chardev_poll_fd(u->chr) : -1;
 }
 
 static int uart_handle_readable(Device *dev, Error **errp)
 {
-    Uart16550 *u = (Uart16550 *)dev;
+    Uart16550 *u = container_of(dev, Uart16550, dev);
     return u->chr ? chardev_handle_readable(u->chr, errp) : 0;
 }
 

@@ -12,7 +12,7 @@
  * sets DEVICE_NEEDS_RESET, raises a configuration-change interrupt and ignores
  * notifications until the driver resets it (status 0).
  */
-#include "devices/devices.h"
+#include "devices/virtio.h"
 
 #include <errno.h>
 #include <string.h>

@@ -13,7 +13,7 @@
  * The devices here have no configuration space (0x100 onwards reads as zero). The
  * interrupt line is high while InterruptStatus is non-zero.
  */
-#include "devices/devices.h"
+#include "devices/virtio.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/macros.h"
 
 #define VIRTIO_MMIO_MAGIC       0x74726976u     /* "virt" */
 #define VIRTIO_MMIO_VENDOR      0x4d444e58u     /* "XNDM" */
@@ -39,14 +40,14 @@ enum {
 };
 
 struct VirtioMmio {
-    VirtioCore core;                /* first: the isr hook casts back from it */
+    VirtioCore core;
     IrqLine irq;
     MemoryRegion io;
 };
 
 static void update_irq(VirtioCore *vc)
 {
-    VirtioMmio *vm = (VirtioMmio *)vc;
+    VirtioMmio *vm = container_of(vc, VirtioMmio, core);
     irq_line_set_level(&vm->irq, vc->isr != 0);
 }
 

@@ -15,12 +15,14 @@
  * The driver must use each common-configuration field's own width (4.1.3.1; 64-bit
  * fields as two 32-bit halves); other accesses are ignored and read all ones.
  */
-#include "devices/devices.h"
+#include "devices/virtio.h"
 
 #include <errno.h>
 #include <linux/pci_regs.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/macros.h"
 
 #define VIRTIO_PCI_VENDOR       0x1af4
 #define VIRTIO_PCI_DEVICE_BASE  0x1040
@@ -44,14 +46,14 @@ enum {
 };
 
 struct VirtioPci {
-    VirtioCore core;                /* first: the isr hook casts back from it */
+    VirtioCore core;
     PciDevice pci;
     MemoryRegion bar;
 };
 
 static void update_intx(VirtioCore *vc)
 {
-    VirtioPci *vp = (VirtioPci *)vc;
+    VirtioPci *vp = container_of(vc, VirtioPci, core);
     pci_device_set_intx(&vp->pci, vc->isr != 0);
 }
 

@@ -9,12 +9,15 @@
  * are returned untouched. Linux finds such a device with
  * virtio_mmio.device=512@0xfeb00000:5 on its command line (the defaults below).
  */
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/virtio.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <sys/random.h>
+
+#include "util/macros.h"
 
 #define VIRTIO_ID_RNG               4
 #define RNG_QUEUE_MAX               64
@@ -23,7 +26,7 @@
 #define VIRTIO_RNG_DEFAULT_IRQ      5
 
 typedef struct VirtioRng {
-    Device dev;                     /* first: the registry casts back from it */
+    Device dev;                     /* registry header */
     VirtioMmio *mmio;               /* the transport: one of these two */
     VirtioPci *pci;
     PciHost *host;                  /* where pci is registered */
@@ -88,7 +91,7 @@ static const char *const rng_keys[] = { "addr", "irq", NULL };
 
 static void rng_destroy(Device *dev)
 {
-    VirtioRng *rng = (VirtioRng *)dev;
+    VirtioRng *rng = container_of(dev, VirtioRng, dev);
     virtio_mmio_free(rng->mmio);
     if (rng->pci) {
         pci_host_unregister_device(rng->host, virtio_pci_device(rng->pci));

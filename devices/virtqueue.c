@@ -15,7 +15,7 @@
  * writes are marked dirty for log-dirty; the rings must be RAM (not MMIO: a ring over
  * the device's own registers would re-enter it, nor a hole).
  */
-#include "devices/devices.h"
+#include "devices/virtqueue.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/irq.h"
+#include "devices/pci.h"
 #include "mapcache/mapcache.h"
 #include "memory/memory.h"
 #include "xen/xen_dm.h"

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/irq.h"
 #include "memory/memory.h"
 #include "tests/fuzz/fuzz.h"
 #include "util/log.h"

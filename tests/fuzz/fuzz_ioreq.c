@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/irq.h"
+#include "devices/pci.h"
 #include "memory/memory.h"
 #include "tests/fuzz/fuzz.h"
 #include "util/log.h"

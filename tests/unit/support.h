@@ -16,7 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/irq.h"
 #include "memory/memory.h"
 
 /* Seed for randomized tests: $XENDM_TEST_SEED if set, else time-based. Printed so a

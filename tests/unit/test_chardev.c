@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "devices/devices.h"
+#include "devices/chardev.h"
 
 /* A receiver with a settable amount of room that records what it got. */
 typedef struct Sink {

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/irq.h"
+#include "devices/pci.h"
+#include "devices/uart16550.h"
 
 /* ---- option strings ---- */
 

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/devices.h"
+#include "devices/irq.h"
+#include "devices/pci.h"
 
 #define PCI_HEADER_MULTI_FUNCTION 0x80
 

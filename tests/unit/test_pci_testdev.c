@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/pci.h"
+#include "devices/pci_testdev.h"
 
 #define BAR_ADDR   0xfe000000ull
 #define RAM_SIZE   0x100000ull

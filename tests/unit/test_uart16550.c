@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/devices.h"
+#include "devices/chardev.h"
+#include "devices/irq.h"
+#include "devices/uart16550.h"
 
 typedef struct Fixture {
     TestIrqs irqs;

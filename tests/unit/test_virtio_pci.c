@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/devices.h"
+#include "devices/device.h"
+#include "devices/pci.h"
 #include "util/log.h"
 
 #define RAM_SIZE 0x100000u

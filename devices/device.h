@@ -20,6 +20,7 @@
 #ifndef XENDM_DEVICES_DEVICE_H
 #define XENDM_DEVICES_DEVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,6 +30,44 @@
 
 typedef struct PciHost PciHost;
 
+/*
+ * Work a device defers to a coming turn of the event loop, so that one guest request
+ * cannot keep the loop from serving the others: a device schedules a DeviceWork
+ * (embedded in its state) and the loop runs it once after serving what is ready now.
+ * The queue (devices/device_work.c) runs, per turn, only the work that was scheduled
+ * before the turn began: work that schedules itself again runs on the next turn.
+ */
+typedef struct DeviceWork DeviceWork;
+struct DeviceWork {
+    void (*run)(DeviceWork *work);
+    DeviceWork *next;               /* private: the queue's link */
+    bool queued;                    /* private */
+};
+
+typedef struct DeviceWorkQueue {
+    DeviceWork *head, **tail;
+    DeviceWork *running;            /* what is left of the batch being run */
+} DeviceWorkQueue;
+
+void device_work_queue_init(DeviceWorkQueue *q);
+/* Queue work (no-op if it is queued already). */
+void device_work_schedule(DeviceWorkQueue *q, DeviceWork *work);
+/* Take work off the queue if it is there. */
+void device_work_cancel(DeviceWorkQueue *q, DeviceWork *work);
+bool device_work_pending(const DeviceWorkQueue *q);
+/* Run what is queued now, once each; returns how many ran. */
+unsigned device_work_run(DeviceWorkQueue *q);
+
+/* How devices reach the event loop's work queue (NULL in a DeviceBoard: the machine
+ * has no loop, as in some tests, and deferred work runs at once). */
+typedef struct DeviceLoop {
+    DeviceWorkQueue *work;
+} DeviceLoop;
+
+/* Schedule on the loop, or run now when there is none. */
+void device_loop_schedule(const DeviceLoop *loop, DeviceWork *work);
+void device_loop_cancel(const DeviceLoop *loop, DeviceWork *work);
+
 /* What the machine offers to the devices created on it. */
 typedef struct DeviceBoard {
     MemoryRegion *system_memory;    /* root of the memory address space */
@@ -36,6 +75,7 @@ typedef struct DeviceBoard {
     AddressSpace *dma_as;           /* where bus-master DMA goes */
     const IrqRouter *irq;
     PciHost *pci;                   /* bus 0, or NULL when the machine has no PCI */
+    const DeviceLoop *loop;         /* deferred work; NULL: none (run at once) */
 } DeviceBoard;
 
 #define DEVICE_OPTS_MAX 16
@@ -50,17 +90,21 @@ typedef struct DeviceOpts {
 
 typedef struct Device Device;
 
-typedef struct DeviceType {
+typedef struct DeviceType DeviceType;
+struct DeviceType {
     const char *name;
     const char *help;               /* one line: options and their defaults */
     const char *const *keys;        /* accepted option keys, NULL-terminated */
-    Device *(*create)(const DeviceBoard *board, const DeviceOpts *opts, Error **errp);
+    /* type: this type (one create can serve several types, e.g. both virtio transports). */
+    Device *(*create)(const DeviceType *type, const DeviceBoard *board, const DeviceOpts *opts,
+                      Error **errp);
     void (*destroy)(Device *dev);
+    const void *type_data;          /* for create: what a family of types shares */
     /* Optional: an fd the event loop polls for POLLIN (-1: none now), and what to do
      * when it is readable (>= 0, or -errno with errp set). See devices/device_input.c. */
     int (*poll_fd)(Device *dev);
     int (*handle_readable)(Device *dev, Error **errp);
-} DeviceType;
+};
 
 /* Embedded in every device's state; the type's callbacks get back to that state with
  * container_of. */

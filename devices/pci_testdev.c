@@ -314,7 +314,8 @@ MemoryRegion *pci_testdev_bar0(PciTestDev *td)
 
 static const char *const testdev_keys[] = { "slot", "fn", NULL };
 
-static Device *testdev_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp);
+static Device *testdev_create(const DeviceType *type, const DeviceBoard *board,
+                              const DeviceOpts *opts, Error **errp);
 
 static void testdev_destroy(Device *dev)
 {
@@ -330,7 +331,8 @@ static const DeviceType testdev_type = {
 };
 DEVICE_TYPE_REGISTER(testdev_type)
 
-static Device *testdev_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp)
+static Device *testdev_create(const DeviceType *type, const DeviceBoard *board,
+                              const DeviceOpts *opts, Error **errp)
 {
     uint8_t devfn;
     if (!board->pci || !board->dma_as) {
@@ -346,6 +348,6 @@ static Device *testdev_create(const DeviceBoard *board, const DeviceOpts *opts, 
         pci_testdev_free(td);
         return NULL;
     }
-    td->dev.type = &testdev_type;
+    td->dev.type = type;
     return &td->dev;
 }

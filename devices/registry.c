@@ -190,7 +190,7 @@ Device *device_create(const DeviceBoard *board, const char *str, Error **errp)
     if (!type)
         error_setg(errp, "unknown device type '%s' (try --device help)", opts.type);
     else if (device_opts_check_keys(&opts, type, errp) == 0)
-        dev = type->create(board, &opts, errp);
+        dev = type->create(type, board, &opts, errp);
     device_opts_free(&opts);
     return dev;
 }

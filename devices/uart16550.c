@@ -395,7 +395,8 @@ MemoryRegion *uart16550_region(Uart16550 *u)
 
 static const char *const uart_keys[] = { "port", "irq", "chardev", NULL };
 
-static Device *uart_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp);
+static Device *uart_create(const DeviceType *type, const DeviceBoard *board,
+                           const DeviceOpts *opts, Error **errp);
 
 static void uart_destroy(Device *dev)
 {
@@ -426,7 +427,8 @@ static const DeviceType uart_type = {
 };
 DEVICE_TYPE_REGISTER(uart_type)
 
-static Device *uart_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp)
+static Device *uart_create(const DeviceType *type, const DeviceBoard *board,
+                           const DeviceOpts *opts, Error **errp)
 {
     uint64_t port;
     IrqLine line;
@@ -446,6 +448,6 @@ static Device *uart_create(const DeviceBoard *board, const DeviceOpts *opts, Err
         uart16550_free(u);
         return NULL;
     }
-    u->dev.type = &uart_type;
+    u->dev.type = type;
     return &u->dev;
 }

@@ -10,8 +10,10 @@
  *   0x050 QueueNotify         0x060 InterruptStatus  0x064 InterruptACK
  *   0x070 Status              0x080/0x084 QueueDesc   0x090/0x094 QueueDriver (avail)
  *   0x0a0/0x0a4 QueueDevice (used)                    0x0fc ConfigGeneration
- * The devices here have no configuration space (0x100 onwards reads as zero). The
- * interrupt line is high while InterruptStatus is non-zero.
+ *   0x100 onwards: the device's configuration space, in accesses of 1, 2 or 4 bytes
+ *   (bytes past the device's configuration read as zero).
+ * The interrupt line is high while InterruptStatus is non-zero; every event (used
+ * buffers, configuration change) sets its InterruptStatus bit.
  */
 #include "devices/virtio.h"
 
@@ -25,6 +27,7 @@
 
 #define VIRTIO_MMIO_MAGIC       0x74726976u     /* "virt" */
 #define VIRTIO_MMIO_VENDOR      0x4d444e58u     /* "XNDM" */
+#define VIRTIO_MMIO_CONFIG      0x100
 
 enum {
     REG_MAGIC = 0x000, REG_VERSION = 0x004, REG_DEVICE_ID = 0x008, REG_VENDOR_ID = 0x00c,
@@ -51,10 +54,23 @@ static void update_irq(VirtioCore *vc)
     irq_line_set_level(&vm->irq, vc->isr != 0);
 }
 
+static void raise_irq(VirtioCore *vc, uint32_t source)
+{
+    vc->isr |= source == VIRTIO_SOURCE_CONFIG ? VIRTIO_ISR_CONFIG : VIRTIO_ISR_QUEUE;
+    update_irq(vc);
+}
+
+static const VirtioTransportOps mmio_transport = { .interrupt = raise_irq,
+                                                   .isr_changed = update_irq };
+
 static uint64_t virtio_mmio_read(void *opaque, hwaddr addr, unsigned size)
 {
     VirtioMmio *vm = opaque;
     VirtioCore *vc = &vm->core;
+    if (addr >= VIRTIO_MMIO_CONFIG)
+        return virtio_core_config_read(vc, (uint32_t)(addr - VIRTIO_MMIO_CONFIG), size);
+    if (size != 4)
+        return ~0ull;
     VirtQueue *vq = virtio_core_selected_queue(vc);
     switch (addr) {
     case REG_MAGIC:             return VIRTIO_MMIO_MAGIC;
@@ -63,11 +79,12 @@ static uint64_t virtio_mmio_read(void *opaque, hwaddr addr, unsigned size)
     case REG_VENDOR_ID:         return VIRTIO_MMIO_VENDOR;
     case REG_DEVICE_FEATURES:   return virtio_core_device_features(vc);
     case REG_QUEUE_NUM_MAX:     return vq ? vc->be.queue_max : 0;
+    case REG_DRIVER_FEATURES:   return virtio_core_driver_features(vc);
     case REG_QUEUE_READY:       return vq ? vq->ready : 0;
     case REG_INTERRUPT_STATUS:  return vc->isr;
     case REG_STATUS:            return vc->status;
-    case REG_CONFIG_GENERATION: return 0;
-    default:                    return 0;   /* write-only registers, config space */
+    case REG_CONFIG_GENERATION: return vc->config_generation;
+    default:                    return 0;   /* write-only registers */
     }
 }
 
@@ -90,6 +107,12 @@ static void virtio_mmio_write(void *opaque, hwaddr addr, uint64_t data, unsigned
     VirtioMmio *vm = opaque;
     VirtioCore *vc = &vm->core;
     uint32_t val = (uint32_t)data;
+    if (addr >= VIRTIO_MMIO_CONFIG) {
+        virtio_core_config_write(vc, (uint32_t)(addr - VIRTIO_MMIO_CONFIG), size, val);
+        return;
+    }
+    if (size != 4)
+        return;
     VirtQueue *vq = virtio_core_selected_queue(vc);
     switch (addr) {
     case REG_DEVICE_FEATURES_SEL: vc->device_features_sel = val; break;
@@ -108,12 +131,12 @@ static const MemoryRegionOps virtio_mmio_ops = {
     .read = virtio_mmio_read,
     .write = virtio_mmio_write,
     .endianness = DEVICE_LITTLE_ENDIAN,
-    .valid = { .min_access_size = 4, .max_access_size = 4 },
-    .impl = { .min_access_size = 4, .max_access_size = 4 },
+    .valid = { .min_access_size = 1, .max_access_size = 4 },
+    .impl = { .min_access_size = 1, .max_access_size = 4 },
 };
 
 VirtioMmio *virtio_mmio_new(const VirtioBackend *be, IrqLine irq, AddressSpace *dma_as,
-                            const char *name, Error **errp)
+                            const DeviceLoop *loop, const char *name, Error **errp)
 {
     VirtioMmio *vm = calloc(1, sizeof(*vm));
     if (!vm) {
@@ -123,7 +146,7 @@ VirtioMmio *virtio_mmio_new(const VirtioBackend *be, IrqLine irq, AddressSpace *
     vm->irq = irq;
     memory_region_init_io(&vm->io, "/machine/virtio-mmio", &virtio_mmio_ops, vm, name,
                           VIRTIO_MMIO_REGION_SIZE);
-    if (virtio_core_init(&vm->core, be, dma_as, name, 0, update_irq, errp) < 0) {
+    if (virtio_core_init(&vm->core, be, dma_as, loop, name, 0, &mmio_transport, errp) < 0) {
         virtio_mmio_free(vm);
         return NULL;
     }
@@ -138,10 +161,16 @@ void virtio_mmio_free(VirtioMmio *vm)
         memory_region_del_subregion(vm->io.container, &vm->io, NULL);
     memory_region_finalize(&vm->io);
     irq_line_set_level(&vm->irq, false);
+    virtio_core_fini(&vm->core);
     free(vm);
 }
 
 MemoryRegion *virtio_mmio_region(VirtioMmio *vm)
 {
     return &vm->io;
+}
+
+VirtioCore *virtio_mmio_core(VirtioMmio *vm)
+{
+    return &vm->core;
 }

@@ -8,9 +8,10 @@
  *   0x0000 common configuration (struct virtio_pci_common_cfg, 0x38 bytes)
  *   0x1000 ISR status (1 byte; reading it returns and clears it, lowering INTA)
  *   0x2000 notifications: queue q at 0x2000 + 4 * q (queue_notify_off = q, multiplier 4)
- * and three vendor capabilities (common, ISR, notify) pointing there. No MSI-X: the
- * vector registers read VIRTIO_MSI_NO_VECTOR and ignore writes. The devices here have
- * no device-specific configuration, so there is no device-configuration capability.
+ *   0x3000 device-specific configuration (accesses of 1, 2 or 4 bytes)
+ * and vendor capabilities (common, ISR, notify, and device configuration when the
+ * device has one) pointing there. No MSI-X yet: the vector registers read
+ * VIRTIO_MSI_NO_VECTOR and ignore writes.
  *
  * The driver must use each common-configuration field's own width (4.1.3.1; 64-bit
  * fields as two 32-bit halves); other accesses are ignored and read all ones.
@@ -32,9 +33,10 @@
 #define ISR_OFF                 0x1000
 #define NOTIFY_OFF              0x2000
 #define NOTIFY_MULTIPLIER       4
+#define DEVICE_OFF              0x3000
 #define NO_VECTOR               0xffff
 
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3 };
+enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
 
 /* Common configuration fields: offset and width. */
 enum {
@@ -57,6 +59,15 @@ static void update_intx(VirtioCore *vc)
     pci_device_set_intx(&vp->pci, vc->isr != 0);
 }
 
+static void raise_intx(VirtioCore *vc, uint32_t source)
+{
+    vc->isr |= source == VIRTIO_SOURCE_CONFIG ? VIRTIO_ISR_CONFIG : VIRTIO_ISR_QUEUE;
+    update_intx(vc);
+}
+
+static const VirtioTransportOps pci_transport = { .interrupt = raise_intx,
+                                                  .isr_changed = update_intx };
+
 static unsigned field_width(hwaddr off)
 {
     if (off == CC_STATUS || off == CC_CFGGEN)
@@ -74,13 +85,11 @@ static uint64_t common_read(VirtioPci *vp, hwaddr off)
     case CC_DFSELECT:   return vc->device_features_sel;
     case CC_DF:         return virtio_core_device_features(vc);
     case CC_GFSELECT:   return vc->driver_features_sel;
-    case CC_GF:
-        return vc->driver_features_sel > 1
-               ? 0 : (uint32_t)(vc->driver_features >> (32 * vc->driver_features_sel));
+    case CC_GF:         return virtio_core_driver_features(vc);
     case CC_MSIX:       return NO_VECTOR;
     case CC_NUMQ:       return vc->be.nr_queues;
     case CC_STATUS:     return vc->status;
-    case CC_CFGGEN:     return 0;
+    case CC_CFGGEN:     return (uint8_t)vc->config_generation;
     case CC_Q_SELECT:   return vc->queue_sel;
     case CC_Q_SIZE:     return vq ? vq->num : 0;
     case CC_Q_MSIX:     return NO_VECTOR;
@@ -130,12 +139,14 @@ static uint64_t bar_read(void *opaque, hwaddr addr, unsigned size)
     VirtioPci *vp = opaque;
     if (addr < COMMON_LEN)
         return size == field_width(addr) ? common_read(vp, addr) : ~0ull;
+    if (addr >= DEVICE_OFF)
+        return virtio_core_config_read(&vp->core, (uint32_t)(addr - DEVICE_OFF), size);
     if (addr == ISR_OFF && size == 1) {
         uint8_t isr = vp->core.isr;
         virtio_core_ack_isr(&vp->core, isr);
         return isr;
     }
-    return addr >= NOTIFY_OFF ? 0 : ~0ull;
+    return addr >= NOTIFY_OFF ? 0 : ~0ull;     /* notify area reads as 0 */
 }
 
 static void bar_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
@@ -143,6 +154,8 @@ static void bar_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
     VirtioPci *vp = opaque;
     if (addr < COMMON_LEN && size == field_width(addr))
         common_write(vp, addr, (uint32_t)data);
+    else if (addr >= DEVICE_OFF)
+        virtio_core_config_write(&vp->core, (uint32_t)(addr - DEVICE_OFF), size, (uint32_t)data);
     else if (addr >= NOTIFY_OFF && !((addr - NOTIFY_OFF) % NOTIFY_MULTIPLIER))
         virtio_core_notify(&vp->core, (uint32_t)((addr - NOTIFY_OFF) / NOTIFY_MULTIPLIER));
 }
@@ -169,19 +182,22 @@ static void put_cap(PciDevice *dev, uint8_t at, uint8_t next, uint8_t type, uint
     memcpy(c + 12, &len, 4);
 }
 
-static void put_caps(PciDevice *dev, unsigned nr_queues)
+static void put_caps(PciDevice *dev, unsigned nr_queues, uint32_t config_len)
 {
     dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
     dev->config[PCI_CAPABILITY_LIST] = 0x40;
     put_cap(dev, 0x40, 0x50, CAP_COMMON, COMMON_OFF, COMMON_LEN, 16);
     put_cap(dev, 0x50, 0x60, CAP_ISR, ISR_OFF, 1, 16);
-    put_cap(dev, 0x60, 0x00, CAP_NOTIFY, NOTIFY_OFF, NOTIFY_MULTIPLIER * nr_queues, 20);
+    put_cap(dev, 0x60, config_len ? 0x78 : 0x00, CAP_NOTIFY, NOTIFY_OFF,
+            NOTIFY_MULTIPLIER * nr_queues, 20);
     uint32_t multiplier = NOTIFY_MULTIPLIER;
     memcpy(dev->config + 0x60 + 16, &multiplier, 4);
+    if (config_len)
+        put_cap(dev, 0x78, 0x00, CAP_DEVICE, DEVICE_OFF, config_len, 16);
 }
 
-VirtioPci *virtio_pci_new(const VirtioBackend *be, AddressSpace *dma_as, const char *name,
-                          Error **errp)
+VirtioPci *virtio_pci_new(const VirtioBackend *be, AddressSpace *dma_as,
+                          const DeviceLoop *loop, const char *name, Error **errp)
 {
     VirtioPci *vp = calloc(1, sizeof(*vp));
     if (!vp) {
@@ -190,11 +206,12 @@ VirtioPci *virtio_pci_new(const VirtioBackend *be, AddressSpace *dma_as, const c
     }
     pci_device_init(&vp->pci, name, VIRTIO_PCI_VENDOR,
                     (uint16_t)(VIRTIO_PCI_DEVICE_BASE + be->device_id), 0xff0000, 1, 1);
-    put_caps(&vp->pci, be->nr_queues);
+    put_caps(&vp->pci, be->nr_queues, be->config_len);
     memory_region_init_io(&vp->bar, "/machine/virtio-pci", &bar_ops, vp, name,
                           VIRTIO_PCI_BAR_SIZE);
     if (pci_device_init_bar(&vp->pci, 0, PCI_BAR_MEM32, &vp->bar, errp) < 0 ||
-        virtio_core_init(&vp->core, be, dma_as, name, be->queue_max, update_intx, errp) < 0) {
+        virtio_core_init(&vp->core, be, dma_as, loop, name, be->queue_max, &pci_transport,
+                         errp) < 0) {
         virtio_pci_free(vp);
         return NULL;
     }
@@ -206,10 +223,16 @@ void virtio_pci_free(VirtioPci *vp)
     if (!vp)
         return;
     memory_region_finalize(&vp->bar);
+    virtio_core_fini(&vp->core);
     free(vp);
 }
 
 PciDevice *virtio_pci_device(VirtioPci *vp)
 {
     return &vp->pci;
+}
+
+VirtioCore *virtio_pci_core(VirtioPci *vp)
+{
+    return &vp->core;
 }

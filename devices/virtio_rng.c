@@ -4,12 +4,12 @@
  *
  * One queue; the driver posts device-writable buffers and the device fills them from
  * the host's getrandom(). A buffer gets at most RNG_MAX_BYTES_PER_BUFFER bytes (the
- * spec lets the device write less than offered; the used length says how much), so a
- * request cannot keep the ioreq loop busy for long; buffers the device may only read
- * are returned untouched. Linux finds such a device with
+ * spec lets the device write less than offered; the used length says how much) and
+ * one notify fills at most RNG_BUDGET buffers before the core defers the rest to a
+ * later loop turn, so a driver cannot keep the ioreq loop busy; buffers the device may
+ * only read are returned untouched. Linux finds the mmio device with
  * virtio_mmio.device=512@0xfeb00000:5 on its command line (the defaults below).
  */
-#include "devices/device.h"
 #include "devices/virtio.h"
 
 #include <errno.h>
@@ -17,20 +17,10 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#include "util/macros.h"
-
 #define VIRTIO_ID_RNG               4
 #define RNG_QUEUE_MAX               64
 #define RNG_MAX_BYTES_PER_BUFFER    4096u
-#define VIRTIO_RNG_DEFAULT_ADDR     0xfeb00000ull
-#define VIRTIO_RNG_DEFAULT_IRQ      5
-
-typedef struct VirtioRng {
-    Device dev;                     /* registry header */
-    VirtioMmio *mmio;               /* the transport: one of these two */
-    VirtioPci *pci;
-    PciHost *host;                  /* where pci is registered */
-} VirtioRng;
+#define RNG_BUDGET                  64u
 
 /* Fill one buffer, setting *written (fewer bytes than asked when the kernel's entropy
  * runs short, which an entropy device may answer). 0, or -EIO (errp) when the buffer
@@ -52,131 +42,75 @@ static int fill_segment(AddressSpace *as, const VirtqSeg *seg, uint32_t *written
     return 0;
 }
 
+/* Fill one chain's device-writable buffers, up to the per-chain limit. */
+static int fill_chain(AddressSpace *as, const VirtqElem *elem, uint32_t *total, Error **errp)
+{
+    *total = 0;
+    for (unsigned i = 0; i < elem->nr && *total < RNG_MAX_BYTES_PER_BUFFER; i++) {
+        if (!elem->seg[i].device_writes)
+            continue;
+        VirtqSeg seg = elem->seg[i];
+        uint32_t written = 0;
+        if (seg.len > RNG_MAX_BYTES_PER_BUFFER - *total)
+            seg.len = RNG_MAX_BYTES_PER_BUFFER - *total;
+        if (fill_segment(as, &seg, &written, errp) < 0)
+            return -EIO;
+        *total += written;
+    }
+    return 0;
+}
+
 static int rng_notify(VirtioCore *vc, unsigned q, void *opaque, Error **errp)
 {
     VirtQueue *vq = &vc->vq[q];
-    VirtqElem elem;
-    bool used = false;
-    int ret;
-    while ((ret = virtq_pop(vq, vc->dma_as, &elem, errp)) > 0) {
-        uint32_t total = 0;
-        for (unsigned i = 0; i < elem.nr && total < RNG_MAX_BYTES_PER_BUFFER; i++) {
-            uint32_t written = 0;
-            if (!elem.seg[i].device_writes)
-                continue;
-            VirtqSeg seg = elem.seg[i];
-            if (seg.len > RNG_MAX_BYTES_PER_BUFFER - total)
-                seg.len = RNG_MAX_BYTES_PER_BUFFER - total;
-            if (fill_segment(vc->dma_as, &seg, &written, errp) < 0)
-                return -EIO;
-            total += written;
-        }
-        if (virtq_push(vq, vc->dma_as, &elem, total, errp) < 0)
-            return -EIO;
-        used = true;
+    unsigned done = 0;
+    int ret = 0;
+    while (done < RNG_BUDGET) {
+        VirtqElem *elem;
+        ret = virtq_pop(vq, vc->dma_as, &elem, errp);
+        if (ret <= 0)
+            break;
+        uint32_t total;
+        ret = fill_chain(vc->dma_as, elem, &total, errp);
+        if (ret == 0)
+            ret = virtq_push(vq, vc->dma_as, elem, total, errp);
+        free(elem);
+        if (ret < 0)
+            return ret;
+        done++;
     }
-    if (used)
+    if (done)
         virtio_core_used_buffers(vc, q);
-    return ret;
+    if (ret < 0)
+        return ret;
+    return done == RNG_BUDGET ? 1 : 0;
 }
 
-static const VirtioBackend rng_backend = {
-    .device_id = VIRTIO_ID_RNG, .nr_queues = 1, .queue_max = RNG_QUEUE_MAX,
-    .notify = rng_notify,
-};
-
-/* ---- registry ---- */
-
-static const char *const rng_keys[] = { "addr", "irq", NULL };
-
-static void rng_destroy(Device *dev)
+/* The entropy device keeps no state of its own: the backend's opaque is a marker that
+ * the device exists (the registry releases it with the device). */
+static int rng_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBackend *be,
+                      Error **errp)
 {
-    VirtioRng *rng = container_of(dev, VirtioRng, dev);
-    virtio_mmio_free(rng->mmio);
-    if (rng->pci) {
-        pci_host_unregister_device(rng->host, virtio_pci_device(rng->pci));
-        virtio_pci_free(rng->pci);
-    }
-    free(rng);
+    static const char state;
+    *be = (VirtioBackend){ .device_id = VIRTIO_ID_RNG, .nr_queues = 1,
+                           .queue_max = RNG_QUEUE_MAX, .notify = rng_notify,
+                           .opaque = (void *)&state };
+    return 0;
 }
 
-static Device *rng_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp);
+static void rng_destroy(void *opaque)
+{
+}
 
-static const DeviceType rng_type = {
-    .name = "virtio-rng",
-    .help = "virtio entropy source on virtio-mmio: addr=0xfeb00000 irq=5",
+static const char *const rng_keys[] = { NULL };
+
+static VirtioDeviceType rng_type = {
+    .name = "rng",
+    .help = "virtio entropy source",
     .keys = rng_keys,
+    .mmio_default_addr = 0xfeb00000ull,
+    .mmio_default_irq = 5,
     .create = rng_create,
     .destroy = rng_destroy,
 };
-DEVICE_TYPE_REGISTER(rng_type)
-
-static const char *const rng_pci_keys[] = { "slot", "fn", NULL };
-static Device *rng_pci_create(const DeviceBoard *board, const DeviceOpts *opts,
-                              Error **errp);
-
-static const DeviceType rng_pci_type = {
-    .name = "virtio-rng-pci",
-    .help = "virtio entropy source on PCI (modern, INTA): slot=first free from 3, fn=0",
-    .keys = rng_pci_keys,
-    .create = rng_pci_create,
-    .destroy = rng_destroy,
-};
-DEVICE_TYPE_REGISTER(rng_pci_type)
-
-static Device *rng_pci_create(const DeviceBoard *board, const DeviceOpts *opts,
-                              Error **errp)
-{
-    uint8_t devfn;
-    if (!board->pci || !board->dma_as) {
-        error_setg(errp, "virtio-rng-pci: the machine has no PCI bus or DMA address space");
-        return NULL;
-    }
-    if (pci_host_pick_slot(board->pci, opts, "virtio-rng-pci", &devfn, errp) < 0)
-        return NULL;
-    VirtioRng *rng = calloc(1, sizeof(*rng));
-    if (!rng) {
-        error_setg_errno(errp, ENOMEM, "virtio-rng-pci: cannot allocate device state");
-        return NULL;
-    }
-    rng->pci = virtio_pci_new(&rng_backend, board->dma_as, "virtio-rng-pci", errp);
-    if (!rng->pci ||
-        pci_host_register_device(board->pci, virtio_pci_device(rng->pci), devfn, errp) < 0) {
-        virtio_pci_free(rng->pci);
-        free(rng);
-        return NULL;
-    }
-    rng->host = board->pci;
-    rng->dev.type = &rng_pci_type;
-    return &rng->dev;
-}
-
-static Device *rng_create(const DeviceBoard *board, const DeviceOpts *opts, Error **errp)
-{
-    uint64_t addr;
-    IrqLine line;
-    if (device_opts_get_u64(opts, "addr", VIRTIO_RNG_DEFAULT_ADDR,
-                            UINT64_MAX - VIRTIO_MMIO_REGION_SIZE, &addr, errp) < 0 ||
-        device_opts_get_isa_irq(opts, board, VIRTIO_RNG_DEFAULT_IRQ, &line, errp) < 0)
-        return NULL;
-    if (addr & (VIRTIO_MMIO_REGION_SIZE - 1)) {
-        error_setg(errp, "virtio-rng: addr 0x%" PRIx64 " is not %u-byte aligned", addr,
-                   VIRTIO_MMIO_REGION_SIZE);
-        return NULL;
-    }
-    VirtioRng *rng = calloc(1, sizeof(*rng));
-    if (!rng) {
-        error_setg_errno(errp, ENOMEM, "virtio-rng: cannot allocate device state");
-        return NULL;
-    }
-    rng->mmio = virtio_mmio_new(&rng_backend, line, board->dma_as, "virtio-rng", errp);
-    if (!rng->mmio ||
-        memory_region_add_subregion(board->system_memory, addr, virtio_mmio_region(rng->mmio),
-                                    errp) < 0) {
-        error_prepend(errp, "virtio-rng at 0x%" PRIx64, addr);
-        rng_destroy(&rng->dev);
-        return NULL;
-    }
-    rng->dev.type = &rng_type;
-    return &rng->dev;
-}
+VIRTIO_DEVICE_REGISTER(rng_type)

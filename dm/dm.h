@@ -56,6 +56,8 @@ typedef struct Dm {
     PciHost *pci;
     Device *devices[DM_MAX_DEVICES];
     unsigned nr_devices;
+    DeviceWorkQueue work;           /* device work deferred to the next loop turn */
+    DeviceLoop loop;                /* how devices reach `work` */
     int signal_fd;
     FILE *stats_out;                /* --stats: opened at start-up, written at exit */
     int control_fd;                 /* --control: the listening socket, -1: none */

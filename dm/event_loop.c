@@ -2,8 +2,11 @@
  * dm/event_loop.c — the one thread that serves the guest.
  *
  * An epoll set holds the event-channel fd (ioreqs), the signal fd (SIGTERM, SIGINT and
- * SIGHUP end the run), the control socket (--control) and the devices' input fds. Everything, device emulation
- * included, runs on this thread, so the memory model needs no locks.
+ * SIGHUP end the run), the control socket (--control) and the devices' input fds
+ * (a UART's chardev, a disk's I/O completions). Everything, device emulation included,
+ * runs on this thread, so the memory model needs no locks. Each turn serves what is
+ * ready, then runs the device work deferred before the turn began (a virtio queue with
+ * more requests than its budget); while work is pending the wait does not block.
  *
  * A device's input fd can change between wake-ups (a UART socket accepts a client, a
  * file reaches EOF), so before each wait the loop compares what each device wants
@@ -148,7 +151,8 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
             ret = ready;
             break;
         }
-        int n = epoll_wait(loop->epfd, ev, LOOP_MAX_EVENTS, ready ? 0 : -1);
+        bool busy = ready || device_work_pending(&dm->work);
+        int n = epoll_wait(loop->epfd, ev, LOOP_MAX_EVENTS, busy ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -157,6 +161,10 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
             break;
         }
         ret = dispatch(dm, ev, n, errp);
+        /* Deferred device work last: what was ready now (other vCPUs' ioreqs) has been
+         * served, and work that defers itself again waits for the next turn. */
+        if (ret == 0)
+            device_work_run(&dm->work);
     }
     return ret;
 }

@@ -77,9 +77,11 @@ static int create_ram(Dm *dm, Error **errp)
 
 static int create_devices(Dm *dm, Error **errp)
 {
+    device_work_queue_init(&dm->work);
+    dm->loop = (DeviceLoop){ .work = &dm->work };
     DeviceBoard board = {
         .system_memory = &dm->system_memory, .system_io = &dm->system_io,
-        .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci,
+        .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci, .loop = &dm->loop,
     };
     unsigned nr_default = dm->opts.no_defaults ? 0 : 2;
     for (unsigned i = 0; i < nr_default + dm->opts.nr_devices; i++) {

@@ -194,6 +194,21 @@ static void big_buffers_get_4k_and_readable_ones_nothing(void **state)
     assert_int_equal(f->b.ram_ptr[BUF + 0x9000], 0x5a);
 }
 
+static void chains_as_long_as_the_queue_are_taken(void **state)
+{
+    Fixture *f = *state;
+    driver_init(f, 32);
+    for (uint16_t i = 0; i < 32; i++)
+        put_desc(f, i, BUF + 16 * i, 16, F_WRITE | (i < 31 ? F_NEXT : 0), i + 1);
+    post(f, 0);
+    uint32_t id, len;
+    assert_int_equal(used_idx(f), 1);
+    used_elem(f, 0, &id, &len);
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 32 * 16);
+    assert_false(rd(f, STATUS) & S_NEEDS_RESET);
+}
+
 static void driver_may_suppress_interrupts(void **state)
 {
     Fixture *f = *state;
@@ -232,10 +247,10 @@ static void hostile_queues_need_a_reset(void **state)
     for (int c = 0; c < 9; c++) {
         driver_init(f, 4);
         switch (c) {
-        case 8:                                     /* more buffers than one chain takes */
+        case 8:                                     /* a loop through the whole table */
             driver_init(f, 32);
-            for (uint16_t i = 0; i < 17; i++)
-                put_desc(f, i, BUF + 16 * i, 16, F_WRITE | (i < 16 ? F_NEXT : 0), i + 1);
+            for (uint16_t i = 0; i < 32; i++)
+                put_desc(f, i, BUF + 16 * i, 16, F_WRITE | F_NEXT, (uint16_t)((i + 1) % 32));
             post(f, 0);
             break;
         case 0:                                     /* a loop */
@@ -356,6 +371,7 @@ int main(void)
         T(registers_identify_a_virtio_1_entropy_device),
         T(fills_buffers_and_interrupts),
         T(big_buffers_get_4k_and_readable_ones_nothing),
+        T(chains_as_long_as_the_queue_are_taken),
         T(driver_may_suppress_interrupts),
         T(hostile_queues_need_a_reset),
         T(queue_layout_and_features_are_checked),

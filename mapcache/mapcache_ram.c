@@ -2,11 +2,12 @@
  * mapcache/mapcache_ram.c — the mapcache as the map and release of a RAM backend.
  *
  * Under Xen, RAM blocks have no host pointer; address_space_rw() asks the block's
- * backend for one per contiguous piece. map() converts ram_addr to a guest-physical address with the
- * caller's conversion and maps it with a lock, so the bucket cannot be evicted or
- * invalidated while the access layer copies; release() drops that lock. A piece ends at
- * a bucket boundary (or before a frame that failed to map, or where the ram_addr →
- * gpa conversion stops being contiguous): *len is shortened and the access layer loops.
+ * backend for one per contiguous piece. map() converts ram_addr to a guest-physical
+ * address with the caller's conversion and maps it with a lock, so the bucket cannot be
+ * evicted or invalidated while the access layer copies; release() drops that lock. A
+ * piece ends at a bucket boundary (or before a frame that failed to map, or where the
+ * ram_addr → gpa conversion stops being contiguous): *len is shortened and the access
+ * layer loops.
  * Failures are guest-triggered (DMA to an unpopulated frame), so they are logged
  * rate-limited and answered with NULL, which the access layer turns into an error.
  */

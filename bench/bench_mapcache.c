@@ -6,8 +6,8 @@
  *   mapcache.hit_ns         ns per mapcache_map() hit, over 64 mapped buckets visited
  *                           in a scattered order (the hash path, not only last-entry)
  *   mapcache.hit_last_ns    ns per hit on the bucket of the previous lookup
- *   mapcache.hook_pair_ns   ns per RAM translate hook map+release (locked) on a hit
- *   mapcache.maps_per_gib   map calls for a 1 GiB sequential read through the hook in
+ *   mapcache.hook_pair_ns   ns per RAM backend map+release (locked) on a hit
+ *   mapcache.maps_per_gib   map calls for a 1 GiB sequential read through the backend in
  *                           64 KiB pieces, looping on shortened lengths as the access
  *                           layer does (goal: one per 1 MiB bucket, 1024)
  *   mapcache.maps_per_gib_4k  the same in 4 KiB pieces
@@ -114,7 +114,7 @@ static uintptr_t round_hit_last(MapCache *mc)
 
 static uintptr_t round_hook_pair(MapCache *mc)
 {
-    RamTranslateHook h = mapcache_ram_translate_hook(mc, NULL, NULL);
+    RamBackend h = mapcache_ram_backend(mc, NULL, NULL);
     uintptr_t sink = 0;
     for (unsigned i = 0; i < HIT_LOOKUPS; i++) {
         hwaddr len = 8;
@@ -125,12 +125,12 @@ static uintptr_t round_hook_pair(MapCache *mc)
     return sink;
 }
 
-/* Read 1 GiB sequentially through the hook in `chunk`-byte pieces, looping on
+/* Read 1 GiB sequentially through the backend in `chunk`-byte pieces, looping on
  * shortened lengths; returns the map calls it took. */
 static uint64_t sequential_dma_maps(CountingMapper *c, uint32_t chunk, MapCacheStats *st)
 {
     MapCache *mc = new_cache(c);
-    RamTranslateHook h = mapcache_ram_translate_hook(mc, NULL, NULL);
+    RamBackend h = mapcache_ram_backend(mc, NULL, NULL);
     static uint8_t buf[MAX_CHUNK];
     uint64_t before = c->maps;
     for (uint64_t addr = 0; addr < GIB; addr += chunk) {
@@ -181,7 +181,7 @@ int main(void)
            MAPCACHE_DEFAULT_BUCKET_SIZE >> 10, st.hits, st.misses, st4k.hits, st4k.misses);
     printf("row\tmapcache.hit_ns\t%.1f\tns\tgoal <= 15 (64 buckets, scattered order)\n", hit);
     printf("row\tmapcache.hit_last_ns\t%.1f\tns\tlast-entry fast path\n", last);
-    printf("row\tmapcache.hook_pair_ns\t%.1f\tns\tRAM hook map+release, locked, on a hit\n",
+    printf("row\tmapcache.hook_pair_ns\t%.1f\tns\tRAM backend map+release, locked, on a hit\n",
            pair);
     printf("row\tmapcache.maps_per_gib\t%" PRIu64 "\tcalls\tgoal exactly %llu (one per "
            "bucket, 64 KiB pieces)\n", maps, want);

@@ -22,15 +22,18 @@
  *   0x34  IRQ_RAISE   WO    bits written are set in IRQ_STATUS
  *   0x1000..0x1fff    the DMA buffer, RW with aligned 1/2/4/8-byte accesses
  *
- * A transfer runs synchronously inside the DMA_CMD write, through address_space_rw on
- * the DMA address space (so through the mapcache and the dirty log). It is refused,
- * with DMA error status and no memory touched, when bus mastering is off, the count
- * exceeds the buffer, the buffer range or guest range wraps or runs off the end, or
- * any byte of the guest range is not RAM (a hole, MMIO — including this BAR, which
- * rules out re-entry — or read-only memory for a write). STATUS bits 15:8 then say
- * which check failed (enum testdev_dma_error). If the memory layer itself fails a
- * checked transfer (under Xen: the mapcache cannot map a frame), STATUS reports error
- * 5; a read from the guest leaves the buffer untouched, a write to it may be partial.
+ * A transfer runs synchronously inside the DMA_CMD write, through
+ * address_space_rw_ram_only on the DMA address space (so through the mapcache and the
+ * dirty log). It is refused, with DMA error status and no memory touched, when bus
+ * mastering is off, the count exceeds the buffer, the buffer range or guest range
+ * wraps or runs off the end, or any byte of the guest range is not RAM (a hole or
+ * MMIO — including this BAR, which rules out re-entry): the guest range is read first
+ * in either direction, RAM only, and a write to the guest follows only if that read
+ * found nothing but RAM. A write that reaches read-only memory (ROM) is refused there
+ * too (error 4), after the RAM before it. STATUS bits 15:8 say which check failed
+ * (enum testdev_dma_error). If the memory layer itself fails a transfer (under Xen:
+ * the mapcache cannot map a frame), STATUS reports error 5; a read from the guest
+ * leaves the buffer untouched, a write to it may be partial.
  */
 #include "devices/device.h"
 #include "devices/pci_testdev.h"
@@ -99,7 +102,7 @@ static void testdev_set_irq_status(PciTestDev *td, uint32_t status)
 
 
 static enum testdev_dma_error testdev_dma_check(PciTestDev *td, uint64_t guest,
-                                                uint64_t buf_off, bool to_guest)
+                                                uint64_t buf_off)
 {
     uint64_t count = td->dma_count;
     if (!(td->pci.config[PCI_COMMAND] & PCI_COMMAND_MASTER))
@@ -110,9 +113,16 @@ static enum testdev_dma_error testdev_dma_check(PciTestDev *td, uint64_t guest,
         return DMA_ERR_BUFFER_RANGE;
     if (count && guest + (count - 1) < guest)
         return DMA_ERR_ADDR_WRAP;
-    if (!address_space_range_is_ram(td->dma_as, guest, count, to_guest))
-        return DMA_ERR_NOT_RAM;
     return DMA_OK;
+}
+
+/* How the device reports what guest memory said: a piece that is not RAM was refused
+ * untouched (MEMTX_ACCESS_ERROR), anything else failed in the memory layer. */
+static enum testdev_dma_error dma_result(MemTxResult r)
+{
+    if (r & MEMTX_ACCESS_ERROR)
+        return DMA_ERR_NOT_RAM;
+    return r == MEMTX_OK ? DMA_OK : DMA_ERR_FAULT;
 }
 
 static enum testdev_dma_error testdev_dma_copy(PciTestDev *td, uint64_t guest,
@@ -120,16 +130,16 @@ static enum testdev_dma_error testdev_dma_copy(PciTestDev *td, uint64_t guest,
 {
     uint8_t bounce[PCI_TESTDEV_BUF_SIZE];  /* the buffer changes only on success */
     uint64_t count = td->dma_count;
-    MemTxResult r;
-    if (to_guest) {
-        r = address_space_write(td->dma_as, guest, MEMTXATTRS_UNSPECIFIED,
-                                td->buf + buf_off, count);
-    } else {
-        r = address_space_read(td->dma_as, guest, MEMTXATTRS_UNSPECIFIED, bounce, count);
-        if (r == MEMTX_OK)
-            memcpy(td->buf + buf_off, bounce, count);
+    enum testdev_dma_error err =
+        dma_result(address_space_rw_ram_only(td->dma_as, guest, bounce, count, false));
+    if (err != DMA_OK)
+        return err;
+    if (!to_guest) {
+        memcpy(td->buf + buf_off, bounce, count);
+        return DMA_OK;
     }
-    return r == MEMTX_OK ? DMA_OK : DMA_ERR_FAULT;
+    return dma_result(address_space_rw_ram_only(td->dma_as, guest, td->buf + buf_off, count,
+                                                true));
 }
 
 static void testdev_dma_run(PciTestDev *td)
@@ -137,7 +147,7 @@ static void testdev_dma_run(PciTestDev *td)
     bool to_guest = td->cmd & DMA_CMD_TO_GUEST;
     uint64_t guest = to_guest ? td->dma_dst : td->dma_src;
     uint64_t buf_off = to_guest ? td->dma_src : td->dma_dst;
-    enum testdev_dma_error err = testdev_dma_check(td, guest, buf_off, to_guest);
+    enum testdev_dma_error err = testdev_dma_check(td, guest, buf_off);
     if (err == DMA_OK && td->dma_count)
         err = testdev_dma_copy(td, guest, buf_off, to_guest);
     if (err != DMA_OK)

@@ -4,7 +4,9 @@
  * Start-up is an ordered list of steps (dm/startup.c), each logged; a failure stops the
  * list and the teardown runs the "down" half of exactly the steps that completed, in
  * reverse. The same teardown runs on SIGTERM/SIGINT and on fatal errors in the loop.
- * The Dm structure owns everything; it lives in main() for the life of the process.
+ * The Dm structure owns everything, its start-up bookkeeping included; it lives in
+ * main() for the life of the process. Everything machine-specific is reached through
+ * it: the memory model and xen/ are handed what they need, nothing through a global.
  */
 #ifndef XENDM_DM_H
 #define XENDM_DM_H
@@ -46,8 +48,10 @@ typedef struct DmOptions {
 
 typedef struct Dm {
     DmOptions opts;
+    unsigned steps_done;            /* start-up steps completed (dm/startup.c) */
     XenDM *xen;
     MapCache *mapcache;
+    XenRam *xen_ram;                /* the backend of the machine's RAM */
     MemoryRegion system_memory, system_io, ram;
     bool ram_ready;
     AddressSpace as_mem, as_io;

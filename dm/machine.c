@@ -3,8 +3,11 @@
  *
  * Two address spaces: "memory" (a 2^64 container holding guest RAM at 0 and the
  * devices' MMIO) and "io" (64 KiB of ports). Guest RAM is one RAM region at guest
- * physical 0 whose frames the toolstack populated; its ram_addr equals its guest
- * physical address, which is also what the mapcache is keyed by. Devices are created
+ * physical 0 whose frames the toolstack populated, created with the Xen RAM backend
+ * (dm->xen_ram: mapped through the mapcache, writes reported to log-dirty); its
+ * ram_addr equals its guest physical address, which is also what the mapcache is
+ * keyed by. The ioreq executor is handed the address spaces and the machine's
+ * request handlers (PCI configuration, mapcache invalidation). Devices are created
  * from their option strings inside one transaction, so their ranges reach Xen in one
  * batch once the listeners are attached.
  */
@@ -44,16 +47,28 @@ static void pci_device_removed(void *opaque, uint32_t sbdf)
     }
 }
 
-static uint64_t exec_pci_read(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size)
+/* The requests the machine answers for the ioreq executor; opaque is the Dm. */
+static uint64_t request_pci_read(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size)
 {
-    return pci_host_config_read(opaque, sbdf, reg, size);
+    return pci_host_config_read(((Dm *)opaque)->pci, sbdf, reg, size);
 }
 
-static void exec_pci_write(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size,
-                           uint64_t val)
+static void request_pci_write(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size,
+                              uint64_t val)
 {
-    pci_host_config_write(opaque, sbdf, reg, size, (uint32_t)val);
+    pci_host_config_write(((Dm *)opaque)->pci, sbdf, reg, size, (uint32_t)val);
 }
+
+static void request_invalidate(void *opaque)
+{
+    mapcache_invalidate(((Dm *)opaque)->mapcache);
+}
+
+static const IoreqHandlers request_handlers = {
+    .pci_config_read = request_pci_read,
+    .pci_config_write = request_pci_write,
+    .invalidate = request_invalidate,
+};
 
 static int create_ram(Dm *dm, Error **errp)
 {
@@ -67,8 +82,10 @@ static int create_ram(Dm *dm, Error **errp)
         error_setg(errp, "domain %u has no memory to serve", dm->opts.domid);
         return -EINVAL;
     }
-    xen_ram_set_toolstack_region(&dm->ram);
-    int ret = memory_region_init_ram(&dm->ram, "/machine", "ram", mib << 20, errp);
+    xen_ram_set_toolstack_region(dm->xen_ram, &dm->ram);
+    RamBackend backend = xen_ram_backend(dm->xen_ram);
+    int ret = memory_region_init_ram_backed(&dm->ram, "/machine", "ram", mib << 20, &backend,
+                                            errp);
     if (ret < 0)
         return ret;
     dm->ram_ready = true;
@@ -131,12 +148,7 @@ int dm_machine_create(Dm *dm, Error **errp)
     if (ret < 0)
         return ret;
 
-    IoreqExecCtx *exec = xen_dm_exec_ctx(dm->xen);
-    exec->as_io = &dm->as_io;
-    exec->as_mem = &dm->as_mem;
-    exec->pci_config_read = exec_pci_read;
-    exec->pci_config_write = exec_pci_write;
-    exec->pci_opaque = dm->pci;
+    xen_dm_set_request_handlers(dm->xen, &request_handlers, dm);
     return xen_dm_attach_address_spaces(dm->xen, &dm->as_mem, &dm->as_io, errp);
 }
 
@@ -145,6 +157,7 @@ void dm_machine_destroy(Dm *dm)
     /* No transaction around this: each device frees its regions as it goes, so every
      * removal must be committed before the region's memory is released. */
     xen_dm_detach_address_spaces(dm->xen);
+    xen_dm_set_request_handlers(dm->xen, NULL, NULL);
     while (dm->nr_devices)
         device_destroy(dm->devices[--dm->nr_devices]);
     if (dm->pci) {

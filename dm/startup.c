@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/macros.h"
 
 typedef struct DmStep {
     const char *name;
@@ -81,16 +82,7 @@ static void server_down(Dm *dm)
     /* The server is destroyed by xen_dm_close, which also undoes a partial create. */
 }
 
-static void ram_modified(ram_addr_t start, ram_addr_t length, void *opaque)
-{
-    xen_modified_memory(opaque, start, length);     /* ram_addr == guest physical */
-}
-
-static void invalidate_mapcache(void *opaque)
-{
-    mapcache_invalidate(opaque);
-}
-
+/* The mapcache, and the RAM backend the machine's RAM is created with (dm_machine_create). */
 static int memory_up(Dm *dm, Error **errp)
 {
     MapCacheConfig mc_cfg = { .bucket_size = dm->opts.mapcache_bucket,
@@ -98,24 +90,17 @@ static int memory_up(Dm *dm, Error **errp)
     dm->mapcache = mapcache_new(&mc_cfg, &xen_mapper_ops, dm->xen, errp);
     if (!dm->mapcache)
         return -EINVAL;
-    RamTranslateHook hook = mapcache_ram_translate_hook(dm->mapcache, NULL, NULL);
-    memory_set_ram_translate_hook(&hook);
-    xen_ram_set_dm(dm->xen);
-    ram_set_backend(xen_ram_alloc);
-    ram_set_modified_memory_hook(ram_modified, dm->xen);
+    dm->xen_ram = xen_ram_new(dm->xen, dm->mapcache, errp);
+    if (!dm->xen_ram)
+        return -ENOMEM;
     xen_dm_set_log_dirty(dm->xen, dm->opts.log_dirty);
-    IoreqExecCtx *exec = xen_dm_exec_ctx(dm->xen);
-    exec->invalidate = invalidate_mapcache;
-    exec->invalidate_opaque = dm->mapcache;
     return 0;
 }
 
 static void memory_down(Dm *dm)
 {
-    ram_set_modified_memory_hook(NULL, NULL);
-    ram_set_backend(NULL);
-    xen_ram_set_dm(NULL);
-    memory_set_ram_translate_hook(NULL);
+    xen_ram_free(dm->xen_ram);
+    dm->xen_ram = NULL;
     mapcache_free(dm->mapcache);
     dm->mapcache = NULL;
 }
@@ -162,9 +147,7 @@ static const DmStep steps[] = {
     { "restrict the Xen handles",    restrict_up, nothing_down },
     { "drop privileges",             privileges_up, nothing_down },
 };
-#define NR_STEPS (sizeof(steps) / sizeof(steps[0]))
-
-static unsigned steps_done;
+#define NR_STEPS ARRAY_SIZE(steps)
 
 static double monotonic_ms(void)
 {
@@ -177,12 +160,13 @@ int dm_start(Dm *dm, Error **errp)
 {
     dm->signal_fd = -1;
     dm->control_fd = -1;
-    for (steps_done = 0; steps_done < NR_STEPS; steps_done++) {
-        const DmStep *s = &steps[steps_done];
-        log_info("step %u/%zu: %s", steps_done + 1, NR_STEPS, s->name);
+    for (dm->steps_done = 0; dm->steps_done < NR_STEPS; dm->steps_done++) {
+        const DmStep *s = &steps[dm->steps_done];
+        log_info("step %u/%zu: %s", dm->steps_done + 1, NR_STEPS, s->name);
         double t0 = monotonic_ms();
         int ret = s->up(dm, errp);
-        log_debug("step %u/%zu took %.3f ms", steps_done + 1, NR_STEPS, monotonic_ms() - t0);
+        log_debug("step %u/%zu took %.3f ms", dm->steps_done + 1, NR_STEPS,
+                  monotonic_ms() - t0);
         if (ret < 0) {
             error_prepend(errp, "%s", s->name);
             /* The failed step may have done part of its work: undo that too. */
@@ -196,8 +180,8 @@ int dm_start(Dm *dm, Error **errp)
 
 void dm_stop(Dm *dm)
 {
-    while (steps_done > 0) {
-        const DmStep *s = &steps[--steps_done];
+    while (dm->steps_done > 0) {
+        const DmStep *s = &steps[--dm->steps_done];
         log_info("undo: %s", s->name);
         s->down(dm);
     }

@@ -21,6 +21,7 @@ void dm_print_stats(Dm *dm, FILE *out)
         fprintf(out, "ioreq.rejected %" PRIu64 "\n", e->rejected);
         fprintf(out, "xen.ranges_mapped %" PRIu64 "\n", x->ranges_mapped);
         fprintf(out, "xen.ranges_unmapped %" PRIu64 "\n", x->ranges_unmapped);
+        fprintf(out, "xen.ranges_refused %" PRIu64 "\n", x->ranges_refused);
         fprintf(out, "xen.modified_memory_calls %" PRIu64 "\n", x->modified_memory_calls);
         fprintf(out, "xen.modified_memory_pages %" PRIu64 "\n", x->modified_memory_pages);
     }

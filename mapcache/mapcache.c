@@ -58,7 +58,7 @@ struct MapCache {
     int *page_err;              /* per-page errors of one map call */
     MapCacheStats stats;
     LogRateLimit rl;            /* warnings the guest can trigger */
-    MapCacheRamHookState hook;
+    MapCacheRamState ram;
 };
 
 /* ---- configuration ------------------------------------------------------------- */
@@ -584,7 +584,7 @@ void mapcache_get_stats(const MapCache *mc, MapCacheStats *out)
     *out = mc->stats;
 }
 
-MapCacheRamHookState *mapcache_ram_hook_state(MapCache *mc)
+MapCacheRamState *mapcache_ram_state(MapCache *mc)
 {
-    return &mc->hook;
+    return &mc->ram;
 }

@@ -15,7 +15,7 @@
  *
  * Addresses: the mapcache is keyed by guest-physical address (frame number << 12).
  * Converting a ram_addr (the memory model's RAM offset) to a guest-physical address is
- * the caller's job; the RAM translate hook adapter takes that conversion as a function.
+ * the caller's job; mapcache_ram_backend() takes that conversion as a function.
  *
  * Pointers and ownership:
  *   - An *unlocked* pointer from mapcache_map() stays valid only until the next call
@@ -131,18 +131,17 @@ void mapcache_invalidate(MapCache *mc);
 void mapcache_get_stats(const MapCache *mc, MapCacheStats *out);
 
 /*
- * The memory model's RAM translate hook, going through this mapcache: map() converts
- * ram_addr with to_gpa, then maps with a lock (shortening *len to the bucket end or the
+ * A RAM backend whose map and release go through this mapcache (alloc and modified
+ * are NULL: the frames exist, and this cache logs nothing): map() converts ram_addr
+ * with to_gpa, then maps with a lock (shortening *len to the bucket end or the
  * contiguous gpa run); release() unlocks. to_gpa returns the guest-physical address of
  * ram_addr and shortens *len to the bytes that stay contiguous in guest-physical space,
  * or returns MAPCACHE_NO_GPA when ram_addr has none; NULL means ram_addr == gpa.
- * A mapcache has one conversion: calling this again replaces it. Install the result
- * with memory_set_ram_translate_hook().
+ * A mapcache has one conversion: calling this again replaces it. Its opaque is mc.
  */
 #define MAPCACHE_NO_GPA UINT64_MAX
 typedef uint64_t (*MapCacheRamToGpa)(void *opaque, ram_addr_t ram_addr, hwaddr *len);
-RamTranslateHook mapcache_ram_translate_hook(MapCache *mc, MapCacheRamToGpa to_gpa,
-                                             void *opaque);
+RamBackend mapcache_ram_backend(MapCache *mc, MapCacheRamToGpa to_gpa, void *opaque);
 
 /*
  * The memfd mapper: MapperOps over frames of a memfd, i.e. guest RAM without Xen

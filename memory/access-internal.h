@@ -99,7 +99,7 @@ MemTxResult access_ops(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsigned s
 
 /*
  * Copy len bytes at offset `off` of mr's RAMBlock to (is_write: from) buf, through the
- * host pointer or the RAM translate hook, marking written pages dirty. Does not check
+ * host pointer or the block's backend, marking written pages dirty. Does not check
  * readonly (the caller does). Returns MEMTX_DECODE_ERROR, with unread bytes set to
  * 0xff, when the block is missing, too short, or cannot be mapped.
  */

@@ -2,11 +2,11 @@
  * memory/access_ram.c — copying guest accesses to and from RAMBlocks.
  *
  * A block with host memory is copied directly. A block without (under Xen the frames
- * belong to the guest and are mapped on demand) goes through the RAM translate hook,
- * which the mapcache installs: it may map less than asked for, so the copy proceeds
- * piece by piece, and a piece it cannot map ends the access with MEMTX_DECODE_ERROR.
- * Every written byte is marked dirty for the region's logging clients, and for
- * migration while it runs.
+ * belong to the guest and are mapped on demand) goes through its own backend's map,
+ * which may map less than asked for, so the copy proceeds piece by piece, and a piece
+ * it cannot map ends the access with MEMTX_DECODE_ERROR. Every written byte is marked
+ * dirty for the region's logging clients, and for migration while it runs, and
+ * reported to the block's modified sink.
  */
 #include "memory/access-internal.h"
 
@@ -15,13 +15,7 @@
 
 #include "util/log.h"
 
-static RamTranslateHook translate_hook;
 static LogRateLimit ram_fail_log;
-
-void memory_set_ram_translate_hook(const RamTranslateHook *hook)
-{
-    translate_hook = hook ? *hook : (RamTranslateHook){ 0 };
-}
 
 static void copy(void *host, void *buf, hwaddr len, bool is_write)
 {
@@ -31,20 +25,22 @@ static void copy(void *host, void *buf, hwaddr len, bool is_write)
         memcpy(buf, host, len);
 }
 
-/* Copy through the hook; returns how many bytes were copied (all, unless it failed). */
-static hwaddr copy_translated(ram_addr_t ram_addr, uint8_t *buf, hwaddr len, bool is_write)
+/* Copy through the block's backend; returns how many bytes were copied (all, unless
+ * a piece could not be mapped). */
+static hwaddr copy_mapped(const RamBackend *be, ram_addr_t ram_addr, uint8_t *buf,
+                          hwaddr len, bool is_write)
 {
     hwaddr done = 0;
-    while (done < len && translate_hook.map) {
+    while (done < len && be->map) {
         hwaddr n = len - done;
-        void *host = translate_hook.map(translate_hook.opaque, ram_addr + done, &n, is_write);
+        void *host = be->map(be->opaque, ram_addr + done, &n, is_write);
         if (!host || n == 0)
             break;
         if (n > len - done)
             n = len - done;
         copy(host, buf + done, n, is_write);
-        if (translate_hook.release)
-            translate_hook.release(translate_hook.opaque, host, n, is_write);
+        if (be->release)
+            be->release(be->opaque, host, n, is_write);
         done += n;
     }
     return done;
@@ -67,10 +63,10 @@ MemTxResult access_ram(MemoryRegion *mr, hwaddr off, void *buf, hwaddr len, bool
             copy(block->host + off, buf, len, is_write);
             done = len;
         } else {
-            done = copy_translated(block->offset + off, buf, len, is_write);
+            done = copy_mapped(&block->backend, block->offset + off, buf, len, is_write);
         }
         if (is_write && done)
-            cpu_physical_memory_set_dirty_range(block->offset + off, done, dirty_mask(mr));
+            ram_block_set_dirty(block, off, done, dirty_mask(mr));
     }
     if (done == len)
         return MEMTX_OK;

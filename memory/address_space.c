@@ -102,20 +102,3 @@ MemoryRegionSection address_space_lookup(AddressSpace *as, hwaddr addr)
     s.size -= skip;
     return s;
 }
-
-bool address_space_range_is_ram(AddressSpace *as, hwaddr addr, uint64_t len, bool is_write)
-{
-    while (len) {
-        MemoryRegionSection s = address_space_lookup(as, addr);
-        if (!s.mr || !memory_region_is_ram(s.mr) || (is_write && s.readonly))
-            return false;
-        MemSize end = (MemSize)s.offset_within_address_space + s.size;
-        if (end <= addr)
-            return false;       /* a section that does not cover addr: refuse */
-        MemSize left = end - addr;
-        uint64_t step = left < len ? (uint64_t)left : len;
-        addr += step;
-        len -= step;
-    }
-    return true;
-}

@@ -10,6 +10,10 @@
  * or AND-ed, so another thread may read-and-clear while a writer sets, without losing
  * bits. Growth reallocates the bitmaps and therefore runs on the model's thread only.
  *
+ * Writes (set_dirty_range, ram_block_set_dirty) are also reported to the modified sink
+ * of the block written, and only to it: the sinks belong to the blocks' backends, so
+ * each machine hears of its own RAM. Writers run on the model's thread.
+ *
  * The migration bitmap is the migration's own copy (QEMU's migration_bitmap): created
  * full when migration starts, extended with set bits when RAM is added during it.
  */
@@ -26,9 +30,6 @@
 #define WORDS_PER_LINE (BITMAP_ALIGN / sizeof(unsigned long))
 #define WORD_PAGE_BITS 6         /* log2(BITS_PER_WORD): pages per bitmap word */
 #define LINE_BYTES ((uint64_t)BITMAP_ALIGN * 8 << RAM_PAGE_BITS)  /* RAM one line covers */
-
-static RamModifiedHook modified_hook;
-static void *modified_opaque;
 
 static struct {
     bool active;
@@ -246,11 +247,42 @@ void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask)
     dirty_mark(start, length, mask & DIRTY_CLIENTS_ALL);
 }
 
+/* Tell the block's modified sink of [start, start + length), a non-empty part of it. */
+static inline void report_modified(const RAMBlock *block, ram_addr_t start, ram_addr_t length)
+{
+    if (block->backend.modified)
+        block->backend.modified(block->backend.opaque, start, length);
+}
+
+/* Each block [start, start + length) overlaps hears of its own part, in address order
+ * (the MRU block first: a write usually stays in the block written last). */
+static void report_modified_range(ram_addr_t start, ram_addr_t length)
+{
+    ram_addr_t last = length - 1 > UINT64_MAX - start ? UINT64_MAX : start + length - 1;
+    RAMBlock *b = qemu_get_ram_block(start);
+    if (!b)
+        b = ram_gaps_first_ending_after(&ram_list.gaps, start);
+    for (; b && b->offset <= last; b = b->addr_next) {
+        ram_addr_t lo = start > b->offset ? start : b->offset;
+        ram_addr_t hi = b->offset + (b->max_length - 1);
+        if (hi > last)
+            hi = last;
+        report_modified(b, lo, hi - lo + 1);
+    }
+}
+
 void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, uint8_t mask)
 {
     dirty_mark(start, length, mask & DIRTY_CLIENTS_ALL);
-    if (modified_hook && length)
-        modified_hook(start, length, modified_opaque);
+    if (length)
+        report_modified_range(start, length);
+}
+
+void ram_block_set_dirty(RAMBlock *block, ram_addr_t offset, ram_addr_t length, uint8_t mask)
+{
+    dirty_mark(block->offset + offset, length, mask & DIRTY_CLIENTS_ALL);
+    if (length)
+        report_modified(block, block->offset + offset, length);
 }
 
 void cpu_physical_memory_clear_dirty_range(ram_addr_t start, ram_addr_t length)
@@ -454,12 +486,6 @@ uint64_t ram_migration_dirty_pages(void)
     return migration.dirty_pages;
 }
 
-void ram_set_modified_memory_hook(RamModifiedHook hook, void *opaque)
-{
-    modified_hook = hook;
-    modified_opaque = opaque;
-}
-
 void ram_dirty_reset_for_tests(void)
 {
     ram_dirty_migration_stop();
@@ -468,7 +494,5 @@ void ram_dirty_reset_for_tests(void)
         ram_list.dirty_memory[c] = NULL;
     }
     ram_list.dirty_pages = ram_list.dirty_capacity = 0;
-    modified_hook = NULL;
-    modified_opaque = NULL;
     word_stores_only = false;
 }

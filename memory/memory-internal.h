@@ -19,10 +19,10 @@
  *    edited in place at a commit (ranges spliced, fv->ranges reallocated). Dispatch must
  *    therefore never keep FlatRange pointers or indexes into fv->ranges across commits;
  *    it copies what it needs into its own sections.
- *  - Function ownership: region_ram.c (RAM engineer) defines memory_region_init_ram,
- *    _ram_ptr, _rom, _rom_device, memory_region_get_ram_ptr and
- *    memory_region_get_ram_addr; region.c defines every other memory_region_* function
- *    of memory.h, including is_ram/is_romd, set_log and rom_device_set_romd.
+ *  - Where the memory_region_* functions of memory.h live: region_ram.c defines the
+ *    block-backed initialisers (memory_region_init_ram, _ram_backed, _ram_ptr, _rom,
+ *    _rom_device) and memory_region_get_ram_ptr / _get_ram_addr; region.c defines
+ *    every other one, including is_ram/is_romd, set_log and rom_device_set_romd.
  */
 #ifndef XENDM_MEMORY_INTERNAL_H
 #define XENDM_MEMORY_INTERNAL_H
@@ -181,7 +181,7 @@ bool memory_global_dirty_log_active(void);
  * announcement). */
 void memory_listeners_detach_all(AddressSpace *as);
 
-/* ---- dispatch.c (engineer B) ----------------------------------------------------- */
+/* ---- dispatch.c ------------------------------------------------------------------ */
 
 /*
  * Incremental update, used by the commit (as_update.c) when fv was edited in place and

@@ -45,6 +45,7 @@ typedef struct FlatView FlatView;
 typedef struct FlatRange FlatRange;
 typedef struct AddressSpaceDispatch AddressSpaceDispatch;
 typedef struct RAMBlock RAMBlock;
+typedef struct RamBackend RamBackend;
 
 /* ---- MemoryRegionOps ------------------------------------------------------------- */
 
@@ -156,9 +157,14 @@ struct MemoryRegion {
 void memory_region_init(MemoryRegion *mr, const char *owner, const char *name, uint64_t size);
 void memory_region_init_io(MemoryRegion *mr, const char *owner, const MemoryRegionOps *ops,
                            void *opaque, const char *name, uint64_t size);
-/* RAM backed by a new RAMBlock (memory/ram.h). Returns 0 or -errno with *errp set. */
+/* RAM backed by a new RAMBlock (memory/ram.h) of anonymous host memory. Returns 0 or
+ * -errno with *errp set. */
 int memory_region_init_ram(MemoryRegion *mr, const char *owner, const char *name,
                            uint64_t size, Error **errp);
+/* The same with the block's memory from `backend` (copied; NULL: host memory): how the
+ * machine that creates the region provides, reaches and logs its guest RAM. */
+int memory_region_init_ram_backed(MemoryRegion *mr, const char *owner, const char *name,
+                                  uint64_t size, const RamBackend *backend, Error **errp);
 /* RAM backed by the caller's memory (host must stay valid until finalize). */
 int memory_region_init_ram_ptr(MemoryRegion *mr, const char *owner, const char *name,
                                uint64_t size, void *host, Error **errp);
@@ -200,7 +206,7 @@ const char *memory_region_name(const MemoryRegion *mr);
 const char *memory_region_path(const MemoryRegion *mr);
 bool memory_region_is_ram(const MemoryRegion *mr);
 bool memory_region_is_romd(const MemoryRegion *mr);
-/* Host pointer for RAM at offset (NULL when the block has none: Xen, mapcache). */
+/* Host pointer for RAM at offset (NULL when the block has none: its backend maps it). */
 void *memory_region_get_ram_ptr(const MemoryRegion *mr);
 ram_addr_t memory_region_get_ram_addr(const MemoryRegion *mr);
 
@@ -281,10 +287,6 @@ FlatView *address_space_get_flatview(AddressSpace *as);
 /* Section answering at addr (size clipped to the end of that section). The section's
  * mr is NULL when nothing answers (a hole). Valid until the next commit. */
 MemoryRegionSection address_space_lookup(AddressSpace *as, hwaddr addr);
-/* Every byte of [addr, addr + len) is RAM (writable RAM if is_write): what a device
- * checks before DMA that must not reach MMIO (its own registers included: no re-entry)
- * nor a hole. */
-bool address_space_range_is_ram(AddressSpace *as, hwaddr addr, uint64_t len, bool is_write);
 
 /* ---- Dispatch (memory/dispatch.c) ------------------------------------------------ */
 
@@ -356,19 +358,6 @@ MemTxResult memory_region_dispatch_read(MemoryRegion *mr, hwaddr addr, uint64_t 
                                         unsigned size, MemTxAttrs attrs);
 MemTxResult memory_region_dispatch_write(MemoryRegion *mr, hwaddr addr, uint64_t data,
                                          unsigned size, MemTxAttrs attrs);
-
-/*
- * RAM without a host pointer (under Xen) goes through this hook: return a host pointer
- * for `*len` bytes at ram_addr, shortening *len if only a prefix is mapped; NULL on
- * failure (the access returns MEMTX_DECODE_ERROR). The mapcache installs itself here.
- * `release` (optional) is called with the pointer once the copy is done.
- */
-typedef struct RamTranslateHook {
-    void *(*map)(void *opaque, ram_addr_t ram_addr, hwaddr *len, bool is_write);
-    void (*release)(void *opaque, void *host, hwaddr len, bool is_write);
-    void *opaque;
-} RamTranslateHook;
-void memory_set_ram_translate_hook(const RamTranslateHook *hook);
 
 /* ---- Listeners ------------------------------------------------------------------- */
 

@@ -49,6 +49,9 @@ int ram_gaps_find(const RamGaps *g, ram_addr_t size, ram_addr_t *offset, RAMBloc
 void ram_gaps_insert(RamGaps *g, RAMBlock *block, RAMBlock *after);
 void ram_gaps_remove(RamGaps *g, RAMBlock *block);
 RAMBlock *ram_gaps_block_containing(const RamGaps *g, ram_addr_t addr);
+/* The lowest block whose end is above addr (it holds addr or lies after it), or NULL;
+ * the blocks after it by address follow addr_next. */
+RAMBlock *ram_gaps_first_ending_after(const RamGaps *g, ram_addr_t addr);
 ram_addr_t ram_gaps_end(const RamGaps *g);      /* end of the highest block, or 0 */
 
 /* ---- ram_block.c ----------------------------------------------------------------- */
@@ -70,10 +73,12 @@ extern RAMList ram_list;
 
 /* QEMU's qemu_ram_alloc_internal: the qemu_ram_alloc* functions, returning 0 or -errno
  * (-EINVAL, -ENOSPC, -ENOMEM, or the mapping's/backend's errno) with *out set to the
- * block or NULL. region_ram.c uses it to report the error code. */
+ * block or NULL. Memory comes from host (caller's), else backend, else an anonymous
+ * mapping. region_ram.c uses it to report the error code. */
 int ram_alloc_internal(ram_addr_t size, ram_addr_t max_size,
                        void (*resized)(const char *, uint64_t, void *), void *host,
-                       bool resizeable, MemoryRegion *mr, RAMBlock **out, Error **errp);
+                       const RamBackend *backend, bool resizeable, MemoryRegion *mr,
+                       RAMBlock **out, Error **errp);
 
 /* ---- ram_host.c ------------------------------------------------------------------ */
 
@@ -97,7 +102,7 @@ int ram_dirty_reserve(uint64_t new_pages, Error **errp);
  * gets the new pages set. Cannot fail. */
 void ram_dirty_extend(uint64_t old_pages, uint64_t new_pages);
 /* Set the dirty bits of [start, start+length) for the clients in mask, without telling
- * the modified-memory hook: for RAM that appears or grows, which is "dirty" for the
+ * any modified sink: for RAM that appears or grows, which is "dirty" for the
  * local clients but was not written by emulation (under Xen the toolstack or
  * populate_physmap provided it, so there is nothing to report to log-dirty). */
 void ram_dirty_mark(ram_addr_t start, ram_addr_t length, uint8_t mask);

@@ -11,11 +11,14 @@
  * block, then bumps the list version (write barrier in between, so a reader that sees
  * the new version sees the new list).
  *
- * Host memory: without Xen a block's host memory is an anonymous 2 MiB-aligned mapping
+ * Host memory: a block made without a backend gets an anonymous 2 MiB-aligned mapping
  * with QEMU's madvise policy (MERGEABLE when memory merging is on, DONTDUMP when guest
- * core dumps are off, HUGEPAGE, DONTFORK). With a backend hook installed (xen/ installs
- * xen_ram_alloc) the frames come from the hypervisor, host stays NULL and accesses go
- * through the RAM translate hook of memory.h (the mapcache).
+ * core dumps are off, HUGEPAGE, DONTFORK). A block made with a RamBackend has no host
+ * memory of ours (host stays NULL): its backend prepares the frames (under Xen:
+ * xen_ram_alloc populates them in the domain), maps them for each access (the
+ * mapcache) and is told which of them emulation wrote (Xen's log-dirty). Whoever
+ * creates the block chooses its backend; the block keeps a copy and uses it for
+ * itself only, so blocks of different machines, with different backends, coexist.
  *
  * Dirty memory: one bitmap per client (VGA, CODE, MIGRATION) over the ram_addr space,
  * one bit per 4 KiB page, grown with the RAM (old bits kept, new bits zero, then a new
@@ -24,8 +27,15 @@
  *
  * Ownership: a RAMBlock belongs to the global ram list from qemu_ram_alloc*() until
  * qemu_ram_free(), which also releases host memory it mapped (never caller-supplied
- * memory). memory_region_init_ram() ties a block to a region, and finalising the
- * region frees it. Everything except the dirty bitmaps is single-threaded.
+ * memory). memory_region_init_ram*() ties a block to a region, and finalising the
+ * region frees it. A backend's opaque must outlive every block made with it.
+ * Everything except the dirty bitmaps is single-threaded.
+ *
+ * What is process-wide, as in QEMU: the ram_addr space, the block list, the dirty
+ * bitmaps over it and the migration state. Blocks of several machines share the one
+ * ram_addr space, each at its own offsets, so a ram_addr names one block of one
+ * machine; nothing machine-specific (where frames come from, how they are reached,
+ * who hears of writes) is global: it is the block's backend.
  */
 #ifndef XENDM_MEMORY_RAM_H
 #define XENDM_MEMORY_RAM_H
@@ -45,8 +55,34 @@
 
 #define RAM_PREALLOC   (1u << 0)    /* host memory supplied by the caller */
 #define RAM_RESIZEABLE (1u << 1)    /* used_length may change up to max_length */
+#define RAM_BACKED     (1u << 2)    /* memory from the block's backend: host is NULL */
 
 #define DIRTY_CLIENTS_ALL ((uint8_t)((1u << DIRTY_MEMORY_NUM) - 1))
+
+/*
+ * Where a block's memory comes from, how it is reached and who hears of writes to it,
+ * for a block that has no host memory of ours. Each function gets `opaque`.
+ *   alloc     prepare the frames of a new block [ram_addr, ram_addr + size) before it
+ *             is published (NULL: they exist already). 0, or -errno with errp set; a
+ *             failure fails the allocation. Never undone by the memory model (Xen
+ *             frees a domain's frames with the domain).
+ *   map       a host pointer for *len bytes at ram_addr, shortening *len if only a
+ *             prefix is mapped; NULL on failure (the access then fails with
+ *             MEMTX_DECODE_ERROR). NULL function: the block cannot be accessed.
+ *   release   (optional) called with each pointer map returned once the copy is done.
+ *   modified  (optional) told of every non-empty range of the block that is marked
+ *             written, whatever the dirty mask, as the seed calls xen_modified_memory:
+ *             the sink knows whether its own logging is on (Xen: log-dirty mode) and
+ *             returns at once when it is not. Never told of RAM that appears or grows.
+ */
+struct RamBackend {
+    int (*alloc)(void *opaque, ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr,
+                 Error **errp);
+    void *(*map)(void *opaque, ram_addr_t ram_addr, hwaddr *len, bool is_write);
+    void (*release)(void *opaque, void *host, hwaddr len, bool is_write);
+    void (*modified)(void *opaque, ram_addr_t start, ram_addr_t length);
+    void *opaque;
+};
 
 /*
  * Field order is for the placement trees (memory/ram_gaps.c): a block is allocated on a
@@ -68,31 +104,35 @@ struct RAMBlock {
     MemoryRegion *mr;           /* may be NULL for blocks made without a region */
 
     RamTreeNode by_size_tail;   /* private: in that tree iff newest block of its size */
-    uint8_t *host;              /* NULL under Xen (backend hook) */
+    uint8_t *host;              /* NULL when the block has a backend */
     size_t page_size;           /* RAM_PAGE_SIZE */
     uint64_t align;             /* alignment of an anonymous host mapping, else 0 */
-    uint32_t flags;             /* RAM_PREALLOC, RAM_RESIZEABLE */
+    uint32_t flags;             /* RAM_PREALLOC, RAM_RESIZEABLE, RAM_BACKED */
     int fd;                     /* -1: anonymous */
     void (*resized)(const char *idstr, uint64_t new_size, void *host);
+    RamBackend backend;         /* RAM_BACKED: a copy of the creator's; else all NULL */
     char idstr[256];            /* the region's name, or "ram@<offset>" */
 };
 
 /*
- * Allocate a block of `size` bytes (rounded up to 4 KiB). Returns the block, or NULL
- * with the message in errp: "cannot allocate a RAM block of 0 bytes", "cannot find a
- * gap of N bytes" when no gap fits (also for a size beyond the whole space), "cannot
- * set up guest memory '<name>': <why>" when host memory (or the backend) fails. On
- * failure nothing is left behind: the list, its version and the dirty bitmaps are
- * unchanged.
+ * Allocate a block of `size` bytes (rounded up to 4 KiB), its memory from `backend`
+ * (copied into the block), or anonymous host memory when backend is NULL. Returns the
+ * block, or NULL with the message in errp: "cannot allocate a RAM block of 0 bytes",
+ * "cannot find a gap of N bytes" when no gap fits (also for a size beyond the whole
+ * space), "cannot set up guest memory '<name>': <why>" when host memory (or the
+ * backend) fails. On failure nothing is left behind: the list, its version and the
+ * dirty bitmaps are unchanged.
  */
-RAMBlock *qemu_ram_alloc(ram_addr_t size, MemoryRegion *mr, Error **errp);
+RAMBlock *qemu_ram_alloc(ram_addr_t size, const RamBackend *backend, MemoryRegion *mr,
+                         Error **errp);
 /* Caller-owned host memory (RAM_PREALLOC); it must outlive the block. */
 RAMBlock *qemu_ram_alloc_from_ptr(ram_addr_t size, void *host, MemoryRegion *mr, Error **errp);
 /* used_length = size, max_length = max_size (reserved up front); `resized` (optional)
  * is called after every successful qemu_ram_resize. */
 RAMBlock *qemu_ram_alloc_resizeable(ram_addr_t size, ram_addr_t max_size,
                                     void (*resized)(const char *, uint64_t, void *),
-                                    MemoryRegion *mr, Error **errp);
+                                    const RamBackend *backend, MemoryRegion *mr,
+                                    Error **errp);
 /* Change used_length (rounded up to 4 KiB). The old range's dirty bits are cleared and
  * the new range marked dirty for all clients; the region (if any) takes the new size.
  * -EINVAL if the block is not resizeable or newsize exceeds max_length. */
@@ -115,7 +155,7 @@ RAMBlock *ram_list_mru(void);
 /* Translation. */
 RAMBlock *qemu_get_ram_block(ram_addr_t addr);          /* NULL if no block holds addr */
 /* Host pointer at offset within the block; NULL if offset >= used_length or the block
- * has no host memory (Xen: use the RAM translate hook). */
+ * has no host memory (its backend maps it). */
 void *ram_block_host_ptr(RAMBlock *block, ram_addr_t offset);
 /* Host pointer → block and ram_addr; NULL if the pointer is not guest RAM. */
 RAMBlock *qemu_ram_block_from_host(const void *ptr, ram_addr_t *ram_addr);
@@ -124,18 +164,15 @@ RAMBlock *qemu_ram_block_from_host(const void *ptr, ram_addr_t *ram_addr);
 void ram_set_mem_merge(bool enabled);       /* MADV_MERGEABLE; default off */
 void ram_set_dump_guest_core(bool enabled); /* off → MADV_DONTDUMP; default on */
 
-/* Backend hook: when set, ram_block_add calls it instead of mapping host memory (the Xen
- * side provides xen_ram_alloc). Return 0 or -errno with errp set. NULL removes it. */
-typedef int (*RamBackendAlloc)(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr,
-                               Error **errp);
-void ram_set_backend(RamBackendAlloc alloc);
-
 /* ---- Dirty memory (memory/dirty.c) ----------------------------------------------- */
 
 /* Mark [start, start+length) dirty (whole pages) for the clients in mask (bits of enum
- * dirty_client), then pass the range to the modified-memory hook, if one is set. Pages
- * beyond the bitmaps (no block ever there) are ignored. */
+ * dirty_client), then tell the modified sink of each block the range overlaps which
+ * part of it was written. Pages beyond the bitmaps (no block ever there) are ignored. */
 void cpu_physical_memory_set_dirty_range(ram_addr_t start, ram_addr_t length, uint8_t mask);
+/* The same for [offset, offset+length) of one block (within max_length), which the
+ * caller already holds: only this block's modified sink is told. */
+void ram_block_set_dirty(RAMBlock *block, ram_addr_t offset, ram_addr_t length, uint8_t mask);
 /* Clear every client's bits for the pages of [start, start+length). */
 void cpu_physical_memory_clear_dirty_range(ram_addr_t start, ram_addr_t length);
 /* Is any page of the range dirty for client? */
@@ -164,20 +201,13 @@ bool ram_dirty_migration_active(void);
 const unsigned long *ram_migration_bitmap(uint64_t *pages);
 uint64_t ram_migration_dirty_pages(void);
 
-/* Called by set_dirty_range for every non-empty range it is given, whatever the mask,
- * as the seed calls xen_modified_memory: the hook's owner knows whether its own dirty
- * client is on (Xen: log-dirty mode) and returns at once when it is not. NULL removes
- * it. */
-typedef void (*RamModifiedHook)(ram_addr_t start, ram_addr_t length, void *opaque);
-void ram_set_modified_memory_hook(RamModifiedHook hook, void *opaque);
-
 /* ---- Test support ---------------------------------------------------------------- */
 
 /* Replace mmap() for anonymous guest memory (NULL restores mmap). */
 typedef void *(*RamMmapFn)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 void ram_set_mmap_hook(RamMmapFn fn);
 /* Test-only: free every block (without region destructors), the dirty and migration
- * bitmaps, and restore every setting and hook above to its default. */
+ * bitmaps, and restore every setting above to its default. */
 void ram_reset_for_tests(void);
 
 #endif

@@ -4,7 +4,7 @@
  * The path of a new block is QEMU's qemu_ram_alloc_internal → ram_block_add, reordered
  * so that every step that can fail comes first:
  *   1. place it (ram_gaps_find: best fit, as find_ram_offset),
- *   2. get host memory (caller's pointer, the backend hook, or an anonymous mapping with
+ *   2. get memory (caller's pointer, the block's backend, or an anonymous mapping with
  *      MADV_MERGEABLE when merging is on),
  *   3. make room in the dirty bitmaps,
  * and only then publish it: index it, link it into the list at its sorted place,
@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static RamBackendAlloc backend_alloc;
 
 static RAMBlock *block_of_tail_node(const RamTreeNode *n)
 {
@@ -112,8 +110,11 @@ static void list_remove(RAMBlock *block)
 
 static int backend_provide(RAMBlock *block, Error **errp)
 {
+    const RamBackend *be = &block->backend;
+    if (!be->alloc)
+        return 0;
     Error *err = NULL;
-    int ret = backend_alloc(block->offset, block->max_length, block->mr, &err);
+    int ret = be->alloc(be->opaque, block->offset, block->max_length, block->mr, &err);
     if (!ret)
         return 0;
     if (ret > 0)
@@ -127,11 +128,11 @@ static int backend_provide(RAMBlock *block, Error **errp)
     return ret;
 }
 
-static int provide_host_memory(RAMBlock *block, Error **errp)
+static int provide_memory(RAMBlock *block, Error **errp)
 {
     if (block->host)
         return 0;
-    if (backend_alloc)
+    if (block->flags & RAM_BACKED)
         return backend_provide(block, errp);
     errno = 0;
     block->host = ram_host_alloc(block->max_length, &block->align);
@@ -144,7 +145,7 @@ static int provide_host_memory(RAMBlock *block, Error **errp)
     return 0;
 }
 
-/* Undo provide_host_memory (the backend has no release: Xen frees with the domain). */
+/* Undo provide_memory (a backend has no release: Xen frees with the domain). */
 static void release_host_memory(RAMBlock *block)
 {
     if (block->host && !(block->flags & RAM_PREALLOC))
@@ -162,7 +163,7 @@ static int ram_block_add(RAMBlock *block, Error **errp)
         return ret;
     if (!block->idstr[0])
         snprintf(block->idstr, sizeof(block->idstr), "ram@0x%" PRIx64, block->offset);
-    ret = provide_host_memory(block, errp);
+    ret = provide_memory(block, errp);
     if (ret)
         return ret;
     uint64_t end_pages = (block->offset + block->max_length) >> RAM_PAGE_BITS;
@@ -186,7 +187,8 @@ static int ram_block_add(RAMBlock *block, Error **errp)
 
 int ram_alloc_internal(ram_addr_t size, ram_addr_t max_size,
                        void (*resized)(const char *, uint64_t, void *), void *host,
-                       bool resizeable, MemoryRegion *mr, RAMBlock **out, Error **errp)
+                       const RamBackend *backend, bool resizeable, MemoryRegion *mr,
+                       RAMBlock **out, Error **errp)
 {
     ram_list_init_once();
     *out = NULL;
@@ -218,6 +220,10 @@ int ram_alloc_internal(ram_addr_t size, ram_addr_t max_size,
     block->fd = -1;
     block->host = host;
     block->flags = (host ? RAM_PREALLOC : 0) | (resizeable ? RAM_RESIZEABLE : 0);
+    if (backend && !host) {
+        block->backend = *backend;
+        block->flags |= RAM_BACKED;
+    }
     block->seq = ram_list.next_seq++;
     if (mr && mr->name)
         snprintf(block->idstr, sizeof(block->idstr), "%s", mr->name);
@@ -230,10 +236,11 @@ int ram_alloc_internal(ram_addr_t size, ram_addr_t max_size,
     return 0;
 }
 
-RAMBlock *qemu_ram_alloc(ram_addr_t size, MemoryRegion *mr, Error **errp)
+RAMBlock *qemu_ram_alloc(ram_addr_t size, const RamBackend *backend, MemoryRegion *mr,
+                         Error **errp)
 {
     RAMBlock *block;
-    ram_alloc_internal(size, size, NULL, NULL, false, mr, &block, errp);
+    ram_alloc_internal(size, size, NULL, NULL, backend, false, mr, &block, errp);
     return block;
 }
 
@@ -244,16 +251,17 @@ RAMBlock *qemu_ram_alloc_from_ptr(ram_addr_t size, void *host, MemoryRegion *mr,
         error_setg(errp, "cannot use a NULL host pointer for RAM");
         return NULL;
     }
-    ram_alloc_internal(size, size, NULL, host, false, mr, &block, errp);
+    ram_alloc_internal(size, size, NULL, host, NULL, false, mr, &block, errp);
     return block;
 }
 
 RAMBlock *qemu_ram_alloc_resizeable(ram_addr_t size, ram_addr_t max_size,
                                     void (*resized)(const char *, uint64_t, void *),
-                                    MemoryRegion *mr, Error **errp)
+                                    const RamBackend *backend, MemoryRegion *mr,
+                                    Error **errp)
 {
     RAMBlock *block;
-    ram_alloc_internal(size, max_size, resized, NULL, true, mr, &block, errp);
+    ram_alloc_internal(size, max_size, resized, NULL, backend, true, mr, &block, errp);
     return block;
 }
 
@@ -310,11 +318,6 @@ ram_addr_t ram_addr_space_size(void)
 {
     ram_list_init_once();
     return ram_list.gaps.limit;
-}
-
-void ram_set_backend(RamBackendAlloc alloc)
-{
-    backend_alloc = alloc;
 }
 
 /* ---- list state and translation ------------------------------------------------------ */
@@ -390,5 +393,4 @@ void ram_reset_for_tests(void)
     ram_list.size_tails.root = NULL;
     ram_list.mru_block = NULL;
     ram_list.next_seq = 0;
-    backend_alloc = NULL;
 }

@@ -165,6 +165,15 @@ RAMBlock *ram_gaps_block_containing(const RamGaps *g, ram_addr_t addr)
     return b && addr - b->offset < b->max_length ? b : NULL;
 }
 
+RAMBlock *ram_gaps_first_ending_after(const RamGaps *g, ram_addr_t addr)
+{
+    RAMBlock *b = block_of_addr_node(
+        ram_tree_last_before(&g->by_addr, probe_offset_at_or_below, &addr));
+    if (!b)
+        return block_of_addr_node(ram_tree_first(&g->by_addr));
+    return addr - b->offset < b->max_length ? b : b->addr_next;
+}
+
 ram_addr_t ram_gaps_end(const RamGaps *g)
 {
     return g->highest ? block_end(g->highest) : 0;

@@ -1,6 +1,7 @@
 /*
- * memory/region_ram.c — regions backed by a RAMBlock: RAM, caller-memory RAM, ROM and
- * ROM devices, and the region → host pointer / ram_addr queries.
+ * memory/region_ram.c — regions backed by a RAMBlock: RAM (host memory or a backend's),
+ * caller-memory RAM, ROM and ROM devices, and the region → host pointer / ram_addr
+ * queries.
  *
  * As QEMU's memory_region_init_ram: the common region init, then a RAMBlock of the
  * region's size tied to it (block->mr = mr, mr->ram_block = block), and a destructor
@@ -19,16 +20,17 @@ static void region_ram_destructor(MemoryRegion *mr)
     mr->ram_block = NULL;
 }
 
-/* Common init of `kind`, then a block of `size` bytes (caller memory if host). */
-static int init_ram_backed(MemoryRegion *mr, const char *owner, const char *name,
-                           uint64_t size, void *host, enum memory_region_kind kind,
-                           Error **errp)
+/* Common init of `kind`, then a block of `size` bytes: caller memory if host, else
+ * from backend if given, else anonymous host memory. */
+static int init_with_block(MemoryRegion *mr, const char *owner, const char *name,
+                           uint64_t size, void *host, const RamBackend *backend,
+                           enum memory_region_kind kind, Error **errp)
 {
     RAMBlock *block;
     int ret;
 
     memory_region_init_common(mr, owner, name, memory_size_from_u64(size), kind);
-    ret = ram_alloc_internal(size, size, NULL, host, false, mr, &block, errp);
+    ret = ram_alloc_internal(size, size, NULL, host, backend, false, mr, &block, errp);
     if (ret) {
         memory_region_finalize(mr);
         return ret;
@@ -41,7 +43,13 @@ static int init_ram_backed(MemoryRegion *mr, const char *owner, const char *name
 int memory_region_init_ram(MemoryRegion *mr, const char *owner, const char *name,
                            uint64_t size, Error **errp)
 {
-    return init_ram_backed(mr, owner, name, size, NULL, MR_KIND_RAM, errp);
+    return init_with_block(mr, owner, name, size, NULL, NULL, MR_KIND_RAM, errp);
+}
+
+int memory_region_init_ram_backed(MemoryRegion *mr, const char *owner, const char *name,
+                                  uint64_t size, const RamBackend *backend, Error **errp)
+{
+    return init_with_block(mr, owner, name, size, NULL, backend, MR_KIND_RAM, errp);
 }
 
 int memory_region_init_ram_ptr(MemoryRegion *mr, const char *owner, const char *name,
@@ -51,13 +59,13 @@ int memory_region_init_ram_ptr(MemoryRegion *mr, const char *owner, const char *
         error_setg(errp, "RAM region '%s': NULL host pointer", name ? name : "(anonymous)");
         return -EINVAL;
     }
-    return init_ram_backed(mr, owner, name, size, host, MR_KIND_RAM, errp);
+    return init_with_block(mr, owner, name, size, host, NULL, MR_KIND_RAM, errp);
 }
 
 int memory_region_init_rom(MemoryRegion *mr, const char *owner, const char *name,
                            uint64_t size, Error **errp)
 {
-    int ret = init_ram_backed(mr, owner, name, size, NULL, MR_KIND_ROM, errp);
+    int ret = init_with_block(mr, owner, name, size, NULL, NULL, MR_KIND_ROM, errp);
     if (!ret)
         mr->readonly = true;
     return ret;
@@ -67,7 +75,7 @@ int memory_region_init_rom_device(MemoryRegion *mr, const char *owner,
                                   const MemoryRegionOps *ops, void *opaque,
                                   const char *name, uint64_t size, Error **errp)
 {
-    int ret = init_ram_backed(mr, owner, name, size, NULL, MR_KIND_ROM_DEVICE, errp);
+    int ret = init_with_block(mr, owner, name, size, NULL, NULL, MR_KIND_ROM_DEVICE, errp);
     if (!ret) {
         mr->ops = ops;
         mr->opaque = opaque;

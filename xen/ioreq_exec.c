@@ -201,13 +201,14 @@ static int exec_pci_config(IoreqExecCtx *ctx, ioreq_t *req)
     if (!size_is_valid(req->size, IOREQ_TYPE_PIO) || req->count != 1 || req->data_is_ptr ||
         reg + req->size > 4096)
         return reject(ctx, req, "PCI config access");
+    const IoreqHandlers *h = &ctx->handlers;
     if (req->dir == IOREQ_READ) {
-        req->data = ctx->pci_config_read
-                        ? ctx->pci_config_read(ctx->pci_opaque, sbdf, reg, req->size)
+        req->data = h->pci_config_read
+                        ? h->pci_config_read(ctx->handlers_opaque, sbdf, reg, req->size)
                         : ~(uint64_t)0;
-    } else if (ctx->pci_config_write) {
+    } else if (h->pci_config_write) {
         uint64_t mask = req->size == 4 ? 0xffffffffu : (1u << (req->size * 8)) - 1;
-        ctx->pci_config_write(ctx->pci_opaque, sbdf, reg, req->size, req->data & mask);
+        h->pci_config_write(ctx->handlers_opaque, sbdf, reg, req->size, req->data & mask);
     }
     return 0;
 }
@@ -234,8 +235,8 @@ int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
         ctx->time_offset = (int64_t)((uint64_t)ctx->time_offset + req->data);
         break;
     case IOREQ_TYPE_INVALIDATE:
-        if (ctx->invalidate)
-            ctx->invalidate(ctx->invalidate_opaque);
+        if (ctx->handlers.invalidate)
+            ctx->handlers.invalidate(ctx->handlers_opaque);
         break;
     default:
         return reject(ctx, req, "unknown type");

@@ -18,16 +18,23 @@
 #include "memory/memory.h"
 #include "util/log.h"
 
-typedef struct IoreqExecCtx {
-    AddressSpace *as_io;        /* ports */
-    AddressSpace *as_mem;       /* guest physical memory (MMIO and RAM) */
-    /* IOREQ_TYPE_PCI_CONFIG: addr = SBDF << 32 | register. */
+/* The requests the machine answers, not the memory model: each gets the opaque given
+ * with them. Any may be NULL: PCI config reads then return all ones, writes and
+ * invalidations are dropped. */
+typedef struct IoreqHandlers {
+    /* IOREQ_TYPE_PCI_CONFIG: addr = SBDF << 32 | register (checked: reg + size <= 4096,
+     * size 1/2/4; a write's value is masked to its size). */
     uint64_t (*pci_config_read)(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size);
     void (*pci_config_write)(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size,
                              uint64_t val);
-    void *pci_opaque;
     void (*invalidate)(void *opaque);       /* IOREQ_TYPE_INVALIDATE: drop mappings */
-    void *invalidate_opaque;
+} IoreqHandlers;
+
+typedef struct IoreqExecCtx {
+    AddressSpace *as_io;        /* ports */
+    AddressSpace *as_mem;       /* guest physical memory (MMIO and RAM) */
+    IoreqHandlers handlers;
+    void *handlers_opaque;
     int64_t time_offset;        /* IOREQ_TYPE_TIMEOFFSET accumulates here */
     /* Called after a request that may have written guest memory finishes, so the
      * dirty reports of one request are flushed as one batch. May be NULL. */

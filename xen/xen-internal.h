@@ -13,6 +13,16 @@
 /* Pending log-dirty reports, merged while adjacent (see modified_memory.c). */
 #define XEN_DIRTY_BATCH 64
 
+/* An I/O section Xen refused to register: retried at every commit of its address
+ * space until Xen takes it, dropped when the section leaves the view. */
+typedef struct XenRefusedRange {
+    bool is_port;
+    uint64_t start, end;        /* inclusive */
+    int err;                    /* errno of the last refusal */
+    const MemoryRegion *mr;     /* for messages: valid while the section is in the view */
+    bool due;                   /* false until the commit that refused it has ended */
+} XenRefusedRange;
+
 struct XenDM {
     XenDMConfig cfg;
     xc_interface *xc;
@@ -36,10 +46,13 @@ struct XenDM {
     unsigned *port_to_vcpu;                             /* local port → vCPU + 1 */
     unsigned port_to_vcpu_len;
 
-    /* Address spaces mirrored into ioreq-server ranges. */
+    /* Address spaces mirrored into ioreq-server ranges (xen_listener.c). */
     MemoryListener mem_listener, io_listener;
     bool listeners_attached;
-    Error *listener_error;      /* first refused range, reported by xen_dm_check_ranges */
+    XenRefusedRange *refused;   /* in the view but refused by Xen, oldest first */
+    unsigned nr_refused, cap_refused;
+    Error *unmap_error;         /* first refused unregistration, for xen_dm_check_ranges */
+    LogRateLimit range_log;     /* refusals follow guest BAR moves */
 
     IoreqExecCtx exec;
     XenDMStats stats;

@@ -7,15 +7,18 @@
  * to stop. It is driven as an ordered start-up (xen_dm_open → xen_ioreq_server_start)
  * and a teardown that undoes exactly the steps that succeeded, in reverse
  * (xen_dm_close). Between the two it also:
- *   - places guest RAM (xen_ram_alloc, installed as the memory model's RAM backend);
+ *   - places guest RAM (XenRam: the RAM backend of the machine's RAM regions);
  *   - mirrors I/O sections of the memory and I/O address spaces into ioreq-server
- *     ranges (a MemoryListener) and registers PCI devices;
+ *     ranges (a MemoryListener; a range Xen refuses is retried at every commit) and
+ *     registers PCI devices;
  *   - reports pages written by device DMA to the log-dirty machinery, coalesced;
  *   - writes the device-model state to xenstore.
  *
  * Ownership: the caller owns the XenDM (from xen_dm_open to xen_dm_close) and the
- * address spaces it is attached to, which must outlive it. Single-threaded: every call
- * runs on the thread that runs the ioreq loop.
+ * address spaces it is attached to, which must outlive it. Everything the XenDM knows
+ * of the machine it serves (address spaces, request handlers) is handed to it through
+ * the calls below; nothing is reached through a global, so several XenDMs can live in
+ * one process. Single-threaded: every call runs on the thread that runs the ioreq loop.
  */
 #ifndef XENDM_XEN_DM_H
 #define XENDM_XEN_DM_H
@@ -43,6 +46,7 @@ typedef struct XenDMConfig {
 typedef struct XenDMStats {
     uint64_t wakeups, sync_ioreqs, buffered_ioreqs, bad_ioreqs;
     uint64_t ranges_mapped, ranges_unmapped;
+    uint64_t ranges_refused;    /* ranges Xen refused to map (each once, not per retry) */
     uint64_t modified_memory_calls, modified_memory_pages;
 } XenDMStats;
 
@@ -61,13 +65,19 @@ const XenDMStats *xen_dm_stats(const XenDM *xd);
 
 /* Create the ioreq server, map its pages, bind its event channels. */
 int xen_ioreq_server_create(XenDM *xd, Error **errp);
-/* Attach the listener that registers I/O ranges of these address spaces. */
+/*
+ * Serve these address spaces: requests are carried out on them, and a listener keeps
+ * their I/O sections registered as ranges of the ioreq server. A range Xen refuses to
+ * map is counted (ranges_refused), logged once, and retried after every transaction
+ * commit until Xen takes it or it leaves the view. Returns xen_dm_check_ranges().
+ */
 int xen_dm_attach_address_spaces(XenDM *xd, AddressSpace *as_mem, AddressSpace *as_io,
                                  Error **errp);
-/* After a transaction commit: 0, or -errno if Xen refused a range registration
- * (the first refusal is moved into errp). */
+/* After a transaction commit: 0 when every range the listener was given is registered
+ * with Xen; else -errno naming the first range Xen still refuses (or, once, the first
+ * unregistration it refused since the last call). */
 int xen_dm_check_ranges(XenDM *xd, Error **errp);
-/* Detach that listener (before the address spaces go away). */
+/* Stop serving them (before the address spaces go away). */
 void xen_dm_detach_address_spaces(XenDM *xd);
 /* Register a PCI device (segment 0, bus, device, function) with the ioreq server. */
 int xen_dm_map_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **errp);
@@ -77,8 +87,13 @@ int xen_ioreq_server_enable(XenDM *xd, Error **errp);
 /* Write "running" to /local/domain/0/device-model/<domid>/state. */
 int xen_dm_announce_running(XenDM *xd, Error **errp);
 
-/* The request executor the ioreq loop feeds: set its PCI and invalidate hooks. */
-IoreqExecCtx *xen_dm_exec_ctx(XenDM *xd);
+/* What requests the executor cannot carry out itself go to (PCI configuration,
+ * mapcache invalidation): handlers is copied, opaque is passed to each and must
+ * outlive the setting. NULL handlers removes them (PCI config reads all ones, writes
+ * and invalidations are dropped). */
+void xen_dm_set_request_handlers(XenDM *xd, const IoreqHandlers *handlers, void *opaque);
+/* The request executor the ioreq loop feeds, read-only: for its counters. */
+const IoreqExecCtx *xen_dm_exec_ctx(const XenDM *xd);
 
 /* The fd the event loop polls (the event-channel fd). */
 int xen_dm_event_fd(const XenDM *xd);
@@ -88,12 +103,20 @@ int xen_dm_event_fd(const XenDM *xd);
  * message is in errp). */
 int xen_dm_handle_events(XenDM *xd, Error **errp);
 
-/* RAM: the memory model's backend hook (ram_set_backend) under Xen. */
-int xen_ram_alloc(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp);
-/* Which XenDM the RAM backend populates frames for. */
-void xen_ram_set_dm(XenDM *xd);
+/*
+ * Guest RAM under Xen (xen_ram.c): the RamBackend a machine creates its RAM regions
+ * with. A block's frames are populated in xd's domain at guest frame = ram_addr / 4 KiB
+ * (QEMU's convention: the machine's RAM sits at ram_addr == guest physical), except
+ * for the toolstack's region; accesses map them through mc (NULL: the blocks cannot be
+ * accessed), and writes are reported to xd's log-dirty. The creator owns the XenRam; it
+ * must outlive every block made with its backend, and xd and mc must outlive it.
+ */
+typedef struct XenRam XenRam;
+XenRam *xen_ram_new(XenDM *xd, MapCache *mc, Error **errp);
+void xen_ram_free(XenRam *xr);
 /* The region whose frames the toolstack populated (main guest RAM): not populated again. */
-void xen_ram_set_toolstack_region(const MemoryRegion *mr);
+void xen_ram_set_toolstack_region(XenRam *xr, const MemoryRegion *mr);
+RamBackend xen_ram_backend(XenRam *xr);
 
 /* Log-dirty: report [start, start+len) of guest-physical memory as written. Reports are
  * batched and sent by xen_modified_memory_flush() (called after every request). */

@@ -108,8 +108,14 @@ uint32_t xen_dm_domid(const XenDM *xd) { return xd->cfg.domid; }
 unsigned xen_dm_nr_vcpus(const XenDM *xd) { return xd->nr_vcpus; }
 uint64_t xen_dm_guest_memory(const XenDM *xd) { return xd->guest_memory; }
 const XenDMStats *xen_dm_stats(const XenDM *xd) { return &xd->stats; }
-IoreqExecCtx *xen_dm_exec_ctx(XenDM *xd) { return &xd->exec; }
+const IoreqExecCtx *xen_dm_exec_ctx(const XenDM *xd) { return &xd->exec; }
 int xen_dm_event_fd(const XenDM *xd) { return xenevtchn_fd(xd->xce); }
+
+void xen_dm_set_request_handlers(XenDM *xd, const IoreqHandlers *handlers, void *opaque)
+{
+    xd->exec.handlers = handlers ? *handlers : (IoreqHandlers){ 0 };
+    xd->exec.handlers_opaque = handlers ? opaque : NULL;
+}
 
 int xen_dm_announce_running(XenDM *xd, Error **errp)
 {

@@ -71,8 +71,9 @@ static FuzzMachine *machine(void)
     if (!m.pci || !m.uart || !m.testdev || !m.rng || !m.rng_pci)
         abort();
     m.exec = (IoreqExecCtx){ .as_io = &m.as_io, .as_mem = &m.as_mem,
-                             .pci_config_read = pci_read, .pci_config_write = pci_write,
-                             .pci_opaque = m.pci };
+                             .handlers = { .pci_config_read = pci_read,
+                                           .pci_config_write = pci_write },
+                             .handlers_opaque = m.pci };
     ready = true;
     return &m;
 }

@@ -17,17 +17,14 @@
 #define PAGE RAM_PAGE_SIZE
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
 
-static int null_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp)
-{
-    return 0;
-}
+/* Blocks without host memory (nothing maps them): any size is cheap. */
+static const RamBackend no_host_memory = { 0 };
 
 /* A fresh list with one block of `pages` pages, its dirty bits all cleared. */
 static RAMBlock *setup_block(uint64_t pages)
 {
     ram_reset_for_tests();
-    ram_set_backend(null_backend);
-    RAMBlock *b = qemu_ram_alloc(pages * PAGE, NULL, NULL);
+    RAMBlock *b = qemu_ram_alloc(pages * PAGE, &no_host_memory, NULL, NULL);
     assert_non_null(b);
     cpu_physical_memory_clear_dirty_range(0, pages * PAGE);
     return b;
@@ -249,16 +246,15 @@ static void word_store_path_matches_the_model(void **state)
 static void bitmaps_stay_cache_line_aligned(void **state)
 {
     ram_reset_for_tests();
-    ram_set_backend(null_backend);
     for (unsigned i = 0; i < 12; i++) {
-        assert_non_null(qemu_ram_alloc((1u + i * 37) * PAGE, NULL, NULL));
+        assert_non_null(qemu_ram_alloc((1u + i * 37) * PAGE, &no_host_memory, NULL, NULL));
         for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++)
             assert_int_equal((uintptr_t)ram_list.dirty_memory[c] % 64, 0);
     }
     /* Bits set before a growth survive the copy. */
     cpu_physical_memory_clear_dirty_range(0, last_ram_offset());
     cpu_physical_memory_set_dirty_range(0, 512 * PAGE, DIRTY_CLIENTS_ALL);
-    assert_non_null(qemu_ram_alloc(4096 * PAGE, NULL, NULL));
+    assert_non_null(qemu_ram_alloc(4096 * PAGE, &no_host_memory, NULL, NULL));
     assert_true(cpu_physical_memory_get_dirty(511 * PAGE, PAGE, DIRTY_MEMORY_CODE));
     assert_int_equal((uintptr_t)ram_list.dirty_memory[DIRTY_MEMORY_CODE] % 64, 0);
 }

@@ -1,7 +1,7 @@
 /* Unit tests for mapcache/: buckets, counters, LRU, locks, reverse lookup, invalidation,
- * failed frames, the RAM translate hook and the memfd mapper. No Xen needed: the cache
- * maps through a wrapper around the memfd mapper that counts calls, remembers live
- * mappings and injects failures. */
+ * failed frames, the mapcache as a RAM backend and the memfd mapper. No Xen needed: the
+ * cache maps through a wrapper around the memfd mapper that counts calls, remembers
+ * live mappings and injects failures. */
 #include "tests/unit/support.h"
 
 #include <errno.h>
@@ -630,7 +630,7 @@ static void bad_arguments(void **state)
     free_cache(f, mc);
 }
 
-/* ---- the RAM translate hook --------------------------------------------------------- */
+/* ---- the mapcache as a RAM backend's map and release -------------------------------- */
 
 /* A layout like a PC's: ram_addr [0, 1 MiB) at gpa 0, the rest at gpa + 1 MiB hole,
  * with nothing for ram_addr at or beyond 8 MiB. */
@@ -648,7 +648,7 @@ static uint64_t test_ram_to_gpa(void *opaque, ram_addr_t ram_addr, hwaddr *len)
 }
 
 /* Copy len bytes out of guest RAM at ram_addr the way the access layer does. */
-static unsigned hook_read(const RamTranslateHook *h, ram_addr_t ram_addr, uint8_t *buf,
+static unsigned backend_read(const RamBackend *h, ram_addr_t ram_addr, uint8_t *buf,
                           hwaddr len)
 {
     unsigned pieces = 0;
@@ -667,12 +667,14 @@ static unsigned hook_read(const RamTranslateHook *h, ram_addr_t ram_addr, uint8_
     return pieces;
 }
 
-static void hook_identity_locks_while_copying(void **state)
+static void backend_identity_locks_while_copying(void **state)
 {
     Fake *f = *state;
     MapCache *mc = new_cache(f, BUCKET, 16 * BUCKET);
-    RamTranslateHook h = mapcache_ram_translate_hook(mc, NULL, NULL);
+    RamBackend h = mapcache_ram_backend(mc, NULL, NULL);
     assert_ptr_equal(h.opaque, mc);
+    assert_null(h.alloc);                                   /* the frames exist */
+    assert_null(h.modified);
     uint8_t *view = memfd_mapper_view(f->mem);
     for (unsigned i = 0; i < 3 * BUCKET; i++)
         view[i] = (uint8_t)(i * 7);
@@ -686,7 +688,7 @@ static void hook_identity_locks_while_copying(void **state)
     assert_int_equal(mapcache_lock_count(mc, p), 0);
 
     uint8_t buf[2 * BUCKET + 100];
-    assert_int_equal(hook_read(&h, 50, buf, sizeof(buf)), 3);
+    assert_int_equal(backend_read(&h, 50, buf, sizeof(buf)), 3);
     for (unsigned i = 0; i < sizeof(buf); i++)
         assert_int_equal(buf[i], (uint8_t)((i + 50) * 7));
     MapCacheStats st = stats_of(mc);
@@ -704,12 +706,12 @@ static void hook_identity_locks_while_copying(void **state)
     free_cache(f, mc);
 }
 
-static void hook_converts_ram_addr(void **state)
+static void backend_converts_ram_addr(void **state)
 {
     Fake *f = *state;
     MapCache *mc = new_cache(f, BUCKET, 64 * BUCKET);
     unsigned calls = 0;
-    RamTranslateHook h = mapcache_ram_translate_hook(mc, test_ram_to_gpa, &calls);
+    RamBackend h = mapcache_ram_backend(mc, test_ram_to_gpa, &calls);
     uint8_t *view = memfd_mapper_view(f->mem);
     const uint64_t low = 1 << 20;
     memcpy(view + low - 4, "LOW.", 4);
@@ -717,7 +719,7 @@ static void hook_converts_ram_addr(void **state)
 
     uint8_t buf[8];
     /* The piece ends where the conversion stops being contiguous, not later. */
-    assert_int_equal(hook_read(&h, low - 4, buf, 8), 2);
+    assert_int_equal(backend_read(&h, low - 4, buf, 8), 2);
     assert_memory_equal(buf, "LOW.HIGH", 8);
     assert_int_equal(calls, 2);
     uint64_t gpa;
@@ -733,7 +735,7 @@ static void hook_converts_ram_addr(void **state)
     free_cache(f, mc);
 }
 
-/* ---- end to end: address_space_rw on host-less RAM through the hook ------------------ */
+/* ---- end to end: address_space_rw on host-less RAM through the mapcache -------------- */
 
 #define AS_RAM_GPA  0x100000ULL                 /* where the RAM region sits */
 #define AS_RAM_SIZE (4ULL << 20)
@@ -748,12 +750,6 @@ static uint64_t as_ram_to_gpa(void *opaque, ram_addr_t ram_addr, hwaddr *len)
     return ram_addr - as_ram_base + AS_RAM_GPA;
 }
 
-static int frames_come_from_the_mapper(ram_addr_t ram_addr, ram_addr_t size,
-                                       MemoryRegion *mr, Error **errp)
-{
-    return 0;               /* host stays NULL: every access goes through the hook */
-}
-
 static void address_space_dma_goes_through_mapcache(void **state)
 {
     Fake *f = *state;
@@ -762,15 +758,14 @@ static void address_space_dma_goes_through_mapcache(void **state)
     MemoryRegion root, ram;
     AddressSpace as;
     memory_region_init(&root, NULL, "root", UINT64_MAX);
-    ram_set_backend(frames_come_from_the_mapper);
-    assert_int_equal(memory_region_init_ram(&ram, "/machine", "ram", AS_RAM_SIZE, NULL), 0);
-    ram_set_backend(NULL);
+    /* Host stays NULL: every access goes through the mapcache. */
+    RamBackend backend = mapcache_ram_backend(mc, as_ram_to_gpa, NULL);
+    assert_int_equal(memory_region_init_ram_backed(&ram, "/machine", "ram", AS_RAM_SIZE,
+                                                   &backend, NULL), 0);
     assert_null(memory_region_get_ram_ptr(&ram));
     as_ram_base = memory_region_get_ram_addr(&ram);
     assert_int_equal(memory_region_add_subregion(&root, AS_RAM_GPA, &ram, NULL), 0);
     assert_int_equal(address_space_init(&as, &root, "mapcache-test", NULL), 0);
-    RamTranslateHook hook = mapcache_ram_translate_hook(mc, as_ram_to_gpa, NULL);
-    memory_set_ram_translate_hook(&hook);
 
     /* A write straddling a bucket boundary lands in guest RAM, in two pieces. */
     uint8_t w[300], r[300];
@@ -816,7 +811,6 @@ static void address_space_dma_goes_through_mapcache(void **state)
     assert_int_equal(r[0], 0xc3);
     assert_int_equal(stats_of(mc).maps, maps + 1);
 
-    memory_set_ram_translate_hook(NULL);
     address_space_destroy(&as);
     assert_int_equal(memory_region_del_subregion(&root, &ram, NULL), 0);
     memory_region_finalize(&ram);
@@ -974,8 +968,8 @@ int main(void)
         T(whole_map_failure_is_an_error),
         T(unmap_failure_is_logged_not_fatal),
         T(bad_arguments),
-        T(hook_identity_locks_while_copying),
-        T(hook_converts_ram_addr),
+        T(backend_identity_locks_while_copying),
+        T(backend_converts_ram_addr),
         T(address_space_dma_goes_through_mapcache),
         T(random_workload_keeps_invariants),
         T(random_workload_survives_allocation_failures),

@@ -1,8 +1,8 @@
 /*
  * Unit tests for the access layer (memory/access*.c) through the real region and
  * address-space APIs: ops constraints (valid/impl), endianness, splitting, unassigned
- * accesses, RAM/ROM/ROM-device copies and dirty marking, the RAM translate hook, the
- * sized helpers, 2^64-sized regions and the top of the address space.
+ * accesses, RAM/ROM/ROM-device copies and dirty marking, RAM reached through its
+ * backend, the sized helpers, 2^64-sized regions and the top of the address space.
  */
 #include "tests/unit/support.h"
 
@@ -115,8 +115,6 @@ static int teardown(void **state)
     }
     address_space_destroy(&as);
     memory_region_finalize(&root);
-    memory_set_ram_translate_hook(NULL);
-    ram_set_backend(NULL);
     return 0;
 }
 
@@ -136,13 +134,20 @@ static MemoryRegion *add_dev(Dev *dev, hwaddr addr, uint64_t size)
     return mr;
 }
 
-static MemoryRegion *add_ram(hwaddr addr, uint64_t size)
+/* RAM from backend (NULL: host memory). */
+static MemoryRegion *add_ram_backed(hwaddr addr, uint64_t size, const RamBackend *backend)
 {
     MemoryRegion *mr = malloc(sizeof(*mr));
     assert_non_null(mr);
-    assert_int_equal(memory_region_init_ram(mr, "/machine", "ram", size, NULL), 0);
+    assert_int_equal(memory_region_init_ram_backed(mr, "/machine", "ram", size, backend, NULL),
+                     0);
     add(mr, addr);
     return mr;
+}
+
+static MemoryRegion *add_ram(hwaddr addr, uint64_t size)
+{
+    return add_ram_backed(addr, size, NULL);
 }
 
 /* ---- io: sizes, splitting, widening, endianness ----------------------------------- */
@@ -523,11 +528,11 @@ static void rom_device_reads_ram_in_romd_mode(void **state)
     expect_access(&dev, 1, 4, 4, 0xdeadbeef, false);
 }
 
-/* ---- the RAM translate hook ----------------------------------------------------------- */
+/* ---- RAM without host memory: through its backend's map ------------------------------ */
 
 static uint8_t guest_frames[0x4000];
 static unsigned hook_maps, hook_releases;
-static hwaddr hook_limit;             /* longest piece the hook maps (0: no limit) */
+static hwaddr hook_limit;             /* longest piece hook_map maps (0: no limit) */
 static ram_addr_t hook_fail_from;     /* ram_addr from which mapping fails */
 static ram_addr_t hook_base;          /* ram_addr of the block */
 static bool hook_zero_len;
@@ -551,16 +556,10 @@ static void hook_release(void *opaque, void *host, hwaddr len, bool is_write)
     hook_releases++;
 }
 
-static int no_host_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp)
+/* RAM whose frames are guest_frames, reached through `backend` only. */
+static MemoryRegion *add_hostless_ram(hwaddr addr, const RamBackend *backend)
 {
-    return 0;
-}
-
-static MemoryRegion *add_hostless_ram(hwaddr addr)
-{
-    ram_set_backend(no_host_backend);
-    MemoryRegion *ram = add_ram(addr, sizeof(guest_frames));
-    ram_set_backend(NULL);
+    MemoryRegion *ram = add_ram_backed(addr, sizeof(guest_frames), backend);
     assert_null(memory_region_get_ram_ptr(ram));
     hook_base = memory_region_get_ram_addr(ram);
     hook_maps = hook_releases = 0;
@@ -570,13 +569,12 @@ static MemoryRegion *add_hostless_ram(hwaddr addr)
     return ram;
 }
 
-static void translate_hook_maps_pieces(void **state)
+static void backend_maps_pieces(void **state)
 {
-    MemoryRegion *ram = add_hostless_ram(0x500000);
+    static const RamBackend backend = { .map = hook_map, .release = hook_release };
+    MemoryRegion *ram = add_hostless_ram(0x500000, &backend);
     memory_region_set_log(ram, true, DIRTY_MEMORY_VGA);
     cpu_physical_memory_test_and_clear_dirty(hook_base, sizeof(guest_frames), DIRTY_MEMORY_VGA);
-    static const RamTranslateHook hook = { .map = hook_map, .release = hook_release };
-    memory_set_ram_translate_hook(&hook);
     uint8_t w[300], r[300];
     for (unsigned i = 0; i < sizeof(w); i++)
         w[i] = (uint8_t)i;
@@ -593,30 +591,31 @@ static void translate_hook_maps_pieces(void **state)
     assert_int_equal(hook_maps, 4);
 }
 
-static void translate_hook_failures_are_decode_errors(void **state)
+static void backend_map_failures_are_decode_errors(void **state)
 {
-    add_hostless_ram(0x600000);
+    static const RamBackend no_map = { 0 };
+    add_hostless_ram(0x600000, &no_map);
     uint8_t r[0x40];
-    /* No hook installed at all. */
+    /* A backend that cannot map at all. */
     assert_int_equal(address_space_read(&as, 0x600000, MEMTXATTRS_UNSPECIFIED, r, 4),
                      MEMTX_DECODE_ERROR);
     assert_int_equal(r[0], 0xff);
-    static const RamTranslateHook hook = { .map = hook_map };     /* no release */
-    memory_set_ram_translate_hook(&hook);
+    static const RamBackend map_only = { .map = hook_map };     /* no release */
+    add_hostless_ram(0x700000, &map_only);
     memset(guest_frames, 0x11, sizeof(guest_frames));
     /* Mapping fails part way: the mapped prefix is read, the rest is all ones. */
     hook_limit = 0x10;
     hook_fail_from = hook_base + 0x20;
-    assert_int_equal(address_space_read(&as, 0x600000, MEMTXATTRS_UNSPECIFIED, r, 0x40),
+    assert_int_equal(address_space_read(&as, 0x700000, MEMTXATTRS_UNSPECIFIED, r, 0x40),
                      MEMTX_DECODE_ERROR);
     assert_int_equal(r[0x1f], 0x11);
     assert_int_equal(r[0x20], 0xff);
     assert_int_equal(r[0x3f], 0xff);
     assert_int_equal(hook_releases, 0);
-    /* A hook that maps nothing is a failure, not a loop. */
+    /* A map that maps nothing is a failure, not a loop. */
     hook_fail_from = UINT64_MAX;
     hook_zero_len = true;
-    assert_int_equal(address_space_write(&as, 0x600000, MEMTXATTRS_UNSPECIFIED, r, 4),
+    assert_int_equal(address_space_write(&as, 0x700000, MEMTXATTRS_UNSPECIFIED, r, 4),
                      MEMTX_DECODE_ERROR);
     assert_int_equal(as.unassigned_reads + as.unassigned_writes, 0);
 }
@@ -751,8 +750,8 @@ int main(void)
         T(ram_copies_and_marks_dirty),
         T(readonly_ram_and_rom_drop_writes),
         T(rom_device_reads_ram_in_romd_mode),
-        T(translate_hook_maps_pieces),
-        T(translate_hook_failures_are_decode_errors),
+        T(backend_maps_pieces),
+        T(backend_map_failures_are_decode_errors),
         T(accesses_spanning_sections_are_split),
         T(ram_only_accesses_never_reach_io),
         T(full_64bit_region),

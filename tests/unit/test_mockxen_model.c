@@ -1,4 +1,5 @@
-/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers and routing. */
+/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers, refused ranges
+ * and routing. */
 #include "tests/unit/support.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 
 #include "tools/mockxen/mockxen.h"
 #include "tools/mockxen/stats.h"
+#include "util/macros.h"
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/hvm_op.h>
 
@@ -158,6 +160,72 @@ static void servers_limit_and_resources(void **state)
     mx_domain_destroy(d);
 }
 
+static void refusal_specs_are_checked(void **state)
+{
+    MxDomainConfig cfg = { .domid = 3, .nr_vcpus = 1, .max_gfn = 0xfff };
+    Error *err = NULL;
+    assert_int_equal(mx_refusal_add(&cfg, "memory:0xd0000000-0xd0001fff", NULL), 0);
+    assert_int_equal(cfg.refusals[0].type, XEN_DMOP_IO_RANGE_MEMORY);
+    assert_int_equal(cfg.refusals[0].start, 0xd0000000);
+    assert_int_equal(cfg.refusals[0].end, 0xd0001fff);
+    assert_int_equal(cfg.refusals[0].err, EPERM);           /* the default */
+    assert_int_equal(mx_refusal_add(&cfg, "port:0x3f8-0x3ff:EBUSY", NULL), 0);
+    assert_int_equal(cfg.refusals[1].type, XEN_DMOP_IO_RANGE_PORT);
+    assert_int_equal(cfg.refusals[1].err, EBUSY);
+    assert_int_equal(mx_refusal_add(&cfg, "pci:24-24:28", NULL), 0);
+    assert_int_equal(cfg.refusals[2].type, XEN_DMOP_IO_RANGE_PCI);
+    assert_int_equal(cfg.refusals[2].err, 28);
+    static const char *const bad[] = {
+        "mmio:1-2", "memory", "memory:", "memory:5", "memory:2-1", "memory:1-2:",
+        "memory:1-2:EWHAT", "memory:-2", "memory:1-", "memory:1:2-3", "memory:x-2",
+        "port:1-2:0",
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(mx_refusal_add(&cfg, bad[i], &err), -EINVAL);
+        assert_non_null(strstr(error_get_pretty(err), "expected TYPE:START-END[:ERRNO]"));
+        error_free(err);
+        err = NULL;
+    }
+    assert_int_equal(cfg.nr_refusals, 3);
+    while (cfg.nr_refusals < MX_MAX_REFUSALS)
+        assert_int_equal(mx_refusal_add(&cfg, "memory:1-1", NULL), 0);
+    assert_int_equal(mx_refusal_add(&cfg, "memory:1-1", &err), -ENOSPC);
+    error_free(err);
+}
+
+/* A map that touches a refused place fails with its errno, whatever server asks;
+ * elsewhere, other types and unmaps are untouched. */
+static void refused_ranges_cannot_be_mapped(void **state)
+{
+    MxDomainConfig cfg = { .domid = 3, .nr_vcpus = 1, .max_gfn = 0xfff };
+    assert_int_equal(mx_refusal_add(&cfg, "memory:0xd0000000-0xd0001fff:EBUSY", NULL), 0);
+    Error *err = NULL;
+    MxDomain *d = mx_domain_create(&cfg, stats.page, &err);
+    assert_non_null(d);
+    uint16_t id;
+    assert_int_equal(mx_server_create(d, 0, &id, NULL), 0);
+    const uint32_t mem = XEN_DMOP_IO_RANGE_MEMORY;
+    assert_int_equal(mx_server_map_range(d, id, mem, 0xd0000000, 0xd0001fff, &err), -EBUSY);
+    assert_string_equal(error_get_pretty(err), "ioreq server 0: map memory range "
+                        "[0xd0000000, 0xd0001fff]: refused (--refuse-range): Device or "
+                        "resource busy");
+    error_free(err);
+    err = NULL;
+    assert_int_equal(mx_server_map_range(d, id, mem, 0xcfffe000, 0xd0000000, NULL), -EBUSY);
+    assert_int_equal(mx_server_map_range(d, id, mem, 0xd0001fff, 0xd0002fff, NULL), -EBUSY);
+    assert_int_equal(d->servers[id].ranges[mem].nr, 0);     /* nothing was added */
+    assert_int_equal(mx_server_map_range(d, id, mem, 0xcfffe000, 0xcfffffff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, id, mem, 0xd0002000, 0xd0003fff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, id, XEN_DMOP_IO_RANGE_PORT, 0xd000, 0xd0ff, NULL),
+                     0);
+    assert_int_equal(mx_server_unmap_range(d, id, mem, 0xd0002000, 0xd0003fff, NULL), 0);
+    assert_int_equal(mx_server_unmap_range(d, id, mem, 0xd0000000, 0xd0000fff, NULL), -ENOENT);
+    mx_domain_destroy(d);
+    cfg.nr_refusals = MX_MAX_REFUSALS + 1;
+    assert_null(mx_domain_create(&cfg, stats.page, &err));
+    error_free(err);
+}
+
 static int route(MxDomain *d, ioreq_t *req)
 {
     pthread_mutex_lock(&d->lock);
@@ -213,6 +281,8 @@ int main(void)
         cmocka_unit_test(domain_frames_can_be_given_back),
         cmocka_unit_test(domain_config_is_checked),
         cmocka_unit_test(servers_limit_and_resources),
+        cmocka_unit_test(refusal_specs_are_checked),
+        cmocka_unit_test(refused_ranges_cannot_be_mapped),
         cmocka_unit_test(routing_follows_xen),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -320,7 +320,7 @@ static void zero_length_dma_succeeds(void **state)
     assert_int_equal(mmio_rd(f, STATUS), 1);
 }
 
-/* ---- RAM without a host pointer, as under Xen: through the translate hook ---- */
+/* ---- RAM without a host pointer, as under Xen: through its backend ---- */
 
 #define XRAM_ADDR  0x500000ull
 #define XRAM_SIZE  0x10000ull
@@ -331,11 +331,6 @@ typedef struct FakeMapcache {
     unsigned maps, releases;
     ram_addr_t broken_page;         /* offset of a page whose mapping fails */
 } FakeMapcache;
-
-static int fake_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp)
-{
-    return 0;                       /* "populated by the hypervisor" */
-}
 
 /* Maps at most to the end of the page, like a mapcache bucket boundary. */
 static void *fake_map(void *opaque, ram_addr_t ram_addr, hwaddr *len, bool is_write)
@@ -356,21 +351,19 @@ static void fake_release(void *opaque, void *host, hwaddr len, bool is_write)
     ((FakeMapcache *)opaque)->releases++;
 }
 
-static void dma_through_the_ram_translate_hook(void **state)
+static void dma_through_the_ram_backend(void **state)
 {
     Fixture *f = *state;
     static FakeMapcache mc;
     MemoryRegion xram;
     memset(&mc, 0, sizeof(mc));
     mc.broken_page = 0x8000;
-    ram_set_backend(fake_backend);
-    int ret = memory_region_init_ram(&xram, NULL, "xen-ram", XRAM_SIZE, NULL);
-    ram_set_backend(NULL);
-    assert_int_equal(ret, 0);
+    /* No alloc: "populated by the hypervisor". */
+    RamBackend backend = { .map = fake_map, .release = fake_release, .opaque = &mc };
+    assert_int_equal(memory_region_init_ram_backed(&xram, NULL, "xen-ram", XRAM_SIZE, &backend,
+                                                   NULL), 0);
     assert_null(memory_region_get_ram_ptr(&xram));
     mc.base = memory_region_get_ram_addr(&xram);
-    RamTranslateHook hook = { fake_map, fake_release, &mc };
-    memory_set_ram_translate_hook(&hook);
     assert_int_equal(memory_region_add_subregion(&f->b.mem_root, XRAM_ADDR, &xram, NULL), 0);
 
     for (unsigned i = 0; i < 0x100; i += 8)
@@ -390,7 +383,6 @@ static void dma_through_the_ram_translate_hook(void **state)
     assert_int_equal(mmio_rd(f, STATUS), 2u | 5u << 8);
     assert_int_equal(op_rd(f, PCI_TESTDEV_BUF_OFF, 8), 0x5555555555555555ull);
 
-    memory_set_ram_translate_hook(NULL);
     memory_region_del_subregion(&f->b.mem_root, &xram, NULL);
     memory_region_finalize(&xram);
 }
@@ -447,7 +439,7 @@ int main(void)
         T(refused_dma_sets_error_and_touches_nothing),
         T(dma_needs_bus_mastering),
         T(zero_length_dma_succeeds),
-        T(dma_through_the_ram_translate_hook),
+        T(dma_through_the_ram_backend),
         T(created_by_name_on_the_board),
     };
     return cmocka_run_group_tests_name("pci_testdev", tests, NULL, NULL);

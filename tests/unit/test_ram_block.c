@@ -21,7 +21,7 @@ static int reset(void **state)
     return 0;
 }
 
-/* ---- backend hook: records calls, can fail ----------------------------------------- */
+/* ---- a backend: records its alloc calls, can fail ------------------------------------ */
 
 static struct {
     unsigned calls;
@@ -31,7 +31,8 @@ static struct {
     bool set_error;
 } backend;
 
-static int fake_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp)
+static int fake_backend(void *opaque, ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr,
+                        Error **errp)
 {
     backend.calls++;
     backend.ram_addr = ram_addr;
@@ -43,19 +44,21 @@ static int fake_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, 
     return backend.fail_with;
 }
 
+static const RamBackend fake = { .alloc = fake_backend };
+
+/* Reset the fake backend's record and make it fail (or not) from now on. */
 static void use_backend(int fail_with, bool set_error)
 {
     memset(&backend, 0, sizeof(backend));
     backend.fail_with = fail_with;
     backend.set_error = set_error;
-    ram_set_backend(fake_backend);
 }
 
-/* Allocate through the backend (no host memory), asserting success. */
+/* Allocate through the fake backend (no host memory), asserting success. */
 static RAMBlock *alloc_ok(ram_addr_t size)
 {
     Error *err = NULL;
-    RAMBlock *b = qemu_ram_alloc(size, NULL, &err);
+    RAMBlock *b = qemu_ram_alloc(size, &fake, NULL, &err);
     assert_null(err);
     assert_non_null(b);
     return b;
@@ -153,7 +156,7 @@ static void new_block_dirty_for_every_client(void **state)
 {
     use_backend(0, false);
     alloc_ok(2 * PAGE);
-    RAMBlock *r = qemu_ram_alloc_resizeable(2 * PAGE, 8 * PAGE, NULL, NULL, NULL);
+    RAMBlock *r = qemu_ram_alloc_resizeable(2 * PAGE, 8 * PAGE, NULL, &fake, NULL, NULL);
     assert_non_null(r);
     for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
         assert_true(cpu_physical_memory_get_dirty(0, 4 * PAGE, c));
@@ -192,7 +195,7 @@ static void bitmap_growth_keeps_old_bits_and_clears_stale_ones(void **state)
     RAMBlock *small = alloc_ok(4 * PAGE);   /* pages 4..7 */
     assert_int_equal(small->offset, 4 * PAGE);
     cpu_physical_memory_set_dirty_range(8 * PAGE, 4 * PAGE, DIRTY_CLIENTS_ALL);
-    RAMBlock *r = qemu_ram_alloc_resizeable(PAGE, 4 * PAGE, NULL, NULL, NULL);
+    RAMBlock *r = qemu_ram_alloc_resizeable(PAGE, 4 * PAGE, NULL, &fake, NULL, NULL);
     assert_int_equal(r->offset, 8 * PAGE);
     for (unsigned c = 0; c < DIRTY_MEMORY_NUM; c++) {
         assert_true(cpu_physical_memory_get_dirty(8 * PAGE, PAGE, c));
@@ -220,17 +223,17 @@ static void version_bumped_and_mru_reset_on_every_change(void **state)
     assert_null(ram_list_mru());
     assert_int_equal(ram_list_version(), v + 4);
     /* A failed allocation changes nothing. */
-    assert_null(qemu_ram_alloc(0, NULL, NULL));
+    assert_null(qemu_ram_alloc(0, &fake, NULL, NULL));
     assert_int_equal(ram_list_version(), v + 4);
 }
 
 static void translation_block_host_and_back(void **state)
 {
     Error *err = NULL;
-    RAMBlock *a = qemu_ram_alloc(3 * PAGE, NULL, &err);
+    RAMBlock *a = qemu_ram_alloc(3 * PAGE, NULL, NULL, &err);
     assert_null(err);
     assert_non_null(a->host);
-    RAMBlock *b = qemu_ram_alloc(PAGE, NULL, &err);
+    RAMBlock *b = qemu_ram_alloc(PAGE, NULL, NULL, &err);
     assert_null(err);
     assert_ptr_equal(qemu_get_ram_block(0), a);
     assert_ptr_equal(qemu_get_ram_block(3 * PAGE - 1), a);
@@ -256,7 +259,7 @@ static void translation_block_host_and_back(void **state)
 
 static void anonymous_host_memory_is_2mib_aligned(void **state)
 {
-    RAMBlock *a = qemu_ram_alloc(5 * PAGE, NULL, NULL);
+    RAMBlock *a = qemu_ram_alloc(5 * PAGE, NULL, NULL, NULL);
     assert_non_null(a);
     assert_int_equal((uintptr_t)a->host % (2 * 1024 * KiB), 0);
     assert_int_equal(a->align, 2 * 1024 * KiB);
@@ -270,7 +273,7 @@ static void from_ptr_uses_caller_memory_and_keeps_it(void **state)
     uint8_t *mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
-    use_backend(0, false);                  /* ignored: the caller supplies memory */
+    use_backend(0, false);                  /* nobody asks it: the caller supplies memory */
     RAMBlock *b = qemu_ram_alloc_from_ptr(4 * PAGE, mem, NULL, NULL);
     assert_non_null(b);
     assert_ptr_equal(b->host, mem);
@@ -305,13 +308,13 @@ static void resize_within_max_moves_dirty_range_and_notifies(void **state)
 {
     memset(&resized_seen, 0, sizeof(resized_seen));
     Error *err = NULL;
-    RAMBlock *r = qemu_ram_alloc_resizeable(4 * PAGE, 16 * PAGE, on_resized, NULL, &err);
+    RAMBlock *r = qemu_ram_alloc_resizeable(4 * PAGE, 16 * PAGE, on_resized, NULL, NULL, &err);
     assert_null(err);
     assert_true(r->flags & RAM_RESIZEABLE);
     assert_int_equal(r->used_length, 4 * PAGE);
     assert_int_equal(r->max_length, 16 * PAGE);
     assert_int_equal(last_ram_offset(), 16 * PAGE);
-    RAMBlock *next = qemu_ram_alloc(PAGE, NULL, NULL);
+    RAMBlock *next = qemu_ram_alloc(PAGE, NULL, NULL, NULL);
     assert_int_equal(next->offset, 16 * PAGE);  /* the reserve is not reused */
     uint32_t v = ram_list_version();
 
@@ -347,9 +350,9 @@ static void resize_within_max_moves_dirty_range_and_notifies(void **state)
 static void size_zero_and_bad_max_are_errors(void **state)
 {
     Error *err = NULL;
-    assert_null(qemu_ram_alloc(0, NULL, &err));
+    assert_null(qemu_ram_alloc(0, NULL, NULL, &err));
     expect_error(&err, "cannot allocate a RAM block of 0 bytes");
-    assert_null(qemu_ram_alloc_resizeable(2 * PAGE, PAGE, NULL, NULL, &err));
+    assert_null(qemu_ram_alloc_resizeable(2 * PAGE, PAGE, NULL, NULL, NULL, &err));
     expect_error(&err, "RAM block maximum size 0x1000 is below its size 0x2000");
     assert_null(ram_list_first());
 }
@@ -360,18 +363,18 @@ static void exhaustion_is_an_error_not_an_abort(void **state)
     use_backend(0, false);
     assert_int_equal(ram_set_addr_space_size(8 * PAGE, &err), 0);
     assert_int_equal(ram_addr_space_size(), 8 * PAGE);
-    assert_null(qemu_ram_alloc(9 * PAGE, NULL, &err));
+    assert_null(qemu_ram_alloc(9 * PAGE, &fake, NULL, &err));
     expect_error(&err, "cannot find a gap of 36864 bytes");
     RAMBlock *a = alloc_ok(6 * PAGE);
     alloc_ok(2 * PAGE);
     uint32_t v = ram_list_version();
-    assert_null(qemu_ram_alloc(1, NULL, &err));
+    assert_null(qemu_ram_alloc(1, &fake, NULL, &err));
     expect_error(&err, "cannot find a gap of 4096 bytes");
     assert_int_equal(ram_list_version(), v);
     assert_int_equal(backend.calls, 2);         /* the backend was not asked */
     qemu_ram_free(a);
     /* Freed space below the lowest block is not reusable (as in the seed). */
-    assert_null(qemu_ram_alloc(PAGE, NULL, NULL));
+    assert_null(qemu_ram_alloc(PAGE, &fake, NULL, NULL));
     /* The space cannot shrink below what is in use, and must be page-aligned. */
     assert_int_equal(ram_set_addr_space_size(4 * PAGE, &err), -EINVAL);
     expect_error(&err, "invalid ram_addr space size 0x4000 (must be a non-zero multiple "
@@ -382,7 +385,7 @@ static void exhaustion_is_an_error_not_an_abort(void **state)
     assert_int_equal(ram_set_addr_space_size(16 * PAGE, NULL), 0);
     assert_int_equal(alloc_ok(8 * PAGE)->offset, 8 * PAGE);
     /* A size bigger than the whole space (even one that would wrap when aligned). */
-    assert_null(qemu_ram_alloc(UINT64_MAX, NULL, &err));
+    assert_null(qemu_ram_alloc(UINT64_MAX, &fake, NULL, &err));
     expect_error(&err, "cannot find a gap of 18446744073709551615 bytes");
 }
 
@@ -399,7 +402,7 @@ static void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, o
 static void mmap_failure_leaves_nothing_behind(void **state)
 {
     Error *err = NULL;
-    RAMBlock *keep = qemu_ram_alloc(PAGE, NULL, &err);
+    RAMBlock *keep = qemu_ram_alloc(PAGE, NULL, NULL, &err);
     assert_non_null(keep);
     uint32_t v = ram_list_version();
     uint64_t pages = ram_dirty_bitmap_pages();
@@ -407,7 +410,7 @@ static void mmap_failure_leaves_nothing_behind(void **state)
     mmap_fail_errno = ENOMEM;
     ram_set_mmap_hook(failing_mmap);
     MemoryRegion mr = { .name = (char *)"vga.vram" };
-    assert_null(qemu_ram_alloc(64 * PAGE, &mr, &err));
+    assert_null(qemu_ram_alloc(64 * PAGE, NULL, &mr, &err));
     expect_error(&err, "cannot set up guest memory 'vga.vram': Cannot allocate memory");
     assert_int_equal(mmap_calls, 1);
     assert_ptr_equal(ram_list_first(), keep);
@@ -425,7 +428,7 @@ static void mmap_failure_leaves_nothing_behind(void **state)
     assert_null(ram.ram_block);
 
     ram_set_mmap_hook(NULL);
-    RAMBlock *ok = qemu_ram_alloc(64 * PAGE, &mr, NULL);
+    RAMBlock *ok = qemu_ram_alloc(64 * PAGE, NULL, &mr, NULL);
     assert_non_null(ok);
     assert_string_equal(ok->idstr, "vga.vram");
     assert_int_equal(ok->offset, PAGE);
@@ -437,14 +440,14 @@ static void backend_failure_with_and_without_message(void **state)
     uint32_t v = ram_list_version();
     use_backend(-ENOMEM, true);
     MemoryRegion mr = { .name = (char *)"xen.ram" };
-    assert_null(qemu_ram_alloc(4 * PAGE, &mr, &err));
+    assert_null(qemu_ram_alloc(4 * PAGE, &fake, &mr, &err));
     expect_error(&err, "cannot set up guest memory 'xen.ram': populate_physmap of 4 pages failed");
     assert_int_equal(backend.calls, 1);
     assert_ptr_equal(backend.mr, &mr);
     assert_null(ram_list_first());
 
     use_backend(-EPERM, false);
-    assert_null(qemu_ram_alloc(4 * PAGE, NULL, &err));
+    assert_null(qemu_ram_alloc(4 * PAGE, &fake, NULL, &err));
     expect_error(&err, "cannot set up guest memory 'ram@0x0': Operation not permitted");
     assert_null(ram_list_first());
     assert_int_equal(last_ram_offset(), 0);
@@ -452,7 +455,7 @@ static void backend_failure_with_and_without_message(void **state)
     assert_int_equal(ram_dirty_bitmap_pages(), 0);
 
     use_backend(0, false);
-    RAMBlock *b = qemu_ram_alloc(4 * PAGE, &mr, &err);
+    RAMBlock *b = qemu_ram_alloc(4 * PAGE, &fake, &mr, &err);
     assert_non_null(b);
     assert_null(b->host);                   /* Xen: no host pointer, use the mapcache */
     assert_null(ram_block_host_ptr(b, 0));
@@ -460,11 +463,11 @@ static void backend_failure_with_and_without_message(void **state)
     assert_int_equal(backend.size, 4 * PAGE);
 }
 
-/* ---- dirty hook and migration ----------------------------------------------------- */
+/* ---- modified sinks and migration --------------------------------------------------- */
 
 static struct { unsigned calls; ram_addr_t start, length; void *opaque; } modified;
 
-static void on_modified(ram_addr_t start, ram_addr_t length, void *opaque)
+static void on_modified(void *opaque, ram_addr_t start, ram_addr_t length)
 {
     modified.calls++;
     modified.start = start;
@@ -472,13 +475,15 @@ static void on_modified(ram_addr_t start, ram_addr_t length, void *opaque)
     modified.opaque = opaque;
 }
 
-static void modified_hook_sees_every_marked_range(void **state)
+static const RamBackend logged = { .alloc = fake_backend, .modified = on_modified,
+                                   .opaque = &modified };
+
+static void modified_sink_sees_every_marked_range(void **state)
 {
     use_backend(0, false);
     memset(&modified, 0, sizeof(modified));
-    alloc_ok(4 * PAGE);
-    ram_set_modified_memory_hook(on_modified, &modified);
-    /* Any mask, even none: the hook's owner decides whether it is logging. */
+    assert_non_null(qemu_ram_alloc(4 * PAGE, &logged, NULL, NULL));
+    /* Any mask, even none: the sink decides whether it is logging. */
     cpu_physical_memory_set_dirty_range(PAGE + 3, 10, 0);
     assert_int_equal(modified.calls, 1);
     assert_int_equal(modified.start, PAGE + 3);
@@ -488,12 +493,64 @@ static void modified_hook_sees_every_marked_range(void **state)
     assert_int_equal(modified.calls, 1);
     /* A new block is dirty for the local clients, but nobody wrote it: under Xen it
      * is toolstack or freshly populated memory, so log-dirty is not told. */
-    RAMBlock *b = alloc_ok(2 * PAGE);
+    RAMBlock *b = qemu_ram_alloc(2 * PAGE, &logged, NULL, NULL);
+    assert_non_null(b);
     assert_int_equal(modified.calls, 1);
     assert_true(cpu_physical_memory_get_dirty(b->offset, 2 * PAGE, DIRTY_MEMORY_MIGRATION));
-    ram_set_modified_memory_hook(NULL, NULL);
-    cpu_physical_memory_set_dirty_range(0, PAGE, DIRTY_CLIENTS_ALL);
+    /* A block whose backend has no sink: nobody is told of writes to it. */
+    RAMBlock *quiet = alloc_ok(PAGE);
+    cpu_physical_memory_set_dirty_range(quiet->offset, PAGE, DIRTY_CLIENTS_ALL);
     assert_int_equal(modified.calls, 1);
+    assert_true(cpu_physical_memory_get_dirty(quiet->offset, PAGE, DIRTY_MEMORY_VGA));
+}
+
+/* A range over several blocks: each sink hears its own block's part, in address order;
+ * holes and blocks without a sink hear nothing. */
+static struct { unsigned n; ram_addr_t start[4], length[4]; void *opaque[4]; } parts;
+
+static void on_part(void *opaque, ram_addr_t start, ram_addr_t length)
+{
+    assert_true(parts.n < 4);
+    parts.start[parts.n] = start;
+    parts.length[parts.n] = length;
+    parts.opaque[parts.n++] = opaque;
+}
+
+static void set_dirty_range_tells_each_block_its_own_part(void **state)
+{
+    use_backend(0, false);
+    int one, two;
+    RamBackend first = { .modified = on_part, .opaque = &one };
+    RamBackend second = { .modified = on_part, .opaque = &two };
+    RAMBlock *a = qemu_ram_alloc(4 * PAGE, &first, NULL, NULL);        /* pages 0..3 */
+    RAMBlock *gap = alloc_ok(PAGE);                                     /* page 4 */
+    RAMBlock *b = qemu_ram_alloc(2 * PAGE, &second, NULL, NULL);       /* pages 5..6 */
+    assert_int_equal(b->offset, 5 * PAGE);
+    memset(&parts, 0, sizeof(parts));
+    cpu_physical_memory_set_dirty_range(3 * PAGE + 8, 3 * PAGE, 0);
+    assert_int_equal(parts.n, 2);
+    assert_ptr_equal(parts.opaque[0], &one);
+    assert_int_equal(parts.start[0], 3 * PAGE + 8);
+    assert_int_equal(parts.length[0], PAGE - 8);
+    assert_ptr_equal(parts.opaque[1], &two);
+    assert_int_equal(parts.start[1], 5 * PAGE);
+    assert_int_equal(parts.length[1], PAGE + 8);
+    /* From a free ram_addr (freed page 4) on, and through the top of the space. */
+    qemu_ram_free(gap);
+    memset(&parts, 0, sizeof(parts));
+    cpu_physical_memory_set_dirty_range(4 * PAGE, UINT64_MAX, 0);
+    assert_int_equal(parts.n, 1);
+    assert_ptr_equal(parts.opaque[0], &two);
+    assert_int_equal(parts.start[0], 5 * PAGE);
+    assert_int_equal(parts.length[0], 2 * PAGE);
+    /* The block-level form tells only the block it is given. */
+    memset(&parts, 0, sizeof(parts));
+    ram_block_set_dirty(a, PAGE, 2 * PAGE, 1u << DIRTY_MEMORY_VGA);
+    assert_int_equal(parts.n, 1);
+    assert_ptr_equal(parts.opaque[0], &one);
+    assert_int_equal(parts.start[0], PAGE);
+    assert_int_equal(parts.length[0], 2 * PAGE);
+    assert_true(cpu_physical_memory_get_dirty(2 * PAGE, PAGE, DIRTY_MEMORY_VGA));
 }
 
 static void migration_start_and_stop(void **state)
@@ -517,7 +574,7 @@ static bool test_bit_in(const unsigned long *bm, uint64_t bit)
 static void migration_bitmap_extended_with_new_pages_set(void **state)
 {
     use_backend(0, false);
-    RAMBlock *a = qemu_ram_alloc_resizeable(2 * PAGE, 4 * PAGE, NULL, NULL, NULL);
+    RAMBlock *a = qemu_ram_alloc_resizeable(2 * PAGE, 4 * PAGE, NULL, &fake, NULL, NULL);
     assert_non_null(a);
     uint64_t pages;
     assert_null(ram_migration_bitmap(&pages));
@@ -624,7 +681,7 @@ static void resize_updates_the_region_size(void **state)
 {
     MemoryRegion mr;
     memory_region_init(&mr, NULL, "acpi", PAGE);    /* any region: resize sets its size */
-    RAMBlock *b = qemu_ram_alloc_resizeable(PAGE, 4 * PAGE, NULL, &mr, NULL);
+    RAMBlock *b = qemu_ram_alloc_resizeable(PAGE, 4 * PAGE, NULL, NULL, &mr, NULL);
     assert_non_null(b);
     assert_int_equal(qemu_ram_resize(b, 3 * PAGE, NULL), 0);
     assert_int_equal(memory_region_size(&mr), 3 * PAGE);
@@ -651,7 +708,8 @@ int main(void)
         cmocka_unit_test_teardown(exhaustion_is_an_error_not_an_abort, reset),
         cmocka_unit_test_teardown(mmap_failure_leaves_nothing_behind, reset),
         cmocka_unit_test_teardown(backend_failure_with_and_without_message, reset),
-        cmocka_unit_test_teardown(modified_hook_sees_every_marked_range, reset),
+        cmocka_unit_test_teardown(modified_sink_sees_every_marked_range, reset),
+        cmocka_unit_test_teardown(set_dirty_range_tells_each_block_its_own_part, reset),
         cmocka_unit_test_teardown(migration_start_and_stop, reset),
         cmocka_unit_test_teardown(migration_bitmap_extended_with_new_pages_set, reset),
         cmocka_unit_test_teardown(region_ram_ties_block_and_destructor_frees_it, reset),

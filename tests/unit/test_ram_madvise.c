@@ -68,7 +68,7 @@ static bool kernel_accepts(int advice)
 static RAMBlock *alloc_block(void)
 {
     Error *err = NULL;
-    RAMBlock *b = qemu_ram_alloc(BLOCK_SIZE, NULL, &err);
+    RAMBlock *b = qemu_ram_alloc(BLOCK_SIZE, NULL, NULL, &err);
     if (!b)
         fail_msg("%s", error_get_pretty(err));
     return b;

@@ -86,10 +86,8 @@ static ram_addr_t model_last_offset(void)
     return last;
 }
 
-static int null_backend(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp)
-{
-    return 0;
-}
+/* Blocks without host memory (nothing maps them): any size is cheap. */
+static const RamBackend no_host_memory = { 0 };
 
 /* Sizes with many repeats (ties in list order and in gap sizes) and some spread. */
 static ram_addr_t random_pages(uint64_t *rng)
@@ -144,8 +142,9 @@ static void step_alloc(unsigned step, ram_addr_t limit, uint64_t *rng, unsigned 
     Error *err = NULL;
     unsigned long refused = test_oom_refused();
     maybe_starve(rng);
-    RAMBlock *b = resizeable ? qemu_ram_alloc_resizeable(used, max, NULL, NULL, &err)
-                             : qemu_ram_alloc(used, NULL, &err);
+    RAMBlock *b = resizeable
+                      ? qemu_ram_alloc_resizeable(used, max, NULL, &no_host_memory, NULL, &err)
+                      : qemu_ram_alloc(used, &no_host_memory, NULL, &err);
     test_oom_disarm();
     if (!b && test_oom_refused() != refused) {      /* out of memory: nothing happened */
         assert_non_null(err);
@@ -207,7 +206,6 @@ static void run_differential(const char *name, ram_addr_t limit_pages, bool star
 
     ram_reset_for_tests();
     model_n = 0;
-    ram_set_backend(null_backend);
     assert_int_equal(ram_set_addr_space_size(limit, NULL), 0);
     for (unsigned step = 0; step < STEPS; step++) {
         uint64_t dice = test_rand_below(&rng, 100);

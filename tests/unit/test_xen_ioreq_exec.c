@@ -90,9 +90,10 @@ static int setup(void **state)
     assert_int_equal(address_space_init(&f->as_mem, &f->sys, "memory", NULL), 0);
     assert_int_equal(address_space_init(&f->as_io, &f->io, "io", NULL), 0);
     f->ctx = (IoreqExecCtx){ .as_io = &f->as_io, .as_mem = &f->as_mem,
-                             .pci_config_read = pci_read, .pci_config_write = pci_write,
-                             .pci_opaque = f, .invalidate = on_invalidate,
-                             .invalidate_opaque = f };
+                             .handlers = { .pci_config_read = pci_read,
+                                           .pci_config_write = pci_write,
+                                           .invalidate = on_invalidate },
+                             .handlers_opaque = f };
     *state = f;
     return 0;
 }

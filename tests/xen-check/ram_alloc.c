@@ -2,8 +2,8 @@
  * tests/xen-check/ram_alloc.c — drive the Xen RAM backend against mockxen (or Xen).
  *
  * Usage: ram_alloc DOMID SIZE_KIB
- * Installs xen_ram_alloc as the memory model's RAM backend and creates a RAM region of
- * SIZE_KIB: its frames must be populated through xc_domain_populate_physmap_exact. On
+ * Creates a RAM region of SIZE_KIB with the Xen RAM backend (no mapcache: nothing is
+ * accessed): its frames must be populated through xc_domain_populate_physmap_exact. On
  * failure it prints the error, checks that no half-added block was left behind, and
  * exits 1. Used by tests/integration/xendm_ram.sh with mockxen's fault injection.
  */
@@ -27,12 +27,18 @@ int main(int argc, char **argv)
         error_free(err);
         return 1;
     }
-    xen_ram_set_dm(xd);
-    ram_set_backend(xen_ram_alloc);
+    XenRam *xr = xen_ram_new(xd, NULL, &err);
+    if (!xr) {
+        fprintf(stderr, "ram_alloc: %s\n", error_get_pretty(err));
+        error_free(err);
+        xen_dm_close(xd);
+        return 1;
+    }
+    RamBackend backend = xen_ram_backend(xr);
     MemoryRegion vram;
     uint64_t size = strtoull(argv[2], NULL, 0) << 10;
     int status = 0;
-    if (memory_region_init_ram(&vram, "/machine", "vram", size, &err) < 0) {
+    if (memory_region_init_ram_backed(&vram, "/machine", "vram", size, &backend, &err) < 0) {
         fprintf(stderr, "ram_alloc: %s\n", error_get_pretty(err));
         error_free(err);
         if (ram_list_first() || last_ram_offset() != 0) {
@@ -47,8 +53,7 @@ int main(int argc, char **argv)
                (unsigned long long)(size >> 10), memory_region_get_ram_ptr(&vram));
         memory_region_finalize(&vram);
     }
-    ram_set_backend(NULL);
-    xen_ram_set_dm(NULL);
+    xen_ram_free(xr);
     xen_dm_close(xd);
     return status;
 }

@@ -88,7 +88,7 @@ MxDomain *mx_domain_create(const MxDomainConfig *cfg, MxStatsPage *stats, Error 
         return NULL;
     }
     if (cfg->domid == 0 || cfg->domid >= DOMID_FIRST_RESERVED || cfg->max_gfn == 0 ||
-        cfg->max_gfn >= (1ull << 36)) {
+        cfg->max_gfn >= (1ull << 36) || cfg->nr_refusals > MX_MAX_REFUSALS) {
         error_setg(errp, "bad domain config: domid %u, max_gfn 0x%llx", cfg->domid,
                    (unsigned long long)cfg->max_gfn);
         return NULL;
@@ -101,6 +101,8 @@ MxDomain *mx_domain_create(const MxDomainConfig *cfg, MxStatsPage *stats, Error 
     d->domid = cfg->domid;
     d->nr_vcpus = cfg->nr_vcpus;
     d->max_gfn = cfg->max_gfn;
+    memcpy(d->refusals, cfg->refusals, sizeof(d->refusals));
+    d->nr_refusals = cfg->nr_refusals;
     d->special_gfn = cfg->max_gfn + 1;
     d->nr_frames = d->special_gfn + MX_SPECIAL_FRAMES;
     d->bitmap_bytes = ((d->nr_frames + 7) / 8 + MX_PAGE_SIZE - 1) & ~(uint64_t)(MX_PAGE_SIZE - 1);

@@ -17,6 +17,11 @@
 
 static const char *const range_names[MX_NR_RANGE_TYPES] = { "port", "memory", "pci" };
 
+const char *mx_range_type_name(uint32_t type)
+{
+    return type < MX_NR_RANGE_TYPES ? range_names[type] : "?";
+}
+
 static MxIoreqServer *lookup_locked(MxDomain *d, uint16_t id, Error **errp)
 {
     if (id < MX_MAX_SERVERS && d->servers[id].used)
@@ -167,6 +172,13 @@ static int change_range(MxDomain *d, uint16_t id, uint32_t type, uint64_t start,
                          id, range_names[type], (unsigned long long)start,
                          (unsigned long long)end);
         return -EINVAL;
+    }
+    const MxRefusal *refusal = map ? mx_refusal_find(d, type, start, end) : NULL;
+    if (refusal) {
+        error_setg_errno(errp, refusal->err, "ioreq server %u: map %s range [0x%llx, 0x%llx]: "
+                         "refused (--refuse-range)", id, range_names[type],
+                         (unsigned long long)start, (unsigned long long)end);
+        return -refusal->err;
     }
     pthread_mutex_lock(&d->lock);
     int rc = -ENOENT;

@@ -58,6 +58,9 @@ static void usage(FILE *out)
         "  --fail KIND:N:ERRNO  the Nth call of KIND fails with ERRNO (repeatable)\n"
         "  --die-at KIND:N      the Nth call of KIND kills the daemon (repeatable)\n"
         "  --drop-event N       the Nth event towards a device model is lost\n"
+        "  --refuse-range TYPE:START-END[:ERRNO]\n"
+        "                       maps of port|memory|pci ranges overlapping START-END fail\n"
+        "                       with ERRNO (default EPERM; repeatable)\n"
         "  --log LEVEL          error|warn|info|debug\n");
 }
 
@@ -77,7 +80,7 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
 
 /* Long options without a short form. */
 enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE,
-       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM };
+       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE };
 
 /* One option into opts (or stats, for faults). 0, or -errno with errp set. */
 static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)
@@ -109,6 +112,7 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
     case O_FAIL: rc = mx_stats_arm_fail(stats, arg, errp); break;
     case O_DIE: rc = mx_stats_arm_die(stats, arg, errp); break;
     case O_DROP: rc = mx_stats_arm_drop(stats, arg, errp); break;
+    case O_REFUSE: rc = mx_refusal_add(&o->dom, arg, errp); break;
     case O_LOG:
         rc = log_parse_level(arg, &level);
         if (rc)
@@ -142,6 +146,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         { "fail", required_argument, NULL, O_FAIL },
         { "die-at", required_argument, NULL, O_DIE },
         { "drop-event", required_argument, NULL, O_DROP },
+        { "refuse-range", required_argument, NULL, O_REFUSE },
         { "log", required_argument, NULL, O_LOG },
         { "null-dm", no_argument, NULL, O_NULLDM },
         { "query", required_argument, NULL, O_QUERY },

@@ -42,6 +42,7 @@
 #define MX_NR_RANGE_TYPES  3      /* XEN_DMOP_IO_RANGE_PORT, _MEMORY, _PCI */
 #define MX_MAX_INTX        64     /* distinct PCI INTx lines remembered */
 #define MX_MSI_QUEUE       256    /* injected MSIs not yet consumed by the guest */
+#define MX_MAX_REFUSALS    8      /* --refuse-range rules */
 
 /* ---- rangeset.c: sorted, merged, inclusive ranges as Xen's rangesets ---------------- */
 typedef struct MxRange {
@@ -109,6 +110,14 @@ typedef struct MxMsi {
     uint32_t data;
 } MxMsi;
 
+/* A place Xen will not have an ioreq server range (fault injection): mapping a range
+ * of `type` that overlaps [start, end] fails with err. Unmapping is not affected. */
+typedef struct MxRefusal {
+    uint32_t type;            /* XEN_DMOP_IO_RANGE_PORT, _MEMORY or _PCI */
+    uint64_t start, end;      /* inclusive */
+    int err;                  /* positive errno */
+} MxRefusal;
+
 typedef struct MxDomain {
     uint32_t domid;
     unsigned nr_vcpus;
@@ -144,12 +153,16 @@ typedef struct MxDomain {
     bool crashed;
     char crash_reason[256];
     MxStatsPage *stats;       /* not owned */
+    MxRefusal refusals[MX_MAX_REFUSALS];    /* from the config; never change */
+    unsigned nr_refusals;
 } MxDomain;
 
 typedef struct MxDomainConfig {
     uint32_t domid;
     unsigned nr_vcpus;
     uint64_t max_gfn;
+    MxRefusal refusals[MX_MAX_REFUSALS];
+    unsigned nr_refusals;
 } MxDomainConfig;
 
 /* ---- domain.c ----------------------------------------------------------------------- */
@@ -203,6 +216,17 @@ int mx_server_resource(MxDomain *d, uint16_t id, uint32_t frame, uint64_t nr_fra
                        MxResourceReply *out, Error **errp);
 /* Is any server enabled? (the guest waits for that before it starts) */
 bool mx_server_any_enabled(MxDomain *d);
+/* "port", "memory" or "pci" for XEN_DMOP_IO_RANGE_*; "?" for anything else. */
+const char *mx_range_type_name(uint32_t type);
+
+/* ---- refusals.c ----------------------------------------------------------------------- */
+/* "--refuse-range TYPE:START-END[:ERRNO]" (TYPE port, memory or pci; ERRNO a number or
+ * a name such as EBUSY, EPERM if left out) added to cfg. 0, or -EINVAL (a bad spec) /
+ * -ENOSPC (MX_MAX_REFUSALS already) with errp set. */
+int mx_refusal_add(MxDomainConfig *cfg, const char *spec, Error **errp);
+/* The refusal a map of [start, end] of `type` runs into, or NULL. */
+const MxRefusal *mx_refusal_find(const MxDomain *d, uint32_t type, uint64_t start,
+                                 uint64_t end);
 
 /*
  * Routing, as Xen's ioreq_server_select: *req may be rewritten from PIO 0xcfc-0xcff to

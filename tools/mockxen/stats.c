@@ -121,7 +121,7 @@ static int parse_kind_count(const char *spec, enum MxKind *kind, uint64_t *n,
     return 0;
 }
 
-static int parse_errno(const char *s, int *out)
+int mx_parse_errno(const char *s, int *out)
 {
     for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
         if (strcmp(errno_names[i].name, s) == 0) {
@@ -145,7 +145,7 @@ int mx_stats_arm_fail(MxStats *stats, const char *spec, Error **errp)
     int err, rc = parse_kind_count(spec, &k, &n, &rest, errp);
     if (rc)
         return rc;
-    if (*rest != ':' || parse_errno(rest + 1, &err)) {
+    if (*rest != ':' || mx_parse_errno(rest + 1, &err)) {
         error_setg_errno(errp, EINVAL, "fault spec '%s': expected KIND:N:ERRNO", spec);
         return -EINVAL;
     }

@@ -30,6 +30,8 @@ bool mx_kind_modelled(enum MxKind k);
  * ("modified_memory"). -ENOENT if unknown, -EINVAL if the short name is ambiguous. */
 int mx_kind_lookup(const char *name, enum MxKind *out);
 
+/* An errno as a name (EIO) or a number (1..4095): 0, or -EINVAL. */
+int mx_parse_errno(const char *s, int *out);
 /* "--fail KIND:N:ERRNO" (ERRNO as a number or a name such as EIO). */
 int mx_stats_arm_fail(MxStats *stats, const char *spec, Error **errp);
 /* "--die-at KIND:N": the Nth call of KIND kills the daemon. */

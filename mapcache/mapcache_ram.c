@@ -1,12 +1,13 @@
 /*
- * mapcache/mapcache_hook.c — the memory model's RAM translate hook over a mapcache.
+ * mapcache/mapcache_ram.c — the mapcache as the map and release of a RAM backend.
  *
- * Under Xen, RAM blocks have no host pointer; address_space_rw() asks the hook for one
- * per contiguous piece. map() converts ram_addr to a guest-physical address with the
- * caller's conversion and maps it with a lock, so the bucket cannot be evicted or
- * invalidated while the access layer copies; release() drops that lock. A piece ends at
- * a bucket boundary (or before a frame that failed to map, or where the ram_addr →
- * gpa conversion stops being contiguous): *len is shortened and the access layer loops.
+ * Under Xen, RAM blocks have no host pointer; address_space_rw() asks the block's
+ * backend for one per contiguous piece. map() converts ram_addr to a guest-physical
+ * address with the caller's conversion and maps it with a lock, so the bucket cannot be
+ * evicted or invalidated while the access layer copies; release() drops that lock. A
+ * piece ends at a bucket boundary (or before a frame that failed to map, or where the
+ * ram_addr → gpa conversion stops being contiguous): *len is shortened and the access
+ * layer loops.
  * Failures are guest-triggered (DMA to an unpopulated frame), so they are logged
  * rate-limited and answered with NULL, which the access layer turns into an error.
  */
@@ -14,10 +15,10 @@
 
 #include <inttypes.h>
 
-static void *ram_hook_map(void *opaque, ram_addr_t ram_addr, hwaddr *len, bool is_write)
+static void *ram_map(void *opaque, ram_addr_t ram_addr, hwaddr *len, bool is_write)
 {
     MapCache *mc = opaque;
-    MapCacheRamHookState *st = mapcache_ram_hook_state(mc);
+    MapCacheRamState *st = mapcache_ram_state(mc);
     uint64_t want = *len;
     uint64_t gpa = ram_addr;
 
@@ -44,24 +45,23 @@ static void *ram_hook_map(void *opaque, ram_addr_t ram_addr, hwaddr *len, bool i
     return host;
 }
 
-static void ram_hook_release(void *opaque, void *host, hwaddr len, bool is_write)
+static void ram_release(void *opaque, void *host, hwaddr len, bool is_write)
 {
     MapCache *mc = opaque;
     Error *err = NULL;
     if (mapcache_unlock(mc, host, &err) < 0) {
         /* The access layer released something it did not map: a programming error,
          * but never worth crashing the device model over. */
-        log_ratelimited(&mapcache_ram_hook_state(mc)->rl, LOG_ERROR, "%s",
+        log_ratelimited(&mapcache_ram_state(mc)->rl, LOG_ERROR, "%s",
                         error_get_pretty(err));
         error_free(err);
     }
 }
 
-RamTranslateHook mapcache_ram_translate_hook(MapCache *mc, MapCacheRamToGpa to_gpa,
-                                             void *opaque)
+RamBackend mapcache_ram_backend(MapCache *mc, MapCacheRamToGpa to_gpa, void *opaque)
 {
-    MapCacheRamHookState *st = mapcache_ram_hook_state(mc);
+    MapCacheRamState *st = mapcache_ram_state(mc);
     st->to_gpa = to_gpa;
     st->opaque = opaque;
-    return (RamTranslateHook){ .map = ram_hook_map, .release = ram_hook_release, .opaque = mc };
+    return (RamBackend){ .map = ram_map, .release = ram_release, .opaque = mc };
 }

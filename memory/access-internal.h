@@ -83,6 +83,16 @@ static inline bool access_is_ram(const MemoryRegion *mr, bool is_write)
     }
 }
 
+/* The dirty clients a write to mr's RAM is logged for: the region's, and migration
+ * while it runs. */
+static inline uint8_t access_dirty_mask(const MemoryRegion *mr)
+{
+    uint8_t mask = mr->dirty_log_mask;
+    if (ram_dirty_migration_active())
+        mask |= 1u << DIRTY_MEMORY_MIGRATION;
+    return mask;
+}
+
 /* Are guest writes to this RAM-backed region dropped? */
 static inline bool access_ram_readonly(const MemoryRegion *mr)
 {

@@ -46,14 +46,6 @@ static hwaddr copy_mapped(const RamBackend *be, ram_addr_t ram_addr, uint8_t *bu
     return done;
 }
 
-static uint8_t dirty_mask(const MemoryRegion *mr)
-{
-    uint8_t mask = mr->dirty_log_mask;
-    if (ram_dirty_migration_active())
-        mask |= 1u << DIRTY_MEMORY_MIGRATION;
-    return mask;
-}
-
 MemTxResult access_ram(MemoryRegion *mr, hwaddr off, void *buf, hwaddr len, bool is_write)
 {
     RAMBlock *block = mr->ram_block;
@@ -66,7 +58,7 @@ MemTxResult access_ram(MemoryRegion *mr, hwaddr off, void *buf, hwaddr len, bool
             done = copy_mapped(&block->backend, block->offset + off, buf, len, is_write);
         }
         if (is_write && done)
-            ram_block_set_dirty(block, off, done, dirty_mask(mr));
+            ram_block_set_dirty(block, off, done, access_dirty_mask(mr));
     }
     if (done == len)
         return MEMTX_OK;

@@ -328,6 +328,25 @@ MemTxResult address_space_write(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,
  * register accesses through address_space_rw pay nothing for it.) */
 MemTxResult address_space_rw_ram_only(AddressSpace *as, hwaddr addr, void *buf, hwaddr len,
                                       bool is_write);
+/*
+ * Zero-copy DMA (memory/access_map.c): a host pointer for up to len bytes of guest RAM
+ * at addr, for a device to hand to the kernel. RAM only (MMIO, holes and, when the
+ * device writes, ROM or readonly RAM: -EFAULT); m->len may be shorter than len (the
+ * end of the section, or what the block's backend could map contiguously): map the
+ * rest with another call. The mapping stays valid until address_space_unmap(), which
+ * marks the first access_len bytes dirty when the device wrote them. The region must
+ * stay in place while mapped.
+ */
+typedef struct DmaMap {
+    void *host;
+    hwaddr len;
+    MemoryRegion *mr;
+    hwaddr offset;                  /* in mr */
+    bool is_write;                  /* the device writes guest memory */
+} DmaMap;
+int address_space_map(AddressSpace *as, hwaddr addr, hwaddr len, bool is_write, DmaMap *m);
+void address_space_unmap(DmaMap *m, hwaddr access_len);
+
 /* Sized helpers: value in host order; _le/_be say which byte order memory holds it in.
  * Each is one access of its size: an io region gets a single dispatch of that size
  * (refused if ops->valid does not allow it), unless the access straddles sections. */

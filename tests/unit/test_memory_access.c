@@ -674,6 +674,50 @@ static void ram_only_accesses_never_reach_io(void **state)
     assert_int_equal(address_space_rw_ram_only(&as, 0xb000, &v, 4, false), MEMTX_OK);
 }
 
+/* Zero-copy DMA mappings: RAM only, shortened at section ends and to what the backend
+ * maps, held until unmapped, and what the device wrote is marked dirty. */
+static void dma_mappings_are_ram_only_and_mark_written_pages(void **state)
+{
+    MemoryRegion *ram = add_ram(0xb000, 0x4000);
+    Dev dev;
+    dev_init(&dev, DEVICE_LITTLE_ENDIAN);
+    add_dev(&dev, 0xf000, 0x8);
+    memory_region_set_log(ram, true, DIRTY_MEMORY_VGA);
+    ram_addr_t base = memory_region_get_ram_addr(ram);
+    cpu_physical_memory_test_and_clear_dirty(base, 0x4000, DIRTY_MEMORY_VGA);
+    DmaMap m;
+    assert_int_equal(address_space_map(&as, 0xb800, 0x8000, true, &m), 0);
+    assert_ptr_equal(m.host, (uint8_t *)memory_region_get_ram_ptr(ram) + 0x800);
+    assert_int_equal(m.len, 0x3800);                /* to the end of the RAM */
+    assert_false(cpu_physical_memory_get_dirty(base, 0x4000, DIRTY_MEMORY_VGA));
+    address_space_unmap(&m, 0x900);                 /* wrote 0xb800..0xc100 */
+    assert_true(cpu_physical_memory_get_dirty(base, 1, DIRTY_MEMORY_VGA));
+    assert_true(cpu_physical_memory_get_dirty(base + 0x1000, 1, DIRTY_MEMORY_VGA));
+    assert_false(cpu_physical_memory_get_dirty(base + 0x2000, 0x2000, DIRTY_MEMORY_VGA));
+    assert_null(m.host);
+    /* A mapping the device only read marks nothing. */
+    assert_int_equal(address_space_map(&as, 0xd000, 0x1000, false, &m), 0);
+    address_space_unmap(&m, 0x1000);
+    assert_false(cpu_physical_memory_get_dirty(base + 0x2000, 0x1000, DIRTY_MEMORY_VGA));
+    /* io, holes, zero length: refused, the device untouched. */
+    assert_int_equal(address_space_map(&as, 0xf000, 4, false, &m), -EFAULT);
+    assert_int_equal(address_space_map(&as, 0x90000000, 4, false, &m), -EFAULT);
+    assert_int_equal(address_space_map(&as, 0xb000, 0, false, &m), -EINVAL);
+    assert_int_equal(dev.nlog, 0);
+    /* A backend's pieces: held (not released) until unmapped. */
+    static const RamBackend backend = { .map = hook_map, .release = hook_release };
+    add_hostless_ram(0x500000, &backend);
+    hook_limit = 0x100;
+    assert_int_equal(address_space_map(&as, 0x500010, 0x1000, false, &m), 0);
+    assert_int_equal(m.len, 0x100);
+    assert_ptr_equal(m.host, guest_frames + 0x10);
+    assert_int_equal(hook_releases, 0);
+    address_space_unmap(&m, 0);
+    assert_int_equal(hook_releases, 1);
+    hook_fail_from = hook_base;
+    assert_int_equal(address_space_map(&as, 0x500000, 4, true, &m), -EFAULT);
+}
+
 static void full_64bit_region(void **state)
 {
     /* Overlapping a 2^64 io region under everything else. */
@@ -754,6 +798,7 @@ int main(void)
         T(backend_map_failures_are_decode_errors),
         T(accesses_spanning_sections_are_split),
         T(ram_only_accesses_never_reach_io),
+        T(dma_mappings_are_ram_only_and_mark_written_pages),
         T(full_64bit_region),
         T(no_wrap_at_2_64),
         T(view_without_dispatch_is_searched),

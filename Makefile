@@ -16,6 +16,9 @@ Q        := $(if $(filter 1,$(V)),,@)
 XEN_PKGS := xencontrol xenforeignmemory xendevicemodel xenevtchn xenstore xentoolcore
 XEN_CFLAGS = $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
 XEN_LIBS   = $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null)
+# What the modules need from the system besides Xen (block/: liburing), and everything.
+SYS_LIBS   := -luring
+EXT_LIBS   = $(XEN_LIBS) $(SYS_LIBS)
 
 WARN     := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla
@@ -28,9 +31,9 @@ CFLAGS_asan := $(BASE_CFLAGS) -O1 $(SAN)
 LDFLAGS_rel :=
 LDFLAGS_asan := $(SAN)
 
-MODULES  := util memory mapcache devices xen
+MODULES  := util memory mapcache block devices xen
 # Link order: later modules depend on earlier ones.
-LINK_ORDER := xen devices mapcache memory util
+LINK_ORDER := xen devices block mapcache memory util
 
 .PRECIOUS: build/%.o
 .DELETE_ON_ERROR:
@@ -73,7 +76,7 @@ LIBS_$(1) := $(foreach m,$(LINK_ORDER),build/$(1)/lib$(m).a)
 
 build/$(1)/xendm: $(patsubst %.c,build/$(1)/%.o,$(wildcard dm/*.c)) $$(LIBS_$(1))
 	@mkdir -p $$(dir $$@)
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ $$(XEN_LIBS) -lm
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ $$(EXT_LIBS) -lm
 
 # The control client needs nothing but libc.
 build/$(1)/xendm-ctl: build/$(1)/tools/xendm-ctl.o
@@ -81,21 +84,21 @@ build/$(1)/xendm-ctl: build/$(1)/tools/xendm-ctl.o
 
 UNIT_$(1) := $(patsubst tests/unit/%.c,build/$(1)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/tests/unit/support.o $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) $$(UNIT_LDFLAGS_$$*) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(XEN_LIBS) -lm
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) $$(UNIT_LDFLAGS_$$*) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(EXT_LIBS) -lm
 
 # Small programs that drive xen/ against mockxen for integration tests.
 XENCHECK_$(1) := $(patsubst tests/xen-check/%.c,build/$(1)/tests/xen-check/%,$(wildcard tests/xen-check/*.c))
 build/$(1)/tests/xen-check/%: build/$(1)/tests/xen-check/%.o $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(XEN_LIBS) -lm
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 # Fuzz targets with the seeded random driver (make test); make fuzz builds libFuzzer ones.
 FUZZ_$(1) := $(patsubst tests/fuzz/%.c,build/$(1)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1)) $$(XEN_LIBS) -lm
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
 build/$(1)/bench/%: build/$(1)/bench/%.o build/$(1)/bench/support.o $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/bench/support.o $$(LIBS_$(1)) $$(XEN_LIBS) -lm
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/bench/support.o $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 endef
 
 # $(1) = variant, $(2) = module
@@ -148,7 +151,7 @@ fuzz:
 	$(Q)for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	    clang $(WARN) -Wno-error -g -O1 -D_GNU_SOURCE -I. -pthread $(XEN_CFLAGS) \
 	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f \
-	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(XEN_LIBS) -lm || exit 1; \
+	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(EXT_LIBS) -lm || exit 1; \
 	    echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
 	done

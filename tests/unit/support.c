@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,4 +203,146 @@ void *__wrap_realloc(void *ptr, size_t size)
 void *__wrap_aligned_alloc(size_t align, size_t size)
 {
     return oom_refuse() ? NULL : __real_aligned_alloc(align, size);
+}
+
+/* ---- the board's loop and a virtio-mmio driver ------------------------------------ */
+
+void test_board_use_loop(TestBoard *b)
+{
+    device_work_queue_init(&b->work);
+    b->loop = (DeviceLoop){ .work = &b->work };
+    b->board.loop = &b->loop;
+}
+
+enum {
+    VM_DEV_FEATURES = 0x010, VM_DEV_FEATURES_SEL = 0x014, VM_DRV_FEATURES = 0x020,
+    VM_DRV_FEATURES_SEL = 0x024, VM_QUEUE_SEL = 0x030, VM_QUEUE_NUM = 0x038,
+    VM_QUEUE_READY = 0x044, VM_QUEUE_NOTIFY = 0x050, VM_STATUS = 0x070,
+    VM_DESC_LOW = 0x080, VM_DESC_HIGH = 0x084, VM_DRIVER_LOW = 0x090, VM_DRIVER_HIGH = 0x094,
+    VM_DEVICE_LOW = 0x0a0, VM_DEVICE_HIGH = 0x0a4, VM_CONFIG = 0x100,
+};
+enum { VS_ACK = 1, VS_DRIVER = 2, VS_DRIVER_OK = 4, VS_FEATURES_OK = 8 };
+
+uint32_t test_virtio_read(TestVirtioDriver *d, uint64_t reg)
+{
+    return address_space_ldl_le(&d->b->as, d->base + reg, MEMTXATTRS_UNSPECIFIED, NULL);
+}
+
+void test_virtio_write(TestVirtioDriver *d, uint64_t reg, uint32_t val)
+{
+    address_space_stl_le(&d->b->as, d->base + reg, val, MEMTXATTRS_UNSPECIFIED, NULL);
+}
+
+uint64_t test_virtio_device_features(TestVirtioDriver *d)
+{
+    test_virtio_write(d, VM_DEV_FEATURES_SEL, 1);
+    uint64_t hi = test_virtio_read(d, VM_DEV_FEATURES);
+    test_virtio_write(d, VM_DEV_FEATURES_SEL, 0);
+    return hi << 32 | test_virtio_read(d, VM_DEV_FEATURES);
+}
+
+static void setup_queue(TestVirtioDriver *d, unsigned q, uint16_t num, uint64_t rings)
+{
+    TestVirtq *vq = &d->q[q];
+    *vq = (TestVirtq){ .num = num, .desc = rings, .avail = rings + 0x4000,
+                       .used = rings + 0x8000 };
+    memset(d->b->ram_ptr + rings, 0, TEST_VIRTQ_STRIDE);
+    test_virtio_write(d, VM_QUEUE_SEL, q);
+    test_virtio_write(d, VM_QUEUE_NUM, num);
+    test_virtio_write(d, VM_DESC_LOW, (uint32_t)vq->desc);
+    test_virtio_write(d, VM_DESC_HIGH, (uint32_t)(vq->desc >> 32));
+    test_virtio_write(d, VM_DRIVER_LOW, (uint32_t)vq->avail);
+    test_virtio_write(d, VM_DRIVER_HIGH, (uint32_t)(vq->avail >> 32));
+    test_virtio_write(d, VM_DEVICE_LOW, (uint32_t)vq->used);
+    test_virtio_write(d, VM_DEVICE_HIGH, (uint32_t)(vq->used >> 32));
+    test_virtio_write(d, VM_QUEUE_READY, 1);
+}
+
+uint8_t test_virtio_start(TestVirtioDriver *d, TestBoard *b, uint64_t base, uint64_t features,
+                          unsigned nr_queues, uint16_t num, uint64_t ring_base)
+{
+    assert_true(nr_queues <= TEST_VIRTIO_MAX_QUEUES);
+    *d = (TestVirtioDriver){ .b = b, .base = base, .nr_queues = nr_queues,
+                             .features = features | 1ull << 32 };
+    test_virtio_write(d, VM_STATUS, 0);
+    test_virtio_write(d, VM_STATUS, VS_ACK | VS_DRIVER);
+    for (unsigned bank = 0; bank < 2; bank++) {
+        test_virtio_write(d, VM_DRV_FEATURES_SEL, bank);
+        test_virtio_write(d, VM_DRV_FEATURES, (uint32_t)(d->features >> (32 * bank)));
+    }
+    test_virtio_write(d, VM_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK);
+    uint8_t status = (uint8_t)test_virtio_read(d, VM_STATUS);
+    if (!(status & VS_FEATURES_OK))
+        return status;
+    for (unsigned q = 0; q < nr_queues; q++)
+        setup_queue(d, q, num, ring_base + (uint64_t)q * TEST_VIRTQ_STRIDE);
+    test_virtio_write(d, VM_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK | VS_DRIVER_OK);
+    return (uint8_t)test_virtio_read(d, VM_STATUS);
+}
+
+static void put_desc(uint8_t *at, const TestVirtioBuf *buf, uint16_t flags, uint16_t next)
+{
+    memcpy(at, &buf->addr, 8);
+    memcpy(at + 8, &buf->len, 4);
+    flags |= buf->device_writes ? 2 : 0;
+    memcpy(at + 12, &flags, 2);
+    memcpy(at + 14, &next, 2);
+}
+
+uint16_t test_virtio_add(TestVirtioDriver *d, unsigned q, const TestVirtioBuf *bufs,
+                         unsigned n, uint64_t indirect_at)
+{
+    TestVirtq *vq = &d->q[q];
+    uint8_t *ram = d->b->ram_ptr;
+    uint16_t head = vq->next_desc;
+    if (indirect_at) {
+        for (unsigned i = 0; i < n; i++)
+            put_desc(ram + indirect_at + 16 * i, &bufs[i], i + 1 < n ? 1 : 0, (uint16_t)(i + 1));
+        TestVirtioBuf table = { .addr = indirect_at, .len = 16 * n };
+        put_desc(ram + vq->desc + 16 * head, &table, 4, 0);
+        vq->next_desc = (uint16_t)((head + 1) % vq->num);
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            uint16_t at = vq->next_desc, next = (uint16_t)((at + 1) % vq->num);
+            put_desc(ram + vq->desc + 16 * at, &bufs[i], i + 1 < n ? 1 : 0, next);
+            vq->next_desc = next;
+        }
+    }
+    memcpy(ram + vq->avail + 4 + 2 * (vq->avail_idx % vq->num), &head, 2);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    vq->avail_idx++;
+    memcpy(ram + vq->avail + 2, &vq->avail_idx, 2);
+    return head;
+}
+
+void test_virtio_kick(TestVirtioDriver *d, unsigned q)
+{
+    test_virtio_write(d, VM_QUEUE_NOTIFY, q);
+}
+
+bool test_virtio_used(TestVirtioDriver *d, unsigned q, uint32_t *id, uint32_t *len)
+{
+    TestVirtq *vq = &d->q[q];
+    uint8_t *ram = d->b->ram_ptr;
+    uint16_t idx;
+    memcpy(&idx, ram + vq->used + 2, 2);
+    if (idx == vq->used_seen)
+        return false;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    const uint8_t *e = ram + vq->used + 4 + 8 * (vq->used_seen % vq->num);
+    memcpy(id, e, 4);
+    memcpy(len, e + 4, 4);
+    vq->used_seen++;
+    return true;
+}
+
+uint32_t test_virtio_config(TestVirtioDriver *d, uint32_t off, unsigned size)
+{
+    uint64_t a = d->base + VM_CONFIG + off;
+    AddressSpace *as = &d->b->as;
+    switch (size) {
+    case 1:  return address_space_ldub(as, a, MEMTXATTRS_UNSPECIFIED, NULL);
+    case 2:  return address_space_lduw_le(as, a, MEMTXATTRS_UNSPECIFIED, NULL);
+    default: return address_space_ldl_le(as, a, MEMTXATTRS_UNSPECIFIED, NULL);
+    }
 }

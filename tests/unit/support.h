@@ -93,9 +93,61 @@ typedef struct TestBoard {
     TestIrqs irqs;
     DeviceBoard board;
     uint8_t *ram_ptr;
+    DeviceWorkQueue work;       /* the board's loop, once test_board_use_loop() */
+    DeviceLoop loop;
 } TestBoard;
 
 void test_board_init(TestBoard *b, uint64_t ram_size);
 void test_board_fini(TestBoard *b);
+/* Give the board an event loop's work queue: deferred device work then waits until
+ * the test runs it (device_work_run(&b->work)), as it waits for a loop turn in xendm. */
+void test_board_use_loop(TestBoard *b);
+
+/*
+ * A virtio 1.x driver for device tests, over virtio-mmio at `base` of a TestBoard, as
+ * a guest's driver does it (3.1.1): reset, negotiate, lay out split queues in guest RAM
+ * (queue q's rings at ring_base + q * TEST_VIRTQ_STRIDE: descriptors, then avail at
+ * +0x4000, used at +0x8000), DRIVER_OK; then post chains of buffers and read used
+ * entries. Descriptors of a queue are used round-robin.
+ */
+#define TEST_VIRTQ_STRIDE 0x10000u
+#define TEST_VIRTIO_MAX_QUEUES 8
+
+typedef struct TestVirtq {
+    uint16_t num, avail_idx, used_seen, next_desc;
+    uint64_t desc, avail, used;
+} TestVirtq;
+
+typedef struct TestVirtioDriver {
+    TestBoard *b;
+    uint64_t base;
+    uint64_t features;          /* negotiated */
+    unsigned nr_queues;
+    TestVirtq q[TEST_VIRTIO_MAX_QUEUES];
+} TestVirtioDriver;
+
+/* One buffer of a chain: guest address, length, whether the device writes it. */
+typedef struct TestVirtioBuf {
+    uint64_t addr;
+    uint32_t len;
+    bool device_writes;
+} TestVirtioBuf;
+
+uint32_t test_virtio_read(TestVirtioDriver *d, uint64_t reg);
+void test_virtio_write(TestVirtioDriver *d, uint64_t reg, uint32_t val);
+uint64_t test_virtio_device_features(TestVirtioDriver *d);
+/* Reset and bring the device up with `features` (VERSION_1 added) and nr_queues queues
+ * of num entries. Returns the status read back (FEATURES_OK clear: refused). */
+uint8_t test_virtio_start(TestVirtioDriver *d, TestBoard *b, uint64_t base, uint64_t features,
+                          unsigned nr_queues, uint16_t num, uint64_t ring_base);
+/* Write a chain into queue q's descriptors and the avail ring; returns its head. With
+ * indirect_at != 0 the chain goes into an indirect table at that guest address. */
+uint16_t test_virtio_add(TestVirtioDriver *d, unsigned q, const TestVirtioBuf *bufs,
+                         unsigned n, uint64_t indirect_at);
+void test_virtio_kick(TestVirtioDriver *d, unsigned q);
+/* The next used entry of queue q: true and its id/len, or false if none is new. */
+bool test_virtio_used(TestVirtioDriver *d, unsigned q, uint32_t *id, uint32_t *len);
+/* Device configuration space at byte `off`, `size` 1, 2 or 4. */
+uint32_t test_virtio_config(TestVirtioDriver *d, uint32_t off, unsigned size);
 
 #endif

@@ -25,7 +25,7 @@ endef
 # $(1) = variant, $(2) = test name
 define xs_unit_rule
 build/$(1)/tests/unit/$(2): build/$(1)/tests/unit/$(2).o build/$(1)/tests/unit/support.o $$(XS_OBJS_$(1)) $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ -lcmocka $$(shell pkg-config --libs xenstore) -lpthread
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ -lcmocka $$(shell pkg-config --libs xenstore) $$(SYS_LIBS) -lpthread
 endef
 
 $(foreach v,rel asan,$(eval $(call xs_variant,$(v))))

@@ -16,6 +16,7 @@
 
 static int fake_irq(void *opaque, unsigned irq, bool level) { return 0; }
 static int fake_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level) { return 0; }
+static int fake_msi(void *opaque, uint64_t addr, uint32_t data) { return 0; }
 
 static void die(const char *what, Error *err)
 {
@@ -27,7 +28,8 @@ int main(void)
 {
     static MemoryRegion mem, io, ram;
     static AddressSpace as_mem, as_io;
-    static const IrqRouter router = { .set_isa_irq = fake_irq, .set_pci_intx = fake_intx };
+    static const IrqRouter router = { .set_isa_irq = fake_irq, .set_pci_intx = fake_intx,
+                                      .inject_msi = fake_msi };
     Error *err = NULL;
     memory_region_init(&mem, NULL, "system", UINT64_MAX);
     memory_region_init(&io, NULL, "io", 0x10000);

@@ -3,8 +3,10 @@
  *
  * A device owns an IrqLine and raises or lowers it; the line forwards level changes to
  * an IrqRouter that the board supplies (xen/ turns it into
- * xendevicemodel_set_isa_irq_level / set_pci_intx_level, tests use a fake). The router
- * must outlive every line that points to it. Single-threaded.
+ * xendevicemodel_set_isa_irq_level / set_pci_intx_level, tests use a fake). Message
+ * signalled interrupts have no line: a PCI function sends them through the same router
+ * (pci_device_send_msi, devices/pci.h). The router must outlive every line and device
+ * that points to it. Single-threaded.
  */
 #ifndef XENDM_DEVICES_IRQ_H
 #define XENDM_DEVICES_IRQ_H
@@ -17,11 +19,14 @@
 /*
  * The interrupt backend. Each callback returns 0 or -errno; on failure the line keeps
  * its old level, so the next set_level retries. set_pci_intx's sbdf is
- * segment << 16 | bus << 8 | devfn, intx 0..3 is INTA..INTD.
+ * segment << 16 | bus << 8 | devfn, intx 0..3 is INTA..INTD. inject_msi (optional: a
+ * board without it has no MSI) delivers one message, the 32-bit write of `data` to
+ * `addr` that the guest programmed into the device (xendevicemodel_inject_msi).
  */
 typedef struct IrqRouter {
     int (*set_isa_irq)(void *opaque, unsigned irq, bool level);
     int (*set_pci_intx)(void *opaque, uint32_t sbdf, unsigned intx, bool level);
+    int (*inject_msi)(void *opaque, uint64_t addr, uint32_t data);
     void *opaque;
 } IrqRouter;
 

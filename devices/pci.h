@@ -6,7 +6,10 @@
  * pci_device_init_bar(), and registers it on the PciHost; the host keeps the BAR
  * mappings and the INTx line in step with what the guest writes to the header, and
  * tells whoever installed PciHostHooks which functions exist (xen/ turns that into
- * xendevicemodel_map_pcidev_to_ioreq_server). The host does not own the devices: each
+ * xendevicemodel_map_pcidev_to_ioreq_server). A device with more to follow in config
+ * space than the header (MSI-X: devices/pci_msix.h) adds capabilities and is told of
+ * every guest write through its config_written callback; it sends message signalled
+ * interrupts with pci_device_send_msi(). The host does not own the devices: each
  * must be unregistered before it is freed, and all before the host. Single-threaded.
  */
 #ifndef XENDM_DEVICES_PCI_H
@@ -49,9 +52,12 @@ typedef struct PciBar {
  * One PCI function with a type-0 header. The device model embeds it, fills it with
  * pci_device_init() and pci_device_init_bar(), then registers it on the host. Config
  * space writes go through wmask (1 = the guest may change the bit); the host keeps the
- * BAR mappings and the INTx line in step with the header.
+ * BAR mappings and the INTx line in step with the header, then calls config_written
+ * (optional, set by the device) with the register and size of the guest's write, so
+ * the device can act on the bits that changed (wmask applied, values in config).
  */
-typedef struct PciDevice {
+typedef struct PciDevice PciDevice;
+struct PciDevice {
     char name[32];
     PciHost *host;              /* NULL until registered */
     uint8_t devfn;
@@ -60,7 +66,8 @@ typedef struct PciDevice {
     PciBar bars[PCI_NUM_BARS];
     IrqLine intx;
     bool intx_requested;        /* the level the device asks for, before INTx disable */
-} PciDevice;
+    void (*config_written)(PciDevice *dev, uint32_t reg, unsigned size);
+};
 
 /* Called when a function appears on or leaves bus 0 (xen/: map_pcidev_to_ioreq_server). */
 typedef struct PciHostHooks {
@@ -104,6 +111,24 @@ void pci_host_unregister_device(PciHost *host, PciDevice *dev);
  * INTx disable bit is set. Status bit "interrupt status" always reflects it. */
 void pci_device_set_intx(PciDevice *dev, bool level);
 uint32_t pci_device_sbdf(const PciDevice *dev);
+/* Whether a config-space write of `size` bytes at `reg` touched [field, field + len):
+ * for config_written callbacks. */
+static inline bool pci_config_write_touches(uint32_t reg, unsigned size, unsigned field,
+                                            unsigned len)
+{
+    return reg < field + len && field < reg + size;
+}
+/* Add a capability of len bytes (at least 2) with the given ID at config offset `at`
+ * (dword aligned, inside 0x40..0xff) to the end of the capability list; the caller
+ * fills in the rest and places capabilities so that they do not overlap. Returns
+ * -EINVAL (errp set) for a bad place or one already in the list. */
+int pci_device_add_capability(PciDevice *dev, uint8_t id, unsigned at, unsigned len,
+                              Error **errp);
+/* Send one message signalled interrupt (the write of data to addr) for the function.
+ * Returns 0, -ENODEV when it is not on a bus, -EACCES when the guest turned bus
+ * mastering off (the message is dropped, as a function that may not write memory
+ * cannot signal), -ENOTSUP when the board cannot deliver MSIs, or the router's error. */
+int pci_device_send_msi(PciDevice *dev, uint64_t addr, uint32_t data);
 
 /* The "slot" and "fn" options of a PCI device as a devfn on bus 0: the slot given, or
  * the first free one from PCI_FIRST_DEFAULT_SLOT (slots 0-2 are where PC chipsets put

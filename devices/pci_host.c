@@ -29,6 +29,8 @@
 #define CF8_ENABLE               0x80000000u
 #define CF8_WRITABLE             0x80fffffcu
 #define PCI_HEADER_MULTI_FUNCTION 0x80
+#define PCI_CAP_FIRST            0x40    /* capabilities live after the type-0 header */
+#define PCI_CAP_LIST_BUDGET      48      /* (256 - 0x40) / 4: a longer list has a loop */
 
 struct PciHost {
     MemoryRegion *mem_root, *io_root;
@@ -61,11 +63,6 @@ static void config_set(uint8_t *cfg, unsigned off, unsigned size, uint32_t v)
 static uint32_t all_ones(unsigned size)
 {
     return size == 1 ? 0xff : size == 2 ? 0xffff : UINT32_MAX;
-}
-
-static bool ranges_overlap(unsigned a, unsigned alen, unsigned b, unsigned blen)
-{
-    return a < b + blen && b < a + alen;
 }
 
 /* ---- devices ---- */
@@ -171,6 +168,42 @@ void pci_device_set_intx(PciDevice *dev, bool level)
     else
         dev->config[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTERRUPT;
     pci_update_intx(dev);
+}
+
+int pci_device_add_capability(PciDevice *dev, uint8_t id, unsigned at, unsigned len,
+                              Error **errp)
+{
+    if (at < PCI_CAP_FIRST || (at & 3) || len < 2 || len > PCI_CONFIG_SPACE_SIZE - at) {
+        error_setg(errp, "%s: capability 0x%02x of %u bytes does not fit at config offset "
+                   "0x%x", dev->name, id, len, at);
+        return -EINVAL;
+    }
+    uint8_t *link = &dev->config[PCI_CAPABILITY_LIST];
+    for (unsigned n = 0; *link; n++) {
+        if (*link == at || n == PCI_CAP_LIST_BUDGET) {
+            error_setg(errp, "%s: capability 0x%02x at 0x%x: the offset is taken or the "
+                       "list is full", dev->name, id, at);
+            return -EINVAL;
+        }
+        link = &dev->config[*link + PCI_CAP_LIST_NEXT];
+    }
+    *link = (uint8_t)at;
+    dev->config[at + PCI_CAP_LIST_ID] = id;
+    dev->config[at + PCI_CAP_LIST_NEXT] = 0;
+    dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+    return 0;
+}
+
+int pci_device_send_msi(PciDevice *dev, uint64_t addr, uint32_t data)
+{
+    if (!dev->host)
+        return -ENODEV;
+    if (!(config_get(dev->config, PCI_COMMAND, 2) & PCI_COMMAND_MASTER))
+        return -EACCES;
+    const IrqRouter *irq = dev->host->irq;
+    if (!irq || !irq->inject_msi)
+        return -ENOTSUP;
+    return irq->inject_msi(irq->opaque, addr, data);
 }
 
 /* ---- BAR mapping ---- */
@@ -288,11 +321,13 @@ void pci_host_config_write(PciHost *host, uint32_t sbdf, uint32_t reg, unsigned 
         uint8_t wm = dev->wmask[reg + i], byte = (uint8_t)(value >> (8 * i));
         dev->config[reg + i] = (uint8_t)((dev->config[reg + i] & ~wm) | (byte & wm));
     }
-    bool command = ranges_overlap(reg, size, PCI_COMMAND, 2);
-    if (command || ranges_overlap(reg, size, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS))
+    bool command = pci_config_write_touches(reg, size, PCI_COMMAND, 2);
+    if (command || pci_config_write_touches(reg, size, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS))
         pci_update_bars(host, dev);
     if (command)
         pci_update_intx(dev);
+    if (dev->config_written)
+        dev->config_written(dev, reg, size);
 }
 
 /* ---- configuration mechanism #1: 0xcf8 address latch, 0xcfc..0xcff data ---- */

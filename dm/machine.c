@@ -31,6 +31,11 @@ static int irq_set_pci_intx(void *opaque, uint32_t sbdf, unsigned intx, bool lev
                                      (uint8_t)intx, level);
 }
 
+static int irq_inject_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    return xen_dm_inject_msi(opaque, addr, data);
+}
+
 static int pci_device_added(void *opaque, uint32_t sbdf, Error **errp)
 {
     return xen_dm_map_pcidev(opaque, (uint8_t)(sbdf >> 8), (uint8_t)((sbdf & 0xff) >> 3),
@@ -130,7 +135,7 @@ int dm_machine_create(Dm *dm, Error **errp)
     }
     dm->as_ready = true;
     dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
-                           .opaque = dm->xen };
+                           .inject_msi = irq_inject_msi, .opaque = dm->xen };
     memory_region_transaction_begin();
     int ret = create_ram(dm, errp);
     if (ret == 0) {

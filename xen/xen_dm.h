@@ -129,6 +129,8 @@ void xen_dm_set_log_dirty(XenDM *xd, bool on);
 int xen_dm_set_isa_irq_level(XenDM *xd, uint8_t irq, unsigned level);
 int xen_dm_set_pci_intx_level(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t intx,
                               unsigned level);
+/* One MSI: the write of data to addr that a device's MSI-X table entry holds. */
+int xen_dm_inject_msi(XenDM *xd, uint64_t addr, uint32_t data);
 
 /* The mapcache's mapper over xenforeignmemory; its opaque is the XenDM. */
 struct MapperOps;

@@ -142,6 +142,11 @@ int xen_dm_set_pci_intx_level(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t intx,
                                              level) ? -errno : 0;
 }
 
+int xen_dm_inject_msi(XenDM *xd, uint64_t addr, uint32_t data)
+{
+    return xendevicemodel_inject_msi(xd->dmod, xd->cfg.domid, addr, data) ? -errno : 0;
+}
+
 int xen_dm_restrict(XenDM *xd, Error **errp)
 {
     if (xentoolcore_restrict_all(xd->cfg.domid) < 0) {

@@ -34,6 +34,7 @@ typedef struct FuzzMachine {
 
 static int irq_isa(void *opaque, unsigned irq, bool level) { return 0; }
 static int irq_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level) { return 0; }
+static int irq_msi(void *opaque, uint64_t addr, uint32_t data) { return 0; }
 
 static uint64_t pci_read(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size)
 {
@@ -60,7 +61,8 @@ static FuzzMachine *machine(void)
         address_space_init(&m.as_mem, &m.sys, "memory", NULL) < 0 ||
         address_space_init(&m.as_io, &m.io, "I/O", NULL) < 0)
         abort();
-    m.irq = (IrqRouter){ .set_isa_irq = irq_isa, .set_pci_intx = irq_intx };
+    m.irq = (IrqRouter){ .set_isa_irq = irq_isa, .set_pci_intx = irq_intx,
+                         .inject_msi = irq_msi };
     m.pci = pci_host_new(&m.sys, &m.io, &m.irq, 0, NULL);
     DeviceBoard board = { .system_memory = &m.sys, .system_io = &m.io, .dma_as = &m.as_mem,
                           .irq = &m.irq, .pci = m.pci };

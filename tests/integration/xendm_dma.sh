@@ -20,7 +20,7 @@ check "... its registers claimed as one more range (UART ports, virtio MMIO)" \
     test "$(mx_count xendevicemodel_map_io_range_to_ioreq_server)" -eq 2
 
 xendm_run "$scripts/virtio-rng-pci.gs" -- --device virtio-rng-pci,slot=4
-check "virtio-rng-pci: config space and capabilities, common configuration, notify, INTA" \
+check "virtio-rng-pci: capabilities, common configuration, notify, INTA, then MSI-X messages" \
     test "$mx_status" -eq 0
 check "... registered with map_pcidev beside the test device" \
     test "$(mx_count xendevicemodel_map_pcidev_to_ioreq_server)" -eq 2

@@ -95,11 +95,27 @@ static int fake_set_pci_intx(void *opaque, uint32_t sbdf, unsigned pin, bool lev
     return 0;
 }
 
+static int fake_inject_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    TestIrqs *t = opaque;
+    if (t->fail_with)
+        return t->fail_with;
+    t->msi[t->msis++ % TEST_MSI_LOG] = (TestMsi){ .addr = addr, .data = data };
+    return 0;
+}
+
 void test_irqs_init(TestIrqs *t)
 {
     *t = (TestIrqs){ 0 };
     t->router = (IrqRouter){ .set_isa_irq = fake_set_isa_irq,
-                             .set_pci_intx = fake_set_pci_intx, .opaque = t };
+                             .set_pci_intx = fake_set_pci_intx,
+                             .inject_msi = fake_inject_msi, .opaque = t };
+}
+
+TestMsi test_irqs_msi(const TestIrqs *t, unsigned ago)
+{
+    assert_true(ago < TEST_MSI_LOG && ago < t->msis);
+    return t->msi[(t->msis - 1 - ago) % TEST_MSI_LOG];
 }
 
 void test_board_init(TestBoard *b, uint64_t ram_size)
@@ -123,6 +139,18 @@ void test_board_fini(TestBoard *b)
     memory_region_finalize(&b->ram);
     memory_region_finalize(&b->mem_root);
     memory_region_finalize(&b->io_root);
+}
+
+uint64_t test_board_read(TestBoard *b, hwaddr addr, unsigned size)
+{
+    uint64_t v = 0;
+    address_space_read(&b->as, addr, MEMTXATTRS_UNSPECIFIED, &v, size);
+    return v;
+}
+
+void test_board_write(TestBoard *b, hwaddr addr, uint64_t v, unsigned size)
+{
+    address_space_write(&b->as, addr, MEMTXATTRS_UNSPECIFIED, &v, size);
 }
 
 /* ---- allocation failures ------------------------------------------------------------ */

@@ -66,9 +66,15 @@ typedef struct TestCountingListener {
 /* Zero counts and every counting callback set; the caller registers cl->l. */
 void test_counting_listener_init(TestCountingListener *cl);
 
-/* A fake interrupt router for device tests: remembers every ISA irq's level and the
- * last PCI INTx change. While fail_with is non-zero every call fails with it and
- * changes nothing. */
+/* A fake interrupt router for device tests: remembers every ISA irq's level, the last
+ * PCI INTx change and the last TEST_MSI_LOG messages. While fail_with is non-zero every
+ * call fails with it and changes nothing. */
+#define TEST_MSI_LOG 16
+typedef struct TestMsi {
+    uint64_t addr;
+    uint32_t data;
+} TestMsi;
+
 typedef struct TestIrqs {
     IrqRouter router;           /* routes to this TestIrqs */
     bool isa[ISA_NUM_IRQS];
@@ -78,10 +84,15 @@ typedef struct TestIrqs {
         bool level;
     } intx;
     unsigned changes;           /* calls that succeeded, ISA and INTx */
+    TestMsi msi[TEST_MSI_LOG];  /* message n (counting from 0) at msi[n % TEST_MSI_LOG] */
+    unsigned msis;              /* messages accepted */
     int fail_with;
 } TestIrqs;
 
 void test_irqs_init(TestIrqs *t);
+/* The message accepted `ago` messages before the last one (0: the last); fails the
+ * test if there is none. */
+TestMsi test_irqs_msi(const TestIrqs *t, unsigned ago);
 
 /* A board for device tests: RAM of ram_size at 0 in the memory root (all of 2^64), an
  * I/O root of 64 KiB, the memory address space (also where DMA goes) and a TestIrqs
@@ -99,6 +110,10 @@ typedef struct TestBoard {
 
 void test_board_init(TestBoard *b, uint64_t ram_size);
 void test_board_fini(TestBoard *b);
+/* One guest access of size (1, 2, 4 or 8) bytes at addr in the memory space, as a
+ * little-endian value; what nothing answers or a device refuses reads all ones. */
+uint64_t test_board_read(TestBoard *b, hwaddr addr, unsigned size);
+void test_board_write(TestBoard *b, hwaddr addr, uint64_t v, unsigned size);
 /* Give the board an event loop's work queue: deferred device work then waits until
  * the test runs it (device_work_run(&b->work)), as it waits for a loop turn in xendm. */
 void test_board_use_loop(TestBoard *b);

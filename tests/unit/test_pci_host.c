@@ -1,6 +1,7 @@
 /* Unit tests for devices/pci_host.c: config space, BAR sizing and mapping through the
  * memory API (checked with address-space lookups and a counting listener), INTx,
- * the Xen registration hooks, 0xcf8/0xcfc and hostile accesses. */
+ * capabilities, the device's config_written callback, sending MSIs, the Xen
+ * registration hooks, 0xcf8/0xcfc and hostile accesses. */
 #include "tests/unit/support.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 
 #include "devices/irq.h"
 #include "devices/pci.h"
+#include "util/log.h"
+#include "util/macros.h"
 
 #define PCI_HEADER_MULTI_FUNCTION 0x80
 
@@ -53,6 +56,7 @@ typedef struct Fixture {
     MemoryRegion bar0, bar1, bar2;
     TestCountingListener counts;
     uint32_t sbdf;
+    struct { uint32_t reg; unsigned size, calls; uint8_t command; } written;
 } Fixture;
 
 #define DEVFN PCI_DEVFN(3, 0)
@@ -389,6 +393,90 @@ static void intx_follows_device_and_disable_bit(void **state)
     assert_int_equal(f->irqs.changes, changes);
 }
 
+/* ---- capabilities, config_written, MSI ---- */
+
+static void capabilities_form_a_list(void **state)
+{
+    Fixture *f = *state;
+    log_set_level(LOG_SILENT);
+    assert_int_equal(cfg_rd(f, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST, 0);
+    assert_int_equal(pci_device_add_capability(&f->dev, PCI_CAP_ID_VNDR, 0x40, 8, NULL), 0);
+    assert_int_equal(pci_device_add_capability(&f->dev, PCI_CAP_ID_MSIX, 0x80, 12, NULL), 0);
+    assert_int_equal(pci_device_add_capability(&f->dev, PCI_CAP_ID_PM, 0xf8, 8, NULL), 0);
+    assert_int_equal(cfg_rd(f, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST, PCI_STATUS_CAP_LIST);
+    assert_int_equal(cfg_rd(f, PCI_CAPABILITY_LIST, 1), 0x40);
+    assert_int_equal(cfg_rd(f, 0x40, 2), 0x8000 | PCI_CAP_ID_VNDR);   /* id, next */
+    assert_int_equal(cfg_rd(f, 0x80, 2), 0xf800 | PCI_CAP_ID_MSIX);
+    assert_int_equal(cfg_rd(f, 0xf8, 2), PCI_CAP_ID_PM);              /* the last */
+    cfg_wr(f, 0x40, 4, 0);                                      /* the guest cannot relink */
+    assert_int_equal(cfg_rd(f, 0x41, 1), 0x80);
+    Error *err = NULL;
+    static const unsigned bad[][2] = { { 0x3c, 4 }, { 0x42, 4 }, { 0x90, 1 }, { 0xfc, 8 },
+                                       { 0x80, 4 }, { 0x100, 4 } };
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(pci_device_add_capability(&f->dev, 0x09, bad[i][0], bad[i][1], &err),
+                         -EINVAL);
+        assert_non_null(err);
+        error_free(err);
+        err = NULL;
+    }
+    assert_int_equal(cfg_rd(f, 0xf9, 1), 0);                    /* the list is unchanged */
+    log_set_level(LOG_WARN);
+}
+
+static void note_config_write(PciDevice *dev, uint32_t reg, unsigned size)
+{
+    Fixture *f = container_of(dev, Fixture, dev);
+    f->written.reg = reg;
+    f->written.size = size;
+    f->written.calls++;
+    f->written.command = dev->config[PCI_COMMAND];
+}
+
+/* After the header is updated, the device hears of every accepted write, even one
+ * that changed nothing; refused accesses do not reach it. */
+static void config_written_follows_guest_writes(void **state)
+{
+    Fixture *f = *state;
+    log_set_level(LOG_SILENT);
+    f->dev.config_written = note_config_write;
+    cfg_wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_int_equal(f->written.calls, 1);
+    assert_int_equal(f->written.reg, PCI_COMMAND);
+    assert_int_equal(f->written.size, 2);
+    assert_int_equal(f->written.command, PCI_COMMAND_MEMORY);  /* already applied */
+    cfg_wr(f, PCI_COMMAND, 2, 0);
+    cfg_wr(f, PCI_VENDOR_ID + 1, 1, 0);                         /* read-only */
+    assert_int_equal(f->written.calls, 3);
+    assert_int_equal(f->written.reg, PCI_VENDOR_ID + 1);
+    assert_int_equal(f->written.size, 1);
+    cfg_wr(f, PCI_COMMAND, 3, 0);
+    cfg_wr(f, 0xfe, 4, 0);
+    pci_host_config_write(f->host, PCI_SBDF(0, 0, PCI_DEVFN(4, 0)), PCI_COMMAND, 2, 0);
+    assert_int_equal(f->written.calls, 3);
+    log_set_level(LOG_WARN);
+}
+
+static void send_msi_needs_a_bus_master_and_a_router(void **state)
+{
+    Fixture *f = *state;
+    assert_int_equal(pci_device_send_msi(&f->dev, 0xfee00000, 0x41), -EACCES);
+    assert_int_equal(f->irqs.msis, 0);
+    cfg_wr(f, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+    assert_int_equal(pci_device_send_msi(&f->dev, 0x1fee01000ull, 0x4142), 0);
+    assert_int_equal(f->irqs.msis, 1);
+    assert_int_equal(test_irqs_msi(&f->irqs, 0).addr, 0x1fee01000ull);
+    assert_int_equal(test_irqs_msi(&f->irqs, 0).data, 0x4142);
+    f->irqs.fail_with = -EIO;
+    assert_int_equal(pci_device_send_msi(&f->dev, 0xfee00000, 0x41), -EIO);
+    f->irqs.fail_with = 0;
+    f->irqs.router.inject_msi = NULL;
+    assert_int_equal(pci_device_send_msi(&f->dev, 0xfee00000, 0x41), -ENOTSUP);
+    pci_host_unregister_device(f->host, &f->dev);
+    assert_int_equal(pci_device_send_msi(&f->dev, 0xfee00000, 0x41), -ENODEV);
+    assert_int_equal(f->irqs.msis, 1);
+}
+
 /* ---- registration ---- */
 
 static void hooks_see_devices_added_and_removed(void **state)
@@ -567,6 +655,9 @@ int main(void)
         T(random_programming_keeps_mappings_consistent),
         T(init_bar_refuses_bad_bars),
         T(intx_follows_device_and_disable_bit),
+        T(capabilities_form_a_list),
+        T(config_written_follows_guest_writes),
+        T(send_msi_needs_a_bus_master_and_a_router),
         T(hooks_see_devices_added_and_removed),
         T(function_0_announces_other_functions),
         T(register_refuses_taken_slots_and_missing_router),

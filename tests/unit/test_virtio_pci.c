@@ -5,7 +5,10 @@
  * configuration, set up a queue with 32-bit halves, kick it through the notify area —
  * and the device's answers: random bytes in the buffer, the used ring, INTA raised
  * until the ISR byte is read. Wrong-width accesses and a broken queue are refused
- * without harm.
+ * without harm. With MSI-X (enabled in config space, table programmed in BAR 0,
+ * vectors assigned through the common configuration) events become messages:
+ * the queue's vector for used buffers, msix_config for configuration changes, pending
+ * while masked, and INTA stays low.
  */
 #include "tests/unit/support.h"
 
@@ -15,6 +18,8 @@
 
 #include "devices/device.h"
 #include "devices/pci.h"
+#include "devices/pci_msix.h"
+#include "devices/virtio.h"
 #include "util/log.h"
 
 #define RAM_SIZE 0x100000u
@@ -26,15 +31,22 @@
 #define BUF      0x10000u
 
 enum { CC_DFSELECT = 0x00, CC_DF = 0x04, CC_GFSELECT = 0x08, CC_GF = 0x0c,
-       CC_NUMQ = 0x12, CC_STATUS = 0x14, CC_Q_SELECT = 0x16, CC_Q_SIZE = 0x18,
-       CC_Q_ENABLE = 0x1c, CC_Q_NOFF = 0x1e, CC_Q_DESCLO = 0x20, CC_Q_DESCHI = 0x24,
-       CC_Q_AVAILLO = 0x28, CC_Q_USEDLO = 0x30 };
+       CC_MSIX = 0x10, CC_NUMQ = 0x12, CC_STATUS = 0x14, CC_CFGGEN = 0x15,
+       CC_Q_SELECT = 0x16, CC_Q_SIZE = 0x18, CC_Q_MSIX = 0x1a, CC_Q_ENABLE = 0x1c,
+       CC_Q_NOFF = 0x1e, CC_Q_DESCLO = 0x20, CC_Q_DESCHI = 0x24, CC_Q_AVAILLO = 0x28,
+       CC_Q_USEDLO = 0x30 };
+
+#define NO_VECTOR     0xffff
+#define CONFIG_VECTOR 0             /* as Linux assigns them: configuration first */
+#define QUEUE_VECTOR  1
+#define MSI_ADDR      0xfee00000u
 
 typedef struct Fixture {
     TestBoard b;
     PciHost *host;
     Device *dev;
     uint32_t common, isr, notify, multiplier;   /* from the capabilities */
+    uint32_t msix_cap, msix_table, msix_pba;    /* from the MSI-X capability */
 } Fixture;
 
 static uint32_t cfg_rd(Fixture *f, uint32_t reg, unsigned size)
@@ -44,14 +56,27 @@ static uint32_t cfg_rd(Fixture *f, uint32_t reg, unsigned size)
 
 static uint64_t rd(Fixture *f, uint32_t off, unsigned size)
 {
-    uint64_t v = 0;
-    address_space_read(&f->b.as, BAR + off, MEMTXATTRS_UNSPECIFIED, &v, size);
-    return v;
+    return test_board_read(&f->b, BAR + off, size);
 }
 
 static void wr(Fixture *f, uint32_t off, uint64_t v, unsigned size)
 {
-    address_space_write(&f->b.as, BAR + off, MEMTXATTRS_UNSPECIFIED, &v, size);
+    test_board_write(&f->b, BAR + off, v, size);
+}
+
+static void cfg_wr(Fixture *f, uint32_t reg, unsigned size, uint32_t v)
+{
+    pci_host_config_write(f->host, PCI_SBDF(0, 0, DEVFN), reg, size, v);
+}
+
+/* The MSI-X capability: the table and the PBA must be in BAR 0. */
+static void note_msix(Fixture *f, uint32_t at)
+{
+    f->msix_cap = at;
+    f->msix_table = cfg_rd(f, at + PCI_MSIX_TABLE, 4);
+    f->msix_pba = cfg_rd(f, at + PCI_MSIX_PBA, 4);
+    assert_int_equal(f->msix_table & PCI_MSIX_TABLE_BIR, 0);
+    assert_int_equal(f->msix_pba & PCI_MSIX_PBA_BIR, 0);
 }
 
 /* Walk the capability list as the Linux driver does, keeping the virtio ones. */
@@ -60,6 +85,10 @@ static void find_caps(Fixture *f)
     assert_true(cfg_rd(f, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
     unsigned found = 0;
     for (uint32_t at = cfg_rd(f, PCI_CAPABILITY_LIST, 1); at; at = cfg_rd(f, at + 1, 1)) {
+        if (cfg_rd(f, at, 1) == PCI_CAP_ID_MSIX) {
+            note_msix(f, at);
+            continue;
+        }
         assert_int_equal(cfg_rd(f, at, 1), PCI_CAP_ID_VNDR);
         assert_int_equal(cfg_rd(f, at + 4, 1), 0);                  /* BAR 0 */
         uint32_t type = cfg_rd(f, at + 3, 1), off = cfg_rd(f, at + 8, 4);
@@ -76,6 +105,7 @@ static void find_caps(Fixture *f)
         assert_true(found <= 3);
     }
     assert_int_equal(found, 3);
+    assert_int_not_equal(f->msix_cap, 0);
 }
 
 static int setup(void **state)
@@ -129,14 +159,17 @@ static void driver_init(Fixture *f, uint16_t num)
     wr(f, c + CC_STATUS, 15, 1);
 }
 
+/* Offer descriptor 0 (a device-writable buffer of len bytes) once more and kick. */
 static void post_one(Fixture *f, uint32_t len)
 {
     uint8_t *ram = f->b.ram_ptr;
     uint64_t addr = BUF;
-    uint16_t flags = 2, idx = 1;                                /* WRITE */
+    uint16_t flags = 2, idx;                                    /* WRITE */
     memcpy(ram + DESC, &addr, 8);
     memcpy(ram + DESC + 8, &len, 4);
     memcpy(ram + DESC + 12, &flags, 2);
+    memcpy(&idx, ram + AVAIL + 2, 2);
+    idx++;
     memcpy(ram + AVAIL + 2, &idx, 2);
     uint32_t q = (uint32_t)rd(f, f->common + CC_Q_NOFF, 2);
     wr(f, f->notify + q * f->multiplier, 0, 2);
@@ -202,6 +235,171 @@ static void a_broken_queue_needs_a_reset(void **state)
     log_set_level(LOG_WARN);
 }
 
+/* ---- MSI-X ---- */
+
+static uint16_t used_idx(Fixture *f)
+{
+    uint16_t idx;
+    memcpy(&idx, f->b.ram_ptr + USED + 2, 2);
+    return idx;
+}
+
+static void msix_control(Fixture *f, uint16_t flags)
+{
+    cfg_wr(f, f->msix_cap + PCI_MSIX_FLAGS, 2, flags);
+}
+
+/* Table entry v: address MSI_ADDR + 0x1000 * v, data 0x4000 + v. */
+static void msix_program(Fixture *f, unsigned v, bool masked)
+{
+    uint32_t e = f->msix_table + v * PCI_MSIX_ENTRY_SIZE;
+    wr(f, e + PCI_MSIX_ENTRY_LOWER_ADDR, MSI_ADDR + 0x1000 * v, 4);
+    wr(f, e + PCI_MSIX_ENTRY_UPPER_ADDR, 0, 4);
+    wr(f, e + PCI_MSIX_ENTRY_DATA, 0x4000 + v, 4);
+    wr(f, e + PCI_MSIX_ENTRY_VECTOR_CTRL, masked, 4);
+}
+
+static void assert_last_msi_is(Fixture *f, unsigned v)
+{
+    TestMsi m = test_irqs_msi(&f->b.irqs, 0);
+    assert_int_equal(m.addr, MSI_ADDR + 0x1000 * v);
+    assert_int_equal(m.data, 0x4000 + v);
+}
+
+/* What Linux's virtio_pci does with MSI-X: enable it, program a vector for
+ * configuration changes and one for the queue, and assign them. */
+static void driver_init_msix(Fixture *f)
+{
+    driver_init(f, 8);
+    msix_control(f, PCI_MSIX_FLAGS_ENABLE);
+    msix_program(f, CONFIG_VECTOR, false);
+    msix_program(f, QUEUE_VECTOR, false);
+    wr(f, f->common + CC_MSIX, CONFIG_VECTOR, 2);
+    assert_int_equal(rd(f, f->common + CC_MSIX, 2), CONFIG_VECTOR);
+    wr(f, f->common + CC_Q_SELECT, 0, 2);
+    wr(f, f->common + CC_Q_MSIX, QUEUE_VECTOR, 2);
+    assert_int_equal(rd(f, f->common + CC_Q_MSIX, 2), QUEUE_VECTOR);
+}
+
+static void msix_capability_and_vector_registers(void **state)
+{
+    Fixture *f = *state;
+    uint32_t c = f->common;
+    assert_int_equal(cfg_rd(f, f->msix_cap + PCI_MSIX_FLAGS, 2), 1);  /* 2 vectors */
+    assert_true(f->msix_table >= 0x4000);       /* after the registers, apart from them */
+    assert_int_equal(rd(f, c + CC_MSIX, 2), NO_VECTOR);
+    assert_int_equal(rd(f, c + CC_Q_MSIX, 2), NO_VECTOR);
+    wr(f, c + CC_MSIX, 1, 2);
+    assert_int_equal(rd(f, c + CC_MSIX, 2), 1);
+    wr(f, c + CC_MSIX, 2, 2);                   /* beyond the table: mapping refused */
+    assert_int_equal(rd(f, c + CC_MSIX, 2), NO_VECTOR);
+    wr(f, c + CC_MSIX, 0, 4);                   /* wrong width: ignored */
+    assert_int_equal(rd(f, c + CC_MSIX, 2), NO_VECTOR);
+    wr(f, c + CC_Q_SELECT, 0, 2);
+    wr(f, c + CC_Q_MSIX, 0, 2);
+    assert_int_equal(rd(f, c + CC_Q_MSIX, 2), 0);
+    wr(f, c + CC_Q_MSIX, 0xfffe, 2);
+    assert_int_equal(rd(f, c + CC_Q_MSIX, 2), NO_VECTOR);
+    wr(f, c + CC_Q_MSIX, 1, 2);
+    wr(f, c + CC_Q_SELECT, 7, 2);               /* no such queue */
+    wr(f, c + CC_Q_MSIX, 0, 2);
+    assert_int_equal(rd(f, c + CC_Q_MSIX, 2), NO_VECTOR);
+    wr(f, c + CC_Q_SELECT, 0, 2);
+    assert_int_equal(rd(f, c + CC_Q_MSIX, 2), 1);
+    wr(f, c + CC_MSIX, 0, 2);
+    wr(f, c + CC_STATUS, 0, 1);                 /* a reset forgets the assignment */
+    assert_int_equal(rd(f, c + CC_MSIX, 2), NO_VECTOR);
+    assert_int_equal(rd(f, c + CC_Q_MSIX, 2), NO_VECTOR);
+}
+
+static void msix_delivers_the_queue_vector_and_inta_stays_low(void **state)
+{
+    Fixture *f = *state;
+    driver_init_msix(f);
+    unsigned intx_changes = f->b.irqs.changes;
+    post_one(f, 16);
+    assert_int_equal(used_idx(f), 1);
+    assert_int_equal(f->b.irqs.msis, 1);
+    assert_last_msi_is(f, QUEUE_VECTOR);
+    post_one(f, 16);
+    assert_int_equal(used_idx(f), 2);
+    assert_int_equal(f->b.irqs.msis, 2);
+    assert_last_msi_is(f, QUEUE_VECTOR);
+    assert_int_equal(f->b.irqs.changes, intx_changes);          /* INTx untouched */
+    assert_false(f->b.irqs.intx.level);
+    assert_int_equal(rd(f, f->isr, 1), 0);                      /* the ISR is not used */
+    wr(f, f->common + CC_Q_MSIX, NO_VECTOR, 2);                 /* no vector: no message */
+    post_one(f, 16);
+    assert_int_equal(used_idx(f), 3);
+    assert_int_equal(f->b.irqs.msis, 2);
+    assert_false(f->b.irqs.intx.level);
+}
+
+static void configuration_changes_go_to_the_config_vector(void **state)
+{
+    Fixture *f = *state;
+    driver_init_msix(f);
+    uint32_t generation = (uint32_t)rd(f, f->common + CC_CFGGEN, 1);
+    virtio_core_config_changed(virtio_device_core(f->dev));
+    assert_int_equal(rd(f, f->common + CC_CFGGEN, 1), (generation + 1) & 0xff);
+    assert_int_equal(f->b.irqs.msis, 1);
+    assert_last_msi_is(f, CONFIG_VECTOR);
+    assert_false(f->b.irqs.intx.level);
+    wr(f, f->common + CC_MSIX, NO_VECTOR, 2);
+    virtio_core_config_changed(virtio_device_core(f->dev));
+    assert_int_equal(f->b.irqs.msis, 1);
+    assert_int_equal(rd(f, f->isr, 1), 0);
+}
+
+static void masked_vectors_pend_until_unmasked(void **state)
+{
+    Fixture *f = *state;
+    driver_init_msix(f);
+    uint32_t ctrl = f->msix_table + QUEUE_VECTOR * PCI_MSIX_ENTRY_SIZE +
+                    PCI_MSIX_ENTRY_VECTOR_CTRL;
+    wr(f, ctrl, 1, 4);
+    post_one(f, 16);
+    assert_int_equal(used_idx(f), 1);
+    assert_int_equal(f->b.irqs.msis, 0);
+    assert_int_equal(rd(f, f->msix_pba, 8), 1u << QUEUE_VECTOR);
+    wr(f, ctrl, 0, 4);
+    assert_int_equal(f->b.irqs.msis, 1);
+    assert_last_msi_is(f, QUEUE_VECTOR);
+    assert_int_equal(rd(f, f->msix_pba, 8), 0);
+    /* The function mask, set and cleared in config space, holds every vector. */
+    msix_control(f, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    post_one(f, 16);
+    virtio_core_config_changed(virtio_device_core(f->dev));
+    assert_int_equal(f->b.irqs.msis, 1);
+    assert_int_equal(rd(f, f->msix_pba, 8), 1u << QUEUE_VECTOR | 1u << CONFIG_VECTOR);
+    msix_control(f, PCI_MSIX_FLAGS_ENABLE);
+    assert_int_equal(f->b.irqs.msis, 3);
+    assert_int_equal(rd(f, f->msix_pba, 8), 0);
+    assert_false(f->b.irqs.intx.level);
+}
+
+/* INTA and MSI-X take turns: enabling MSI-X lowers a raised INTA, disabling it brings
+ * back INTA for what the ISR still holds and for new events. */
+static void disabling_msix_returns_to_inta(void **state)
+{
+    Fixture *f = *state;
+    driver_init(f, 8);
+    post_one(f, 16);
+    assert_true(f->b.irqs.intx.level);
+    msix_control(f, PCI_MSIX_FLAGS_ENABLE);
+    assert_false(f->b.irqs.intx.level);
+    msix_control(f, 0);
+    assert_true(f->b.irqs.intx.level);
+    assert_int_equal(rd(f, f->isr, 1), 1);
+    assert_false(f->b.irqs.intx.level);
+    driver_init_msix(f);
+    msix_control(f, 0);                          /* vectors assigned, MSI-X off again */
+    post_one(f, 16);
+    assert_int_equal(f->b.irqs.msis, 0);
+    assert_true(f->b.irqs.intx.level);
+    assert_int_equal(rd(f, f->isr, 1), 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -209,6 +407,11 @@ int main(void)
         T(function_and_capabilities),
         T(fills_a_buffer_and_raises_inta_until_isr_is_read),
         T(a_broken_queue_needs_a_reset),
+        T(msix_capability_and_vector_registers),
+        T(msix_delivers_the_queue_vector_and_inta_stays_low),
+        T(configuration_changes_go_to_the_config_vector),
+        T(masked_vectors_pend_until_unmasked),
+        T(disabling_msix_returns_to_inta),
     };
     return cmocka_run_group_tests_name("virtio_pci", tests, NULL, NULL);
 }

@@ -87,6 +87,12 @@ int xen_dm_event_fd(const XenDM *xd);
  * Returns 0, or -errno when the device model must stop (a fatal Xen error; the
  * message is in errp). */
 int xen_dm_handle_events(XenDM *xd, Error **errp);
+/* A long rep is performed a slice per loop iteration (xen/ioreq_exec.h): are requests
+ * taken but not answered yet? Then the loop must not sleep, and calls
+ * xen_dm_continue_requests, which runs the next slice of each and answers those that
+ * complete. */
+bool xen_dm_requests_pending(const XenDM *xd);
+void xen_dm_continue_requests(XenDM *xd);
 
 /* RAM: the memory model's backend hook (ram_set_backend) under Xen. */
 int xen_ram_alloc(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr, Error **errp);

@@ -104,6 +104,10 @@ struct DeviceType {
      * when it is readable (>= 0, or -errno with errp set). See devices/device_input.c. */
     int (*poll_fd)(Device *dev);
     int (*handle_readable)(Device *dev, Error **errp);
+    /* Optional: an fd with output queued, to poll for POLLOUT (-1: none now), and the
+     * flush to run when it is writable. See devices/device_output.c. */
+    int (*poll_out_fd)(Device *dev);
+    void (*handle_writable)(Device *dev);
 };
 
 /* Embedded in every device's state; the type's callbacks get back to that state with
@@ -140,5 +144,8 @@ void device_destroy(Device *dev);
 /* Input for the event loop: the fd to poll now (-1: none) and its handler. */
 int device_poll_fd(Device *dev);
 int device_handle_readable(Device *dev, Error **errp);
+/* Output for the event loop: the fd to poll for POLLOUT now (-1: none) and its flush. */
+int device_poll_out_fd(Device *dev);
+void device_handle_writable(Device *dev);
 
 #endif

@@ -415,6 +415,19 @@ static int uart_handle_readable(Device *dev, Error **errp)
     return u->chr ? chardev_handle_readable(u->chr, errp) : 0;
 }
 
+static int uart_poll_out_fd(Device *dev)
+{
+    Uart16550 *u = container_of(dev, Uart16550, dev);
+    return u->chr ? chardev_poll_out_fd(u->chr) : -1;
+}
+
+static void uart_handle_writable(Device *dev)
+{
+    Uart16550 *u = container_of(dev, Uart16550, dev);
+    if (u->chr)
+        chardev_handle_writable(u->chr);
+}
+
 static const DeviceType uart_type = {
     .name = "uart",
     .help = "16550A UART: port=0x3f8 irq=4 chardev=stdio "
@@ -424,6 +437,8 @@ static const DeviceType uart_type = {
     .destroy = uart_destroy,
     .poll_fd = uart_poll_fd,
     .handle_readable = uart_handle_readable,
+    .poll_out_fd = uart_poll_out_fd,
+    .handle_writable = uart_handle_writable,
 };
 DEVICE_TYPE_REGISTER(uart_type)
 

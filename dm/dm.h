@@ -64,7 +64,9 @@ typedef struct Dm {
     DeviceLoop loop;                /* how devices reach `work` */
     int signal_fd;
     FILE *stats_out;                /* --stats: opened at start-up, written at exit */
-    int control_fd;                 /* --control: the listening socket, -1: none */
+    int control_fd;                 /* --control: what the loop polls, -1: none */
+    struct DmControl *control;      /* --control: the socket and its clients */
+    uint64_t loop_max_busy_ns;      /* longest stretch the event loop ran between waits */
     volatile bool stop;
 } Dm;
 
@@ -98,9 +100,13 @@ int dm_set_chroot(const char *dir, DmOptions *o, Error **errp);
 int dm_drop_privileges(Dm *dm, Error **errp);
 
 /* dm/control.c: the --control socket (protocol in control.c). open is a start-up step
- * (no path: nothing to do), serve answers one client when the socket is readable. */
+ * (no path: nothing to do). The loop polls control_fd and calls serve when it is
+ * readable or when dm_control_timeout_ms (ms to the next client deadline, -1: none)
+ * has passed; serve never blocks. */
+typedef struct DmControl DmControl;
 int dm_control_open(Dm *dm, Error **errp);
 void dm_control_serve(Dm *dm);
+int dm_control_timeout_ms(const Dm *dm);
 void dm_control_close(Dm *dm);
 
 #endif

@@ -2,38 +2,53 @@
  * dm/event_loop.c — the one thread that serves the guest.
  *
  * An epoll set holds the event-channel fd (ioreqs), the signal fd (SIGTERM, SIGINT and
- * SIGHUP end the run), the control socket (--control) and the devices' input fds
- * (a UART's chardev, a disk's I/O completions). Everything, device emulation included,
- * runs on this thread, so the memory model needs no locks. Each turn serves what is
- * ready, then runs the device work deferred before the turn began (a virtio queue with
- * more requests than its budget); while work is pending the wait does not block.
+ * SIGHUP end the run), the control server's fd (--control) and the devices' input and
+ * output fds (a UART's chardev, a disk's I/O completions). Everything, device emulation
+ * included, runs on this thread, so the memory model needs no locks. Nothing on it
+ * blocks, and every source does a bounded amount of work per iteration
+ * (docs/LOOP-BOUNDS.md lists them): a long rep runs one slice per iteration
+ * (xen_dm_continue_requests), a virtio queue with more requests than its budget defers
+ * the rest to the device work queue, which runs after everything ready was served and
+ * only for work deferred before the turn began; while either is unfinished the wait
+ * does not sleep.
  *
- * A device's input fd can change between wake-ups (a UART socket accepts a client, a
- * file reaches EOF), so before each wait the loop compares what each device wants
- * polled with what is registered and fixes the set: one comparison per device, and an
+ * A device's fds can change between wake-ups (a UART socket accepts a client, a file
+ * reaches EOF, queued output appears or drains), so before each wait the loop compares
+ * what each device wants polled (POLLIN for input, POLLOUT for queued output) with what
+ * is registered and fixes the set: one comparison per device and direction, and an
  * epoll_ctl only when something changed. Regular files and /dev/null cannot be in an
- * epoll set (EPERM) but are always readable: such a device is served before the wait,
- * which then does not block. It stops asking once its input ends or the device is full.
+ * epoll set (EPERM) but are always ready: such a device is served before the wait,
+ * which then does not block. It stops asking once its input ends or the device is full
+ * (or its output queue is empty).
  */
 #include "dm/dm.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
-/* epoll data for the two fixed sources; devices use their index. */
-#define SOURCE_EVTCHN  (DM_MAX_DEVICES + 0)
-#define SOURCE_SIGNAL  (DM_MAX_DEVICES + 1)
-#define SOURCE_CONTROL (DM_MAX_DEVICES + 2)
-#define LOOP_MAX_EVENTS (DM_MAX_DEVICES + 3)
+/* epoll data: device i's input is i, its output SOURCE_OUTPUT + i; then the fixed
+ * sources. */
+#define SOURCE_OUTPUT  DM_MAX_DEVICES
+#define SOURCE_EVTCHN  (2 * DM_MAX_DEVICES + 0)
+#define SOURCE_SIGNAL  (2 * DM_MAX_DEVICES + 1)
+#define SOURCE_CONTROL (2 * DM_MAX_DEVICES + 2)
+#define LOOP_MAX_EVENTS (2 * DM_MAX_DEVICES + 3)
+
+/* One device fd in the set, for one direction. */
+typedef struct FdWatch {
+    int fd;                     /* registered fd, -1: none */
+    bool always_ready;          /* fd cannot be polled: served before every wait */
+} FdWatch;
 
 typedef struct EventLoop {
     int epfd;
-    int device_fd[DM_MAX_DEVICES];      /* registered fd per device, -1: none */
-    bool always_ready[DM_MAX_DEVICES];  /* device_fd cannot be polled: always readable */
+    FdWatch input[DM_MAX_DEVICES], output[DM_MAX_DEVICES];
 } EventLoop;
 
 static int watch(EventLoop *loop, int op, int fd, uint64_t source, Error **errp)
@@ -47,48 +62,79 @@ static int watch(EventLoop *loop, int op, int fd, uint64_t source, Error **errp)
     return 0;
 }
 
-static void handle_device_input(Dm *dm, unsigned i);
+static void handle_device_input(Dm *dm, unsigned i)
+{
+    Error *err = NULL;
+    if (device_handle_readable(dm->devices[i], &err) < 0) {
+        log_warn("%s", error_get_pretty(err));
+        error_free(err);
+    }
+}
+
+static void handle_device_output(Dm *dm, unsigned i)
+{
+    device_handle_writable(dm->devices[i]);
+}
 
 /* First pass of sync_device_fds: every registered fd that is no longer its device's
  * leaves the set, before any new fd joins. An fd number one device closed may already
  * be another device's new fd (accept() takes the lowest free number): removing the old
  * registration after the new one was added would silently unwatch the new owner. */
-static void unwatch_stale_fds(EventLoop *loop, const int *fds, unsigned nr)
+static void unwatch_stale_fds(EventLoop *loop, FdWatch *w, const int *fds, unsigned nr)
 {
     for (unsigned i = 0; i < nr; i++) {
         /* The old fd may be closed already, which removed it from the set. */
-        int old = loop->device_fd[i];
-        if (fds[i] != old && old >= 0 && !loop->always_ready[i])
+        int old = w[i].fd;
+        if (fds[i] != old && old >= 0 && !w[i].always_ready)
             epoll_ctl(loop->epfd, EPOLL_CTL_DEL, old, NULL);
     }
 }
 
-/* Bring the set in line with the devices' fds. Returns how many devices are always
- * readable now (served here, before the wait), or -errno. */
+/* Register fd as w's new fd for `events`. Returns 0 or -errno. */
+static int rewatch(EventLoop *loop, FdWatch *w, int fd, uint32_t events, uint64_t source,
+                   Error **errp)
+{
+    w->fd = fd;
+    w->always_ready = false;
+    struct epoll_event ev = { .events = events, .data.u64 = source };
+    if (fd < 0 || epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return 0;
+    if (errno != EPERM) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot watch fd %d of device %" PRIu64, fd,
+                         source % DM_MAX_DEVICES);
+        return -err;
+    }
+    w->always_ready = true;
+    return 0;
+}
+
+/* Bring the set in line with the devices' fds. Returns how many device fds are always
+ * ready now (served here, before the wait), or -errno. */
 static int sync_device_fds(Dm *dm, EventLoop *loop, Error **errp)
 {
-    int fds[DM_MAX_DEVICES];
-    for (unsigned i = 0; i < dm->nr_devices; i++)
-        fds[i] = device_poll_fd(dm->devices[i]);
-    unwatch_stale_fds(loop, fds, dm->nr_devices);
+    int in[DM_MAX_DEVICES], out[DM_MAX_DEVICES];
+    for (unsigned i = 0; i < dm->nr_devices; i++) {
+        in[i] = device_poll_fd(dm->devices[i]);
+        out[i] = device_poll_out_fd(dm->devices[i]);
+    }
+    unwatch_stale_fds(loop, loop->input, in, dm->nr_devices);
+    unwatch_stale_fds(loop, loop->output, out, dm->nr_devices);
     int ready = 0;
     for (unsigned i = 0; i < dm->nr_devices; i++) {
-        int fd = fds[i];
-        if (fd != loop->device_fd[i]) {
-            loop->device_fd[i] = fd;
-            loop->always_ready[i] = false;
-            struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
-            if (fd >= 0 && epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                if (errno != EPERM) {
-                    int err = errno;
-                    error_setg_errno(errp, err, "cannot watch fd %d of device %u", fd, i);
-                    return -err;
-                }
-                loop->always_ready[i] = true;
-            }
-        }
-        if (fd >= 0 && loop->always_ready[i]) {
+        int ret = 0;
+        if (in[i] != loop->input[i].fd)
+            ret = rewatch(loop, &loop->input[i], in[i], EPOLLIN, i, errp);
+        if (ret == 0 && out[i] != loop->output[i].fd)
+            ret = rewatch(loop, &loop->output[i], out[i], EPOLLOUT, SOURCE_OUTPUT + i, errp);
+        if (ret < 0)
+            return ret;
+        if (in[i] >= 0 && loop->input[i].always_ready) {
             handle_device_input(dm, i);
+            ready++;
+        }
+        if (out[i] >= 0 && loop->output[i].always_ready) {
+            handle_device_output(dm, i);
             ready++;
         }
     }
@@ -101,15 +147,6 @@ static void handle_signal(Dm *dm)
     if (read(dm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         log_info("signal %u: shutting down", si.ssi_signo);
         dm->stop = true;
-    }
-}
-
-static void handle_device_input(Dm *dm, unsigned i)
-{
-    Error *err = NULL;
-    if (device_handle_readable(dm->devices[i], &err) < 0) {
-        log_warn("%s", error_get_pretty(err));
-        error_free(err);
     }
 }
 
@@ -132,27 +169,51 @@ static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
             dm_control_serve(dm);
         } else if (source < dm->nr_devices) {
             handle_device_input(dm, (unsigned)source);
+        } else if (source - SOURCE_OUTPUT < dm->nr_devices) {
+            handle_device_output(dm, (unsigned)(source - SOURCE_OUTPUT));
         }
     }
     return 0;
 }
 
+/* How long the wait may sleep: not at all while a device is always ready or a request
+ * is unfinished, else until the next control-client deadline (-1: no limit). */
+static int wait_timeout_ms(Dm *dm, int ready)
+{
+    if (ready || xen_dm_requests_pending(dm->xen) || device_work_pending(&dm->work))
+        return 0;
+    return dm_control_timeout_ms(dm);
+}
+
+/* The loop was busy from woke_ns until now, about to wait again: the longest such
+ * stretch is the longest any newly posted request waited to be picked up. */
+static void account_busy(Dm *dm, uint64_t woke_ns)
+{
+    uint64_t busy = clock_monotonic_ns() - woke_ns;
+    if (busy > dm->loop_max_busy_ns)
+        dm->loop_max_busy_ns = busy;
+}
+
 static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
 {
     struct epoll_event ev[LOOP_MAX_EVENTS];
+    uint64_t woke_ns = clock_monotonic_ns();
     int ret = watch(loop, EPOLL_CTL_ADD, xen_dm_event_fd(dm->xen), SOURCE_EVTCHN, errp);
     if (ret == 0)
         ret = watch(loop, EPOLL_CTL_ADD, dm->signal_fd, SOURCE_SIGNAL, errp);
     if (ret == 0 && dm->control_fd >= 0)
         ret = watch(loop, EPOLL_CTL_ADD, dm->control_fd, SOURCE_CONTROL, errp);
     while (ret == 0 && !dm->stop) {
+        xen_dm_continue_requests(dm->xen);     /* the next slice of each long rep */
         int ready = sync_device_fds(dm, loop, errp);
         if (ready < 0) {
             ret = ready;
             break;
         }
-        bool busy = ready || device_work_pending(&dm->work);
-        int n = epoll_wait(loop->epfd, ev, LOOP_MAX_EVENTS, busy ? 0 : -1);
+        int timeout = wait_timeout_ms(dm, ready);
+        account_busy(dm, woke_ns);
+        int n = epoll_wait(loop->epfd, ev, LOOP_MAX_EVENTS, timeout);
+        woke_ns = clock_monotonic_ns();
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -161,6 +222,8 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
             break;
         }
         ret = dispatch(dm, ev, n, errp);
+        if (dm_control_timeout_ms(dm) == 0)
+            dm_control_serve(dm);               /* drop the clients that are late */
         /* Deferred device work last: what was ready now (other vCPUs' ioreqs) has been
          * served, and work that defers itself again waits for the next turn. */
         if (ret == 0)
@@ -178,10 +241,8 @@ int dm_run(Dm *dm, Error **errp)
         error_setg_errno(errp, err, "cannot create the event loop's epoll set");
         return -err;
     }
-    for (unsigned i = 0; i < DM_MAX_DEVICES; i++) {
-        loop.device_fd[i] = -1;
-        loop.always_ready[i] = false;
-    }
+    for (unsigned i = 0; i < DM_MAX_DEVICES; i++)
+        loop.input[i] = loop.output[i] = (FdWatch){ .fd = -1 };
     int ret = loop_run(dm, &loop, errp);
     close(loop.epfd);
     return ret;

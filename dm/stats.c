@@ -19,12 +19,14 @@ void dm_print_stats(Dm *dm, FILE *out)
         fprintf(out, "ioreq.sync %" PRIu64 "\n", x->sync_ioreqs);
         fprintf(out, "ioreq.buffered %" PRIu64 "\n", x->buffered_ioreqs);
         fprintf(out, "ioreq.rejected %" PRIu64 "\n", e->rejected);
+        fprintf(out, "ioreq.split %" PRIu64 "\n", e->split);
         fprintf(out, "xen.ranges_mapped %" PRIu64 "\n", x->ranges_mapped);
         fprintf(out, "xen.ranges_unmapped %" PRIu64 "\n", x->ranges_unmapped);
         fprintf(out, "xen.ranges_refused %" PRIu64 "\n", x->ranges_refused);
         fprintf(out, "xen.modified_memory_calls %" PRIu64 "\n", x->modified_memory_calls);
         fprintf(out, "xen.modified_memory_pages %" PRIu64 "\n", x->modified_memory_pages);
     }
+    fprintf(out, "loop.max_busy_us %" PRIu64 "\n", dm->loop_max_busy_ns / 1000);
     if (dm->mapcache) {
         MapCacheStats m;
         mapcache_get_stats(dm->mapcache, &m);

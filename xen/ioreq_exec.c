@@ -11,6 +11,14 @@
  *     ports it stays. dir = IOREQ_READ moves device → guest memory.
  * Guest memory is reached through the memory address space, so RAM under Xen goes
  * through the mapcache and writes reach the dirty log, as device DMA does.
+ *
+ * Reps run in slices so that no request holds the loop. Xen cannot take a partial
+ * answer (it reads back only `data` from the slot and keeps its own `count`), so a
+ * request is answered once every element is done; until then the caller serves
+ * other work between slices. A slice ends after one page of data (Xen never puts more
+ * in one request, so a request shaped by Xen completes in one slice) or after
+ * IOREQ_SLICE_NS, whichever comes first: the time bound is for devices whose accesses
+ * are slow (a UART writing each byte to a file).
  */
 #include "xen/ioreq_exec.h"
 
@@ -18,10 +26,16 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "util/clock.h"
+
 /* Upper bound on the bytes one request may move. Xen itself never sends more than a
- * page per emulated rep; the bound stops a hostile request from monopolising the loop. */
+ * page per emulated rep; larger requests are still served, a slice at a time. */
 #define IOREQ_MAX_REP_BYTES (16u << 20)
-#define IOREQ_BOUNCE_BYTES  4096u
+/* One slice: at most a page of elements (also the bounce buffer), at most this long,
+ * with the clock read every IOREQ_CLOCK_EVERY elements. */
+#define IOREQ_SLICE_BYTES   4096u
+#define IOREQ_SLICE_NS      500000u
+#define IOREQ_CLOCK_EVERY   64u
 
 /* 1, 2 or 4 bytes; 8 only for memory (x86 ports and PCI config are at most 4 wide). */
 static bool size_is_valid(uint32_t size, uint32_t type)
@@ -142,57 +156,83 @@ static void port_element(IoreqExecCtx *ctx, const ioreq_t *req, MemoryRegion *mr
     }
 }
 
-static void exec_immediate(IoreqExecCtx *ctx, ioreq_t *req)
+/* After `done` elements of this slice: has the slice used up its time? */
+static bool slice_expired(uint32_t done, uint64_t deadline_ns)
+{
+    return done % IOREQ_CLOCK_EVERY == 0 && clock_monotonic_ns() >= deadline_ns;
+}
+
+/* Elements the next slice may perform: what is left, at most a page of data. */
+static uint32_t slice_elements(const ioreq_t *req, uint32_t done)
+{
+    uint32_t left = req->count - done, per_slice = IOREQ_SLICE_BYTES / req->size;
+    return left < per_slice ? left : per_slice;
+}
+
+/* data_is_ptr = 0: the same value (or a read) `count` times. Returns elements done. */
+static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
+                               uint64_t deadline_ns)
 {
     uint64_t step = req->type == IOREQ_TYPE_COPY ? req->size : 0;
     if (req->df)
         step = -step;
-    uint64_t addr = req->addr;
-    for (uint32_t i = 0; i < req->count; i++, addr += step) {
+    const uint32_t n = slice_elements(req, done);
+    uint64_t addr = req->addr + done * step;
+    uint32_t k = 0;
+    while (k < n) {
         uint64_t val = req->dir == IOREQ_READ ? 0 : req->data;
         device_access(ctx, req, addr, &val, req->dir == IOREQ_WRITE);
         if (req->dir == IOREQ_READ)
             req->data = val;
+        addr += step;
+        if (slice_expired(++k, deadline_ns))
+            break;
     }
+    return k;
 }
 
 /*
  * data_is_ptr: move the elements through a bounce buffer, one guest-memory access per
- * chunk (so RAM is mapped and marked dirty once per chunk, not per element). The
+ * slice (so RAM is mapped and marked dirty once per slice, not per element). The
  * pointer side is guest RAM only, as Xen gives it: a pointer at MMIO (a device's own
  * registers among them) reaches no device, reads all ones and drops writes. With df
- * set, element i lives at data - i * size: the chunk [i, i + n) is the guest block
- * ending at data - i * size + size, in reverse element order.
+ * set, element i lives at data - i * size: the slice [done, done + n) is the guest
+ * block ending at data - done * size + size, in reverse element order, so the first
+ * k elements of the slice sit in the block's top k slots. Returns elements done.
  */
-static void exec_indirect(IoreqExecCtx *ctx, ioreq_t *req)
+static uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
+                              uint64_t deadline_ns)
 {
-    uint8_t bounce[IOREQ_BOUNCE_BYTES];
-    const uint32_t size = req->size, per_chunk = IOREQ_BOUNCE_BYTES / size;
+    uint8_t bounce[IOREQ_SLICE_BYTES];
+    const uint32_t size = req->size, n = slice_elements(req, done);
     const bool to_guest = req->dir == IOREQ_READ;
     const uint64_t dev_step = req->type == IOREQ_TYPE_COPY ? size : 0;
     hwaddr port_offset = 0;
     MemoryRegion *port_mr = rep_port_region(ctx, req, &port_offset);
+    uint64_t off = (uint64_t)done * size, len = (uint64_t)n * size;
+    uint64_t gaddr = req->df ? req->data - off - len + size : req->data + off;
 
-    for (uint32_t done = 0; done < req->count;) {
-        uint32_t n = req->count - done < per_chunk ? req->count - done : per_chunk;
-        uint64_t off = (uint64_t)done * size, len = (uint64_t)n * size;
-        uint64_t gaddr = req->df ? req->data - off - len + size : req->data + off;
-        if (!to_guest)
-            address_space_rw_ram_only(ctx->as_mem, gaddr, bounce, len, false);
-        for (uint32_t k = 0; k < n; k++) {
-            uint64_t elem = done + k;
-            uint8_t *slot = bounce + (req->df ? (uint64_t)(n - 1 - k) * size : (uint64_t)k * size);
-            if (req->type == IOREQ_TYPE_PIO) {
-                port_element(ctx, req, port_mr, port_offset, slot, !to_guest);
-            } else {
-                uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
-                device_access(ctx, req, dev, slot, !to_guest);
-            }
+    if (!to_guest)
+        address_space_rw_ram_only(ctx->as_mem, gaddr, bounce, len, false);
+    uint32_t k = 0;
+    while (k < n) {
+        uint64_t elem = done + k;
+        uint8_t *slot = bounce + (req->df ? (uint64_t)(n - 1 - k) * size : (uint64_t)k * size);
+        if (req->type == IOREQ_TYPE_PIO) {
+            port_element(ctx, req, port_mr, port_offset, slot, !to_guest);
+        } else {
+            uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
+            device_access(ctx, req, dev, slot, !to_guest);
         }
-        if (to_guest)
-            address_space_rw_ram_only(ctx->as_mem, gaddr, bounce, len, true);
-        done += n;
+        if (slice_expired(++k, deadline_ns))
+            break;
     }
+    if (to_guest) {
+        uint64_t skip = req->df ? (uint64_t)(n - k) * size : 0;    /* slots not filled */
+        address_space_rw_ram_only(ctx->as_mem, gaddr + skip, bounce + skip,
+                                  (uint64_t)k * size, true);
+    }
+    return k;
 }
 
 static int exec_pci_config(IoreqExecCtx *ctx, ioreq_t *req)
@@ -213,19 +253,38 @@ static int exec_pci_config(IoreqExecCtx *ctx, ioreq_t *req)
     return 0;
 }
 
-int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
+/* One slice of a PIO or COPY request; see ioreq_exec_slice. */
+static int exec_slice(IoreqExecCtx *ctx, IoreqRun *run)
 {
+    ioreq_t *req = &run->req;
+    if (run->done == 0) {
+        int ret = validate(ctx, req);
+        if (ret < 0)
+            return ret;
+    }
+    uint64_t deadline_ns = clock_monotonic_ns() + IOREQ_SLICE_NS;
+    uint32_t before = run->done;
+    if (req->data_is_ptr)
+        run->done += exec_indirect(ctx, req, run->done, deadline_ns);
+    else
+        run->done += exec_immediate(ctx, req, run->done, deadline_ns);
+    if (run->done < req->count)
+        return IOREQ_EXEC_MORE;
+    if (before > 0)
+        ctx->split++;
+    return 0;
+}
+
+int ioreq_exec_slice(IoreqExecCtx *ctx, IoreqRun *run)
+{
+    ioreq_t *req = &run->req;
     int ret = 0;
     switch (req->type) {
     case IOREQ_TYPE_PIO:
     case IOREQ_TYPE_COPY:
-        ret = validate(ctx, req);
-        if (ret < 0)
+        ret = exec_slice(ctx, run);
+        if (ret == -EINVAL)
             return ret;
-        if (req->data_is_ptr)
-            exec_indirect(ctx, req);
-        else
-            exec_immediate(ctx, req);
         break;
     case IOREQ_TYPE_PCI_CONFIG:
         ret = exec_pci_config(ctx, req);
@@ -245,5 +304,16 @@ int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
         ctx->handled++;
     if (ctx->request_done)
         ctx->request_done(ctx->request_done_opaque);
+    return ret;
+}
+
+int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
+{
+    IoreqRun run = { .req = *req };
+    int ret;
+    do {
+        ret = ioreq_exec_slice(ctx, &run);
+    } while (ret == IOREQ_EXEC_MORE);
+    *req = run.req;
     return ret;
 }

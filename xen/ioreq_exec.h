@@ -6,6 +6,12 @@
  * the request (sizes, counts, overflow, wrap, port range) and performs it on the I/O
  * and memory address spaces, so it can be unit-tested without Xen. Every field is
  * guest-chosen and treated as hostile.
+ *
+ * A rep can be long (millions of elements to a device that writes each byte to a
+ * file), and the loop that runs it serves every vCPU. So a request is performed in
+ * slices, each bounded in elements (a page of data) and in time (ioreq_exec.c), and the
+ * caller answers it only after the last slice: Xen has no way to take a partial rep
+ * back (it ignores a `count` changed by the device model).
  */
 #ifndef XENDM_XEN_IOREQ_EXEC_H
 #define XENDM_XEN_IOREQ_EXEC_H
@@ -40,17 +46,31 @@ typedef struct IoreqExecCtx {
      * dirty reports of one request are flushed as one batch. May be NULL. */
     void (*request_done)(void *opaque);
     void *request_done_opaque;
-    /* Counters (readable by tools and tests). */
-    uint64_t handled, rejected;
+    /* Counters (readable by tools and tests). split: requests that took more than
+     * one slice. */
+    uint64_t handled, rejected, split;
     LogRateLimit bad_request_log;
 } IoreqExecCtx;
 
+/* A request being performed: the private copy and how far it got. */
+typedef struct IoreqRun {
+    ioreq_t req;
+    uint32_t done;              /* elements performed; 0 for a request not started */
+} IoreqRun;
+
+#define IOREQ_EXEC_MORE 1
+
 /*
- * Perform *req (a private copy) and store the result in req->data for reads that
- * return a value. Returns 0, or -EINVAL when the request was malformed: then it was
- * logged (rate-limited), nothing was done, and req->data of a read is all ones.
- * Either way the caller answers the request.
+ * Perform the next slice of run->req and store the result in run->req.data for reads
+ * that return a value. Returns IOREQ_EXEC_MORE when elements remain (call again later;
+ * do not answer yet), 0 when the request is complete, or -EINVAL when it was
+ * malformed: then it was logged (rate-limited), nothing was done, and the data of a
+ * read is all ones. On 0 or -EINVAL the caller answers the request.
  */
+int ioreq_exec_slice(IoreqExecCtx *ctx, IoreqRun *run);
+
+/* Perform *req (a private copy) to the end, all slices at once: for requests that are
+ * a single access (the buffered ring) and for tests. Returns 0 or -EINVAL, as above. */
 int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req);
 
 #endif

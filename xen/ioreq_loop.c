@@ -7,6 +7,9 @@
  *   writable by a hostile guest's emulation path; every later decision uses the copy),
  *   set INPROCESS, perform it, write back `data`, issue a write barrier, set
  *   IORESP_READY, and notify the port. Xen resumes the vCPU when it sees IORESP_READY.
+ *   A long rep is performed in slices (ioreq_exec.h): between two slices the vCPU's
+ *   request stays INPROCESS ("busy") and the event loop serves everything else, then
+ *   comes back with xen_dm_continue_requests. One slice per busy vCPU per call.
  * Buffered ring: Xen appends write-only requests and bumps write_pointer; we consume
  * them up to the write pointer seen, then advance read_pointer. An 8-byte write takes
  * two consecutive slots (low half, high half). The ring is drained on every wake-up,
@@ -27,24 +30,65 @@
 
 #include "util/log.h"
 
+/* Write back the result of vcpu's request and hand the slot back to Xen. */
+static void answer_slot(XenDM *xd, unsigned vcpu, const ioreq_t *req)
+{
+    ioreq_t *slot = &xd->shared_page->vcpu_ioreq[vcpu];
+    if (req->dir == IOREQ_READ && !req->data_is_ptr)
+        slot->data = req->data;
+    __atomic_thread_fence(__ATOMIC_RELEASE);    /* data before the state flip */
+    slot->state = STATE_IORESP_READY;
+    xenevtchn_notify(xd->xce, (evtchn_port_t)xd->vcpu_local_port[vcpu]);
+}
+
+/* The next slice of vcpu's request; answer it once it is complete. */
+static void run_slice(XenDM *xd, unsigned vcpu)
+{
+    int ret = ioreq_exec_slice(&xd->exec, &xd->vcpu_run[vcpu]);
+    if (ret == IOREQ_EXEC_MORE) {
+        if (!xd->vcpu_busy[vcpu]) {
+            xd->vcpu_busy[vcpu] = true;
+            xd->nr_busy++;
+        }
+        return;
+    }
+    if (ret < 0)
+        xd->stats.bad_ioreqs++;
+    if (xd->vcpu_busy[vcpu]) {
+        xd->vcpu_busy[vcpu] = false;
+        xd->nr_busy--;
+    }
+    answer_slot(xd, vcpu, &xd->vcpu_run[vcpu].req);
+}
+
 static void serve_slot(XenDM *xd, unsigned vcpu)
 {
     ioreq_t *slot = &xd->shared_page->vcpu_ioreq[vcpu];
     uint8_t *state = (uint8_t *)slot + offsetof(ioreq_t, type) - 1;    /* state byte */
-    /* The state nibble shares a byte with flags; read the byte atomically. */
-    if ((__atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf) != STATE_IOREQ_READY)
+    /* The state nibble shares a byte with flags; read the byte atomically. A busy
+     * vCPU's slot is ours until answered, whatever a hostile writer put there. */
+    if ((__atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf) != STATE_IOREQ_READY ||
+        xd->vcpu_busy[vcpu])
         return;                         /* spurious or already served */
-    ioreq_t req;
-    memcpy(&req, slot, sizeof(req));    /* the one and only read of the request */
+    IoreqRun *run = &xd->vcpu_run[vcpu];
+    memcpy(&run->req, slot, sizeof(run->req));  /* the one and only read of the request */
+    run->done = 0;
     slot->state = STATE_IOREQ_INPROCESS;
     xd->stats.sync_ioreqs++;
-    if (ioreq_exec(&xd->exec, &req) < 0)
-        xd->stats.bad_ioreqs++;
-    if (req.dir == IOREQ_READ && !req.data_is_ptr)
-        slot->data = req.data;
-    __atomic_thread_fence(__ATOMIC_RELEASE);    /* data before the state flip */
-    slot->state = STATE_IORESP_READY;
-    xenevtchn_notify(xd->xce, (evtchn_port_t)xd->vcpu_local_port[vcpu]);
+    run_slice(xd, vcpu);
+}
+
+bool xen_dm_requests_pending(const XenDM *xd)
+{
+    return xd->nr_busy > 0;
+}
+
+void xen_dm_continue_requests(XenDM *xd)
+{
+    for (unsigned vcpu = 0; xd->nr_busy > 0 && vcpu < xd->nr_vcpus; vcpu++) {
+        if (xd->vcpu_busy[vcpu])
+            run_slice(xd, vcpu);
+    }
 }
 
 /* Build a synchronous-style request from buffered slot(s). Returns slots consumed
@@ -86,37 +130,36 @@ static void buffered_consume(buffered_iopage_t *page, uint32_t nr)
     __atomic_fetch_add(&page->read_pointer, nr, __ATOMIC_RELEASE);
 }
 
+/* Consume the ring up to the write pointer seen on entry: at most one ring of
+ * requests per call, so a guest that keeps filling it cannot hold the loop. What it
+ * appends meanwhile comes with its own notification and waits for the next call. */
 void xen_ioreq_drain_buffered(XenDM *xd)
 {
     buffered_iopage_t *page = xd->buffered_page;
-    for (;;) {
-        uint32_t rp, wp;
-        buffered_pointers(page, &rp, &wp);
-        if (rp == wp)
-            return;
-        if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
-            log_ratelimited(&xd->loop_log, LOG_WARN,
-                            "buffered ioreq ring pointers insane (read %u, write %u): "
-                            "dropping the ring contents", rp, wp);
-            buffered_consume(page, wp - rp);
+    uint32_t rp, wp;
+    buffered_pointers(page, &rp, &wp);
+    if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
+        log_ratelimited(&xd->loop_log, LOG_WARN,
+                        "buffered ioreq ring pointers insane (read %u, write %u): "
+                        "dropping the ring contents", rp, wp);
+        buffered_consume(page, wp - rp);
+        xd->stats.bad_ioreqs++;
+        return;
+    }
+    while (rp != wp) {
+        ioreq_t req;
+        unsigned used = buffered_to_ioreq(page, rp, wp, &req);
+        if (used == 0)
+            return;                     /* second half not yet published */
+        xd->stats.buffered_ioreqs++;
+        if (req.dir != IOREQ_WRITE) {
+            log_ratelimited(&xd->loop_log, LOG_WARN, "buffered ioreq is a read: ignored");
             xd->stats.bad_ioreqs++;
-            return;
+        } else if (ioreq_exec(&xd->exec, &req) < 0) {
+            xd->stats.bad_ioreqs++;
         }
-        while (rp != wp) {
-            ioreq_t req;
-            unsigned used = buffered_to_ioreq(page, rp, wp, &req);
-            if (used == 0)
-                return;                 /* second half not yet published */
-            xd->stats.buffered_ioreqs++;
-            if (req.dir != IOREQ_WRITE) {
-                log_ratelimited(&xd->loop_log, LOG_WARN, "buffered ioreq is a read: ignored");
-                xd->stats.bad_ioreqs++;
-            } else if (ioreq_exec(&xd->exec, &req) < 0) {
-                xd->stats.bad_ioreqs++;
-            }
-            rp += used;
-            buffered_consume(page, used);
-        }
+        rp += used;
+        buffered_consume(page, used);
     }
 }
 

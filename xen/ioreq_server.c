@@ -147,7 +147,9 @@ static int bind_port(XenDM *xd, evtchn_port_t remote, int *local, Error **errp)
 static int bind_event_channels(XenDM *xd, Error **errp)
 {
     xd->vcpu_local_port = malloc(xd->nr_vcpus * sizeof(int));
-    if (!xd->vcpu_local_port) {
+    xd->vcpu_run = calloc(xd->nr_vcpus, sizeof(*xd->vcpu_run));
+    xd->vcpu_busy = calloc(xd->nr_vcpus, sizeof(*xd->vcpu_busy));
+    if (!xd->vcpu_local_port || !xd->vcpu_run || !xd->vcpu_busy) {
         error_setg_errno(errp, ENOMEM, "cannot allocate %u event-channel slots", xd->nr_vcpus);
         return -ENOMEM;
     }
@@ -193,6 +195,11 @@ void xen_ioreq_server_teardown(XenDM *xd)
     }
     free(xd->vcpu_local_port);
     free(xd->port_to_vcpu);
+    free(xd->vcpu_run);
+    free(xd->vcpu_busy);
+    xd->vcpu_run = NULL;
+    xd->vcpu_busy = NULL;
+    xd->nr_busy = 0;
     xd->vcpu_local_port = NULL;
     xd->port_to_vcpu = NULL;
     if (xd->server_enabled)

@@ -43,6 +43,9 @@ struct XenDM {
     evtchn_port_t buffered_remote_port;
     int buffered_local_port;                            /* -1: not bound */
     int *vcpu_local_port;                               /* per vCPU, -1: not bound */
+    IoreqRun *vcpu_run;         /* per vCPU: the request taken from its slot */
+    bool *vcpu_busy;            /* per vCPU: vcpu_run not answered yet (a long rep) */
+    unsigned nr_busy;
     unsigned *port_to_vcpu;                             /* local port → vCPU + 1 */
     unsigned port_to_vcpu_len;
 

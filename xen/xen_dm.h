@@ -102,6 +102,12 @@ int xen_dm_event_fd(const XenDM *xd);
  * Returns 0, or -errno when the device model must stop (a fatal Xen error; the
  * message is in errp). */
 int xen_dm_handle_events(XenDM *xd, Error **errp);
+/* A long rep is performed a slice per loop iteration (xen/ioreq_exec.h): are requests
+ * taken but not answered yet? Then the loop must not sleep, and calls
+ * xen_dm_continue_requests, which runs the next slice of each and answers those that
+ * complete. */
+bool xen_dm_requests_pending(const XenDM *xd);
+void xen_dm_continue_requests(XenDM *xd);
 
 /*
  * Guest RAM under Xen (xen_ram.c): the RamBackend a machine creates its RAM regions

@@ -2,8 +2,9 @@
 # ASan build, the same binary a user runs) against it through the shim libraries.
 #
 #   xendm_run SCRIPT [mockxen options] -- [xendm options]
-# starts mockxen (domain 1, 64 MiB populated, log in $tmp/mx.*), starts xendm, waits
-# for mockxen to finish the script, stops xendm with SIGTERM and sets:
+# starts mockxen (domain 1, 64 MiB populated, log in $tmp/mx.*), starts xendm (its
+# stdout goes to $dm_stdout if set, else $tmp/dm.out), waits for mockxen to finish the
+# script, stops xendm with SIGTERM and sets:
 #   $mx_status  mockxen's exit status (0: every expectation held)
 #   $dm_status  xendm's exit status
 #   $tmp/mx.out $tmp/mx.err $tmp/dm.out $tmp/dm.err $tmp/dm.stats
@@ -36,7 +37,8 @@ xendm_run() {
     local i
     for i in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
     env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$xendm" --domid 1 --stats "$tmp/dm.stats" "${dm_args[@]}" >"$tmp/dm.out" 2>"$tmp/dm.err" &
+        "$xendm" --domid 1 --stats "$tmp/dm.stats" "${dm_args[@]}" >"${dm_stdout:-$tmp/dm.out}" \
+        2>"$tmp/dm.err" &
     local dm_pid=$!
     wait "$mx_pid"; mx_status=$?
     kill -TERM "$dm_pid" 2>/dev/null

@@ -1,9 +1,11 @@
 /* Unit tests for devices/chardev.c: every backend, pulled input, EOF, socket clients
- * coming and going, non-blocking output, and spec errors. */
+ * coming and going, non-blocking output (a stdout pipe nobody reads, a queue flushed
+ * when the reader catches up, a reader gone), and spec errors. */
 #include "tests/unit/support.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,125 @@ static void from_fds_polls_only_with_room(void **state)
     close(sv[1]);
 }
 
+/* The output tests fail (SIGALRM) rather than hang if a write blocks. */
+#define BLOCKED_WRITE_ALARM_S 10
+
+/* Byte i of the test stream; a prime period shows reordering and loss. */
+static uint8_t pattern(size_t i)
+{
+    return (uint8_t)(i % 251);
+}
+
+static void write_pattern(Chardev *chr, size_t *pos, size_t len)
+{
+    uint8_t buf[4096];
+    while (len > 0) {
+        size_t n = len < sizeof(buf) ? len : sizeof(buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(*pos + i);
+        chardev_write(chr, buf, n);
+        *pos += n;
+        len -= n;
+    }
+}
+
+/* Read what the pipe holds now, checking it continues the stream at *got. */
+static void read_pattern(int fd, size_t *got)
+{
+    uint8_t buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            assert_int_equal(buf[i], pattern(*got + (size_t)i));
+        *got += (size_t)n;
+    }
+}
+
+static bool fd_nonblocking(int fd)
+{
+    return fcntl(fd, F_GETFL) & O_NONBLOCK;
+}
+
+/* xendm's stdout is a pipe nobody reads: the guest's output must neither block nor
+ * make the shared pipe non-blocking for the other writers; what does not fit in the
+ * pipe and the queue is dropped, counted, and the rest comes out in order. */
+static void stdout_pipe_nobody_reads_never_blocks(void **state)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int saved = dup(STDOUT_FILENO);
+    assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+    alarm(BLOCKED_WRITE_ALARM_S);
+    Chardev *chr = chardev_open("stdout", NULL);
+    assert_non_null(chr);
+    size_t put = 0, got = 0;
+    write_pattern(chr, &put, 1u << 20);                    /* 1 MiB, never read */
+    uint64_t dropped = chardev_dropped_bytes(chr);
+    assert_true(dropped > 0 && dropped < put);
+    assert_false(fd_nonblocking(STDOUT_FILENO));           /* the shared description */
+    assert_false(fd_nonblocking(p[1]));
+    int out = chardev_poll_out_fd(chr);
+    assert_true(out >= 0 && out != STDOUT_FILENO);         /* our own, queued output */
+
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    read_pattern(p[0], &got);                              /* the reader wakes up */
+    while (chardev_poll_out_fd(chr) >= 0) {
+        assert_true(chardev_handle_writable(chr) > 0);
+        size_t before = got;
+        read_pattern(p[0], &got);
+        assert_true(got > before);
+    }
+    assert_int_equal(got + dropped, put);                  /* everything not dropped */
+    alarm(0);
+    chardev_close(chr);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A pipe we own becomes non-blocking itself; a queue that fits loses nothing. */
+static void queued_output_is_flushed_in_order(void **state)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 4096);
+    alarm(BLOCKED_WRITE_ALARM_S);
+    Chardev *chr = chardev_from_fds(-1, p[1], true, NULL);
+    assert_true(fd_nonblocking(p[1]));
+    size_t put = 0, got = 0;
+    write_pattern(chr, &put, 40000);
+    assert_int_equal(chardev_dropped_bytes(chr), 0);
+    assert_int_equal(chardev_poll_out_fd(chr), p[1]);
+    write_pattern(chr, &put, 1000);                        /* queued behind the rest */
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    for (int rounds = 0; chardev_poll_out_fd(chr) >= 0; rounds++) {
+        assert_true(rounds < 1000);
+        read_pattern(p[0], &got);
+        chardev_handle_writable(chr);
+    }
+    read_pattern(p[0], &got);
+    assert_int_equal(got, put);
+    alarm(0);
+    chardev_close(chr);                                     /* closes p[1] */
+    close(p[0]);
+}
+
+/* The reader is gone: every byte is dropped and counted, nothing is raised. */
+static void failed_output_is_counted(void **state)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    Chardev *chr = chardev_from_fds(-1, p[1], true, NULL);
+    close(p[0]);
+    size_t put = 0;
+    write_pattern(chr, &put, 100);
+    assert_int_equal(chardev_dropped_bytes(chr), 100);
+    assert_int_equal(chardev_poll_out_fd(chr), -1);
+    chardev_close(chr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +372,9 @@ int main(void)
         cmocka_unit_test(unix_output_never_blocks),
         cmocka_unit_test(stale_socket_file_is_replaced),
         cmocka_unit_test(from_fds_polls_only_with_room),
+        cmocka_unit_test(stdout_pipe_nobody_reads_never_blocks),
+        cmocka_unit_test(queued_output_is_flushed_in_order),
+        cmocka_unit_test(failed_output_is_counted),
     };
     return cmocka_run_group_tests_name("chardev", tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the buffered ioreq ring consumer (xen/ioreq_loop.c): Xen's slot
  * format, 8-byte pairs, a pair whose second half is not yet published, reads (which
- * Xen never buffers) and insane ring pointers from a hostile page.
+ * Xen never buffers), insane ring pointers from a hostile page, and a guest that keeps
+ * the ring full while it is drained.
  */
 #include "tests/unit/support.h"
 
@@ -19,7 +20,10 @@ typedef struct Fixture {
     uint64_t last_addr, last_data;
     unsigned last_size;
     bool xen_canonicalises;     /* act as Xen between two requests (see below) */
+    unsigned refills;           /* act as a guest appending a write per write served */
 } Fixture;
+
+static void push(Fixture *f, uint8_t dir, uint8_t size_code, uint32_t addr, uint32_t data);
 
 /* What Xen does with HVM_IOREQSRV_BUFIOREQ_ATOMIC while the device model runs: take the
  * same multiple of the slot count off both pointers, atomically as a pair. */
@@ -44,6 +48,10 @@ static void dev_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
     f->last_size = size;
     if (f->xen_canonicalises)
         canonicalise(f->page);
+    if (f->refills > 0) {
+        f->refills--;
+        push(f, IOREQ_WRITE, 0, 0xa0000, 0x77);
+    }
 }
 
 static const MemoryRegionOps dev_ops = {
@@ -189,6 +197,21 @@ static void insane_pointers_drop_the_ring(void **state)
     assert_int_equal(f->xd->stats.bad_ioreqs, 2);
 }
 
+/* Another vCPU appending as fast as the ring is drained must not hold the loop: one
+ * call serves what was there when it started, the rest waits for the next call. */
+static void drain_stops_at_the_write_pointer_it_found(void **state)
+{
+    Fixture *f = *state;
+    for (unsigned i = 0; i < 3; i++)
+        push(f, IOREQ_WRITE, 0, 0xa0000, i);
+    f->refills = 1000;
+    xen_ioreq_drain_buffered(f->xd);
+    assert_int_equal(f->writes, 3);
+    assert_int_equal(f->page->write_pointer - f->page->read_pointer, 3);
+    xen_ioreq_drain_buffered(f->xd);
+    assert_int_equal(f->writes, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +222,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(reads_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(insane_pointers_drop_the_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(drain_stops_at_the_write_pointer_it_found, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("xen_buffered_ring", tests, NULL, NULL);
 }

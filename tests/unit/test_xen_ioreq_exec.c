@@ -1,12 +1,14 @@
 /*
  * Unit tests for xen/ioreq_exec.c: every request shape Xen sends, and hostile ones,
- * against real address spaces (a recording port device, an MMIO device, RAM).
+ * against real address spaces (a recording port device, an MMIO device, RAM), and
+ * long reps performed in slices bounded in elements and in time (a slow device).
  */
 #include "tests/unit/support.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "memory/memory.h"
 #include "xen/ioreq_exec.h"
@@ -17,22 +19,42 @@ typedef struct Recorder {
     unsigned n;
     struct { uint64_t addr, data; unsigned size; bool write; } log[LOG_MAX];
     uint64_t next_read;         /* reads return next_read++ */
+    uint64_t total, weighted;   /* every access; sum of (position + 1) * data of writes */
+    unsigned delay_us;          /* a slow device: busy for this long per access */
 } Recorder;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void rec_access(Recorder *r, hwaddr addr, uint64_t data, unsigned size, bool write)
+{
+    if (r->delay_us) {
+        uint64_t until = now_ns() + r->delay_us * 1000ull;
+        while (now_ns() < until)
+            ;
+    }
+    r->total++;
+    if (write)
+        r->weighted += r->total * data;
+    if (r->n < LOG_MAX)
+        r->log[r->n++] = (typeof(r->log[0])){ addr, data, size, write };
+}
 
 static uint64_t rec_read(void *opaque, hwaddr addr, unsigned size)
 {
     Recorder *r = opaque;
     uint64_t v = r->next_read++;
-    if (r->n < LOG_MAX)
-        r->log[r->n++] = (typeof(r->log[0])){ addr, v, size, false };
+    rec_access(r, addr, v, size, false);
     return v;
 }
 
 static void rec_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    Recorder *r = opaque;
-    if (r->n < LOG_MAX)
-        r->log[r->n++] = (typeof(r->log[0])){ addr, data, size, true };
+    rec_access(opaque, addr, data, size, true);
 }
 
 static const MemoryRegionOps rec_ops = {
@@ -265,6 +287,90 @@ static void large_rep_crosses_bounce_chunks(void **state)
     assert_int_equal(f->port_rec.log[LOG_MAX - 1].data, (uint8_t)((LOG_MAX - 1) * 7));
 }
 
+/* A rep longer than a page runs a page at a time (what Xen puts in one request), and
+ * only the last slice completes it; the elements still arrive once each, in order. */
+static void long_rep_runs_in_page_slices(void **state)
+{
+    Fixture *f = *state;
+    uint64_t expect = 0;
+    for (unsigned i = 0; i < 10000; i++) {
+        guest(f, 0x1000)[i] = (uint8_t)(i * 7);
+        expect += (i + 1ull) * (uint8_t)(i * 7);
+    }
+    IoreqRun run = { .req = req_of(IOREQ_TYPE_PIO, IOREQ_WRITE, PORT_BASE, 1, 10000, 0x1000,
+                                   true, false) };
+    unsigned slices = 0;
+    int ret;
+    do {
+        uint32_t before = run.done;
+        ret = ioreq_exec_slice(&f->ctx, &run);
+        slices++;
+        assert_true(run.done > before);
+        assert_true(run.done - before <= 4096);
+        assert_int_equal(f->ctx.handled, ret == 0 ? 1 : 0);
+    } while (ret == IOREQ_EXEC_MORE);
+    assert_int_equal(ret, 0);
+    assert_true(slices >= 3);
+    assert_int_equal(f->port_rec.total, 10000);
+    assert_int_equal(f->port_rec.weighted, expect);
+    assert_int_equal(f->ctx.split, 1);
+}
+
+/* Run run to the end, a slice at a time; returns the number of slices, and checks that
+ * each slice on this slow device stopped at the first clock check past its budget. */
+static unsigned run_slow(Fixture *f, IoreqRun *run)
+{
+    unsigned slices = 0;
+    int ret;
+    do {
+        uint32_t before = run->done;
+        ret = ioreq_exec_slice(&f->ctx, run);
+        slices++;
+        if (ret == IOREQ_EXEC_MORE)
+            assert_int_equal(run->done - before, 64);   /* 64 x 40 us > 500 us */
+    } while (ret == IOREQ_EXEC_MORE);
+    assert_int_equal(ret, 0);
+    return slices;
+}
+
+/* rep insw of 150 elements from the slow port into guest memory at data, going down
+ * with df: the reads 0x1000, 0x1001, ... land at data, data -/+ 2, ... */
+static void slow_rep_insw(Fixture *f, uint64_t data, bool df)
+{
+    f->port_rec.next_read = 0x1000;
+    IoreqRun run = { .req = req_of(IOREQ_TYPE_PIO, IOREQ_READ, PORT_BASE, 2, 150, data,
+                                   true, df) };
+    assert_int_equal(run_slow(f, &run), 3);
+    for (unsigned i = 0; i < 150; i++) {
+        uint16_t v;
+        memcpy(&v, guest(f, df ? data - 2 * i : data + 2 * i), 2);
+        assert_int_equal(v, 0x1000 + i);
+    }
+}
+
+/* A slow device: the slice ends on time, long before a page, and the partial slices
+ * of a read land where they belong in guest memory, in both directions. */
+static void slow_device_slices_end_on_time(void **state)
+{
+    Fixture *f = *state;
+    f->port_rec.delay_us = 40;
+    slow_rep_insw(f, 0x3000, false);
+    slow_rep_insw(f, 0x5000, true);
+    assert_int_equal(guest(f, 0x5000 - 2 * 150 + 1)[0], 0);    /* nothing below */
+}
+
+/* data_is_ptr = 0 with a count (rep stos to MMIO): sliced too, addresses continue. */
+static void slow_immediate_rep_continues_its_addresses(void **state)
+{
+    Fixture *f = *state;
+    f->mmio_rec.delay_us = 40;
+    IoreqRun run = { .req = req_of(IOREQ_TYPE_COPY, IOREQ_WRITE, MMIO_BASE + 0x400, 4, 100,
+                                   0x5a, false, true) };
+    assert_int_equal(run_slow(f, &run), 2);
+    assert_int_equal(f->mmio_rec.total, 100);
+    assert_int_equal(f->mmio_rec.log[LOG_MAX - 1].addr, 0x400 - 4 * (LOG_MAX - 1));
+}
+
 static void hostile_requests_are_refused(void **state)
 {
     Fixture *f = *state;
@@ -368,6 +474,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(rep_movs_mmio_to_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_movs_backwards_moves_both_sides, setup, teardown),
         cmocka_unit_test_setup_teardown(large_rep_crosses_bounce_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(long_rep_runs_in_page_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(slow_device_slices_end_on_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(slow_immediate_rep_continues_its_addresses, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(hostile_requests_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(data_is_ptr_outside_ram_is_harmless, setup, teardown),
         cmocka_unit_test_setup_teardown(data_is_ptr_at_mmio_does_not_reach_the_device, setup,

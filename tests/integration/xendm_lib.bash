@@ -4,7 +4,7 @@
 #   xendm_run SCRIPT [mockxen options] -- [xendm options]
 # starts mockxen (domain 1, 64 MiB populated, log in $tmp/mx.*), starts xendm (its
 # stdout goes to $dm_stdout if set, else $tmp/dm.out), waits for mockxen to finish the
-# script, stops xendm with SIGTERM and sets:
+# script, stops xendm with SIGTERM (or $dm_signal, e.g. KILL) and sets:
 #   $mx_status  mockxen's exit status (0: every expectation held)
 #   $dm_status  xendm's exit status
 #   $tmp/mx.out $tmp/mx.err $tmp/dm.out $tmp/dm.err $tmp/dm.stats
@@ -41,9 +41,11 @@ xendm_run() {
         2>"$tmp/dm.err" &
     local dm_pid=$!
     wait "$mx_pid"; mx_status=$?
-    kill -TERM "$dm_pid" 2>/dev/null
-    wait "$dm_pid"; dm_status=$?
-    if [ "$mx_status" -ne 0 ] || [ "$dm_status" -ne 0 ]; then
+    kill -"${dm_signal:-TERM}" "$dm_pid" 2>/dev/null
+    wait "$dm_pid" 2>/dev/null; dm_status=$?
+    local expected=0
+    [ "${dm_signal:-TERM}" = KILL ] && expected=137
+    if [ "$mx_status" -ne 0 ] || [ "$dm_status" -ne "$expected" ]; then
         diag "mockxen exit $mx_status, xendm exit $dm_status"
         grep -v '^[a-z_]* [0-9]*$' "$tmp/mx.err" | tail -5 | sed 's/^/# mockxen: /'
         tail -5 "$tmp/dm.err" | sed 's/^/# xendm: /'

@@ -18,8 +18,9 @@
  * (for example once I/O completed and queue depth is free).
  *
  * Ownership: the transport owns its core, queues and regions; the device state is
- * created by the type's `create` and released by its `destroy`, after the transport
- * has stopped calling it. Single-threaded.
+ * created by the type's `create` and released by its `destroy`, which runs before the
+ * transport is freed (requests in flight complete into the rings); the transport never
+ * calls the device once it is being freed. Single-threaded.
  */
 #ifndef XENDM_DEVICES_VIRTIO_H
 #define XENDM_DEVICES_VIRTIO_H
@@ -174,8 +175,8 @@ VirtioCore *virtio_pci_core(VirtioPci *vp);
 /*
  * A virtio device type. create() makes the device's state from its options (only the
  * keys in `keys`; the transport's own keys are handled here) and fills *be with its
- * backend (be->opaque: the state); destroy() releases that state once the transport
- * is gone. `name` is the short name: "blk" registers "virtio-blk" and "virtio-blk-pci".
+ * backend (be->opaque: the state); destroy() finishes what is in flight (the transport
+ * is still there to complete into) and releases that state. `name` is the short name: "blk" registers "virtio-blk" and "virtio-blk-pci".
  */
 typedef struct VirtioDeviceType {
     const char *name;

@@ -6,7 +6,8 @@
  * "virtio-NAME-pci" on modern virtio-pci (options slot= and fn=), each also taking the
  * device's own options. Creating one makes the device's state (the type's create,
  * which fills in its VirtioBackend), then the transport around it; destroying undoes
- * both, transport first, so the device is never called once its state is gone.
+ * both, the device first, so that its requests in flight can still complete into the
+ * guest's rings; the transport calls the device no more once it is being freed.
  */
 #include "devices/virtio.h"
 
@@ -46,13 +47,16 @@ VirtioCore *virtio_device_core(Device *dev)
 static void virtio_device_destroy(Device *dev)
 {
     VirtioDevice *vd = container_of(dev, VirtioDevice, dev);
+    /* The device first: it finishes what is in flight (a disk's requests complete into
+     * the guest's rings through the transport), then the transport goes, which never
+     * calls the device again. */
+    if (vd->be.opaque)
+        vd->vt->destroy(vd->be.opaque);
     virtio_mmio_free(vd->mmio);
     if (vd->pci) {
         pci_host_unregister_device(vd->host, virtio_pci_device(vd->pci));
         virtio_pci_free(vd->pci);
     }
-    if (vd->be.opaque)
-        vd->vt->destroy(vd->be.opaque);
     free(vd);
 }
 

@@ -104,7 +104,8 @@ static int teardown(void **state)
 /* Replace the fixture's device by one made with more options. */
 static void recreate(Fixture *f, const char *extra)
 {
-    device_destroy(f->dev);
+    if (f->dev)
+        device_destroy(f->dev);
     Error *err = NULL;
     f->dev = create(f, extra, &err);
     assert_null(err);
@@ -464,6 +465,29 @@ static void reset_with_requests_in_flight(void **state)
     assert_int_equal(run(f, 0, T_FLUSH, 0, 0, 0, NULL), S_OK);
 }
 
+/* Shutting down (SIGTERM: the machine destroys its devices) lets requests in flight
+ * finish first: the guest's status bytes are written, the data is in the image. */
+static void destroy_finishes_requests_in_flight(void **state)
+{
+    Fixture *f = *state;
+    start(f, F_ALL, 1, 128);
+    fill(f->b.ram_ptr + DATA, 4096, 0x77);
+    Req reqs[32];
+    for (unsigned i = 0; i < 32; i++) {
+        reqs[i] = (Req){ .type = T_OUT, .sector = 8 * i, .data = DATA, .len = 4096 };
+        post(f, 0, &reqs[i], true);
+    }
+    test_virtio_kick(&f->d, 0);
+    device_destroy(f->dev);
+    f->dev = NULL;
+    for (unsigned i = 0; i < 32; i++)
+        assert_int_equal(status_of(f, &reqs[i]), S_OK);
+    uint8_t file[4096];
+    read_file(f, 8 * 31 * 512, file, sizeof(file));
+    assert_memory_equal(file, f->b.ram_ptr + DATA, sizeof(file));
+    recreate(f, "");
+}
+
 static void a_locked_image_is_refused(void **state)
 {
     Fixture *f = *state;
@@ -582,6 +606,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(several_queues_and_a_long_serial, setup_mq, teardown),
         BOTH(one_notify_takes_a_bounded_batch),
         BOTH(reset_with_requests_in_flight),
+        BOTH(destroy_finishes_requests_in_flight),
         cmocka_unit_test_setup_teardown(a_locked_image_is_refused, setup_threads, teardown),
         cmocka_unit_test_setup_teardown(bad_options_are_refused, setup_threads, teardown),
         BOTH(random_requests_match_a_shadow_disk),

@@ -199,4 +199,54 @@ check "... the reps were served in slices" test "$(dm_stat ioreq.split)" -ge 3
 check_overlap "worst case"
 check_abuse
 check_prompt "worst case"
+
+# ---- a virtio queue kept full from another vCPU --------------------------------------
+# vCPU 0 brings up virtio-rng (mmio) with a 64-entry queue of 4 KiB device-writable
+# buffers and kicks it once; vCPU 1 keeps the queue full for good, moving the avail
+# index to (used index + 64) over and over without ever kicking. Before queue work was
+# budgeted, that one kick kept the loop in the device as long as vCPU 1 refilled. Now
+# one turn takes at most 64 buffers and defers the rest behind everything else ready.
+rng=0xfeb00000
+{ cat <<GS
+vcpu 0 {
+    mmio-write $rng + 0x070, 4, 0
+    mmio-write $rng + 0x070, 4, 3
+    mmio-write $rng + 0x024, 4, 1
+    mmio-write $rng + 0x020, 4, 1
+    mmio-write $rng + 0x070, 4, 11
+    fill 0x20000, 0x3000, 0
+    repeat 64 as \$i {
+        poke 0x20000 + 16 * \$i, 8, 0x100000 + 0x1000 * \$i
+        poke 0x20000 + 16 * \$i + 8, 4, 4096
+        poke 0x20000 + 16 * \$i + 12, 2, 2
+        poke 0x21004 + 2 * \$i, 2, \$i
+    }
+    mmio-write $rng + 0x030, 4, 0
+    mmio-write $rng + 0x038, 4, 64
+    mmio-write $rng + 0x080, 4, 0x20000
+    mmio-write $rng + 0x090, 4, 0x21000
+    mmio-write $rng + 0x0a0, 4, 0x22000
+    mmio-write $rng + 0x044, 4, 1
+    mmio-write $rng + 0x070, 4, 15
+    poke 0x21002, 2, 64
+    mmio-write $rng + 0x050, 4, 0                  # the one kick
+    echo "kicked"
+}
+vcpu 1 {
+    repeat 3000 {                                  # from before the kick until after it
+        peek 0x22002, 2 -> \$u
+        poke 0x21002, 2, (\$u + 64) & 0xffff
+        sleep 100us
+    }
+    peek 0x22002, 2 -> \$u
+    echo "refilled; used index" \$u
+}
+GS
+  probe_vcpu 2 300; } >"$tmp/virtio.gs"
+xendm_run "$tmp/virtio.gs" -- --device virtio-rng
+check "virtio queue kept full: the guest ran to its end" test "$mx_status" -eq 0
+used=$(awk '/refilled; used index/ { print $NF }' "$tmp/mx.out")
+diag "virtio queue kept full: the device returned $used buffers (mod 65536) meanwhile"
+check "... the device kept serving the queue" test "$((${used:-0}))" -gt 64
+check_prompt "virtio queue kept full"
 done_testing

@@ -66,5 +66,8 @@ echo "   BAR0 now at 0xe8000000, scratch register answers"
 echo "7. virtio-rng on virtio-mmio at 0xfeb00000: negotiate, post a 96-byte chain"
 include "../guest-scripts/virtio-rng.gs"
 echo "   used ring: 1 element of 96 bytes, first 8 random bytes:" $a
+echo "8. virtio-blk on virtio-mmio at 0xfeb01000 over a 1 MiB image: write, flush, read back"
+include "../guest-scripts/virtio-blk.gs"
+echo "   sector 5 written with 0x5a, flushed, read back; serial 'xendm-disk-0'; IOERR past the end"
 echo "demo: guest done, waiting for the inspection"
 sleep 1500ms

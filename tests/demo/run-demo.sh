@@ -12,6 +12,7 @@ mx_pid= dm_pid=
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 section "starting mockxen (domain 1, 64 MiB populated) and xendm"
+truncate -s 1M "$tmp/disk.img"
 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --domid 1 --populate-mb 64 \
     --script "$top/tests/demo/demo.gs" >"$tmp/mx.out" 2>"$tmp/mx.err" &
 mx_pid=$!
@@ -20,6 +21,7 @@ echo "\$ LD_LIBRARY_PATH=build/shim MOCKXEN_SOCKET=... XENSTORED_PATH=... xendm 
 env LD_LIBRARY_PATH="$top/build/shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
     "$build/xendm" --domid 1 --log-dirty --log info --no-defaults \
     --device "uart,chardev=file:$tmp/uart.txt" --device pci-testdev --device virtio-rng \
+    --device "virtio-blk,file=$tmp/disk.img,serial=xendm-disk-0" \
     --stats "$tmp/dm.stats" --control "$tmp/ctl.sock" >"$tmp/dm.out" 2>"$tmp/dm.err" &
 dm_pid=$!
 
@@ -41,6 +43,8 @@ mx_pid= dm_pid=
 
 section "what the guest wrote to the UART (xendm's chardev file)"
 sed 's/^/  | /' "$tmp/uart.txt"
+section "the disk image after the guest (sector 5, as the guest wrote it)"
+od -Ax -tx1 -j $((5 * 512)) -N 32 "$tmp/disk.img" | sed 's/^/  /'
 section "xendm start-up steps"
 grep -E "step|undo" "$tmp/dm.err" | sed 's/^xendm: info: /  /' | head -30
 section "memory tree and flat view (xendm, at exit)"
@@ -52,8 +56,10 @@ sed -n '/counters:/,$p' "$tmp/mx.err" | tail -n +2 | sed 's/^/  /'
 
 errors=$(grep -E "error" "$tmp/mx.err" "$tmp/dm.err" | grep -v "Connection reset" | head -5)
 echo
-if [ "$mx_status" -eq 0 ] && [ "$dm_status" -eq 0 ] && grep -q "rep from" "$tmp/uart.txt"; then
-    echo "demo: PASS — the guest's UART, PCI, DMA, log-dirty, BAR move and virtio-rng all worked through xendm"
+sector5=$(od -An -v -tx1 -j $((5 * 512)) -N 512 "$tmp/disk.img" | tr -s ' \n' '\n' | sed '/^$/d' | sort -u)
+if [ "$mx_status" -eq 0 ] && [ "$dm_status" -eq 0 ] && grep -q "rep from" "$tmp/uart.txt" &&
+   [ "$sector5" = 5a ]; then
+    echo "demo: PASS — the guest's UART, PCI, DMA, log-dirty, BAR move, virtio-rng and virtio-blk all worked through xendm"
     exit 0
 fi
 echo "demo: FAIL — mockxen exit $mx_status, xendm exit $dm_status"

@@ -698,8 +698,9 @@ static const char *const blk_keys[] = { "file", "readonly", "serial", "num-queue
 
 static VirtioDeviceType blk_type = {
     .name = "blk",
-    .help = "virtio disk: file=PATH readonly=off serial= num-queues=1 queue-size=256 "
-            "cache=writeback|writethrough|none discard=unmap|ignore aio=io_uring|threads",
+    .help = "virtio disk over a raw image or block device: file=PATH (required) readonly=off "
+            "serial= num-queues=1 queue-size=256 cache=writeback|writethrough|none "
+            "discard=unmap|ignore aio=io_uring|threads",
     .keys = blk_keys,
     .mmio_default_addr = 0xfeb01000ull,
     .mmio_default_irq = 6,

@@ -169,9 +169,9 @@ void virtio_device_type_register(VirtioDeviceType *vt)
     vt->registered = t;
     snprintf(t->mmio_name, sizeof(t->mmio_name), "virtio-%s", vt->name);
     snprintf(t->pci_name, sizeof(t->pci_name), "virtio-%s-pci", vt->name);
-    snprintf(t->mmio_help, sizeof(t->mmio_help), "%s on virtio-mmio: addr=0x%" PRIx64
+    snprintf(t->mmio_help, sizeof(t->mmio_help), "%s; on virtio-mmio: addr=0x%" PRIx64
              " irq=%u", vt->help, vt->mmio_default_addr, vt->mmio_default_irq);
-    snprintf(t->pci_help, sizeof(t->pci_help), "%s on PCI (modern): slot=first free from "
+    snprintf(t->pci_help, sizeof(t->pci_help), "%s; on PCI (modern, MSI-X): slot=first free from "
              "%d, fn=0", vt->help, PCI_FIRST_DEFAULT_SLOT);
     merge_keys(t->mmio_keys, "addr", "irq", vt->keys);
     merge_keys(t->pci_keys, "slot", "fn", vt->keys);

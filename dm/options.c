@@ -29,6 +29,7 @@ static void print_usage(FILE *out)
 "  -m, --memory MIB           guest RAM in MiB mapped at 0 (below the PCI hole,\n"
 "                             at most 3840); default: the domain's current memory\n"
 "  -D, --device SPEC          add a device, e.g. uart,port=0x2f8,irq=3,chardev=file:out.txt\n"
+"                             or virtio-blk-pci,file=/var/lib/xen/disk.img\n"
 "                             (repeatable; see --list-devices)\n"
 "      --no-defaults          do not create the default UART and test device\n"
 "      --list-devices         list device types and their options, then exit\n"

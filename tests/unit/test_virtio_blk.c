@@ -382,6 +382,77 @@ static void indirect_chains_and_event_idx_work(void **state)
     assert_int_equal(avail_event, 2);
 }
 
+/* With EVENT_IDX the driver says (used_event) which completion it wants to hear of:
+ * after the first (which always interrupts), used_event = 2 lets the second pass
+ * silently and the third interrupt. */
+static void event_idx_suppresses_interrupts(void **state)
+{
+    Fixture *f = *state;
+    start(f, F_ALL | F_EVENT_IDX, 1, 64);
+    uint16_t used_event = 2;
+    memcpy(f->b.ram_ptr + f->d.q[0].avail + 4 + 2 * 64, &used_event, 2);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(run(f, 0, T_FLUSH, 0, 0, 0, NULL), S_OK);
+        assert_int_equal(f->b.irqs.isa[6], i != 1);
+        test_virtio_write(&f->d, 0x064, 1);         /* acknowledge */
+    }
+}
+
+/* Queues of up to 1024 entries; a ring that wraps past 2^64, or leaves RAM, or a size
+ * that is not a power of two, is refused when the driver enables the queue. */
+static void ring_extents_are_checked_at_enable(void **state)
+{
+    Fixture *f = *state;
+    log_set_level(LOG_SILENT);
+    recreate(f, "queue-size=1024");
+    assert_true(start(f, F_ALL, 1, 1024) & 0x04);
+    assert_int_equal(run(f, 0, T_FLUSH, 0, 0, 0, NULL), S_OK);
+    static const struct { uint64_t desc, avail, used; uint16_t num; } bad[] = {
+        { 0xfffffffffffff000ull, 0x1000, 0x2000, 256 },        /* wraps */
+        { 0x1000, 0xffffffffffffff00ull, 0x2000, 256 },
+        { RAM_SIZE - 0x800, 0x1000, 0x2000, 256 },              /* runs out of RAM */
+        { 0x1000, 0x3000, BASE, 16 },                           /* over the registers */
+        { 0x1000, 0x3000, 0x5000, 100 },                        /* not a power of two */
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+        test_virtio_start(&f->d, &f->b, BASE, F_ALL, 0, 0, RINGS);
+        test_virtio_write(&f->d, 0x030, 0);
+        test_virtio_write(&f->d, 0x038, bad[i].num);
+        test_virtio_write(&f->d, 0x080, (uint32_t)bad[i].desc);
+        test_virtio_write(&f->d, 0x084, (uint32_t)(bad[i].desc >> 32));
+        test_virtio_write(&f->d, 0x090, (uint32_t)bad[i].avail);
+        test_virtio_write(&f->d, 0x094, (uint32_t)(bad[i].avail >> 32));
+        test_virtio_write(&f->d, 0x0a0, (uint32_t)bad[i].used);
+        test_virtio_write(&f->d, 0x0a4, (uint32_t)(bad[i].used >> 32));
+        test_virtio_write(&f->d, 0x044, 1);
+        assert_int_equal(test_virtio_read(&f->d, 0x044), 0);        /* not enabled */
+        assert_true(test_virtio_read(&f->d, 0x070) & 64);           /* needs reset */
+    }
+    log_set_level(LOG_WARN);
+}
+
+/* The write cache byte: the driver may turn it off only with CONFIG_WCE negotiated. */
+static void write_cache_toggle_needs_config_wce(void **state)
+{
+    Fixture *f = *state;
+    start(f, F_FLUSH, 1, 16);
+    address_space_stb(&f->b.as, BASE + 0x100 + 32, 0, MEMTXATTRS_UNSPECIFIED, NULL);
+    assert_int_equal(test_virtio_config(&f->d, 32, 1), 1);
+    start(f, F_FLUSH | F_CONFIG_WCE, 1, 16);
+    address_space_stb(&f->b.as, BASE + 0x100 + 32, 0, MEMTXATTRS_UNSPECIFIED, NULL);
+    assert_int_equal(test_virtio_config(&f->d, 32, 1), 0);
+    fill(f->b.ram_ptr + DATA, 512, 0x42);
+    assert_int_equal(run(f, 0, T_OUT, 3, DATA, 512, NULL), S_OK);   /* a durable write */
+    uint8_t file[512];
+    read_file(f, 3 * 512, file, sizeof(file));
+    assert_memory_equal(file, f->b.ram_ptr + DATA, 512);
+    address_space_stb(&f->b.as, BASE + 0x100 + 0, 0xff, MEMTXATTRS_UNSPECIFIED, NULL);
+    assert_int_equal(test_virtio_config(&f->d, 0, 4), SECTORS);      /* capacity: read-only */
+    assert_int_equal(test_virtio_read(&f->d, 0x0fc), 0);             /* config generation */
+    start(f, F_FLUSH | F_CONFIG_WCE, 1, 16);
+    assert_int_equal(test_virtio_config(&f->d, 32, 1), 1);           /* reset: back on */
+}
+
 static void read_only_disks_refuse_writes(void **state)
 {
     Fixture *f = *state;
@@ -602,6 +673,11 @@ int main(void)
         BOTH(malformed_chains_are_answered),
         BOTH(discard_and_write_zeroes_clear_the_range),
         BOTH(indirect_chains_and_event_idx_work),
+        BOTH(event_idx_suppresses_interrupts),
+        cmocka_unit_test_setup_teardown(ring_extents_are_checked_at_enable, setup_threads,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(write_cache_toggle_needs_config_wce, setup_threads,
+                                        teardown),
         cmocka_unit_test_setup_teardown(read_only_disks_refuse_writes, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(several_queues_and_a_long_serial, setup_mq, teardown),
         BOTH(one_notify_takes_a_bounded_batch),

@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "devices/device.h"
@@ -453,6 +455,24 @@ static void write_cache_toggle_needs_config_wce(void **state)
     assert_int_equal(test_virtio_config(&f->d, 32, 1), 1);           /* reset: back on */
 }
 
+/* A host error (here EFBIG: the file may not grow past RLIMIT_FSIZE) is IOERR. */
+static void host_errors_are_ioerr(void **state)
+{
+    Fixture *f = *state;
+    log_set_level(LOG_SILENT);
+    start(f, F_ALL, 1, 16);
+    struct rlimit old, small;
+    getrlimit(RLIMIT_FSIZE, &old);
+    small = (struct rlimit){ .rlim_cur = 4096, .rlim_max = old.rlim_max };
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    uint8_t st = run(f, 0, T_OUT, 64, DATA, 512, NULL);
+    setrlimit(RLIMIT_FSIZE, &old);
+    assert_int_equal(st, S_IOERR);
+    assert_int_equal(run(f, 0, T_OUT, 64, DATA, 512, NULL), S_OK);    /* and then it works */
+    log_set_level(LOG_WARN);
+}
+
 static void read_only_disks_refuse_writes(void **state)
 {
     Fixture *f = *state;
@@ -678,6 +698,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(write_cache_toggle_needs_config_wce, setup_threads,
                                         teardown),
+        cmocka_unit_test_setup_teardown(host_errors_are_ioerr, setup_threads, teardown),
         cmocka_unit_test_setup_teardown(read_only_disks_refuse_writes, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(several_queues_and_a_long_serial, setup_mq, teardown),
         BOTH(one_notify_takes_a_bounded_batch),

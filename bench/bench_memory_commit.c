@@ -19,6 +19,7 @@
 #include "bench/support.h"
 #include "memory/memory-internal.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 #define PAGE 0x1000ULL
 
@@ -115,7 +116,7 @@ int main(void)
         { "memory.commit_1e5", 100000, 1000 },
     };
     log_set_level(LOG_ERROR);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         Setup s;
         setup(&s, cases[i].n);
         double wall;

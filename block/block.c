@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/macros.h"
 
 #define BLK_MAX_DEPTH 4096u
 
@@ -26,7 +27,7 @@ const char *blk_op_name(enum blk_op op)
 {
     static const char *const names[] = { "read", "write", "flush", "discard",
                                          "write-zeroes" };
-    return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
+    return (unsigned)op < ARRAY_SIZE(names) ? names[op] : "?";
 }
 
 /* An OFD lock over the whole file: shared for readers, exclusive for a writer. */

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 
 #include "util/log.h"
+#include "util/macros.h"
 
 static const char *const default_devices[] = { "uart", "pci-testdev" };
 
@@ -105,7 +106,7 @@ static int create_devices(Dm *dm, Error **errp)
         .system_memory = &dm->system_memory, .system_io = &dm->system_io,
         .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci, .loop = &dm->loop,
     };
-    unsigned nr_default = dm->opts.no_defaults ? 0 : 2;
+    unsigned nr_default = dm->opts.no_defaults ? 0 : ARRAY_SIZE(default_devices);
     for (unsigned i = 0; i < nr_default + dm->opts.nr_devices; i++) {
         const char *spec = i < nr_default ? default_devices[i] : dm->opts.devices[i - nr_default];
         if (dm->nr_devices == DM_MAX_DEVICES) {

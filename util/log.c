@@ -8,13 +8,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/macros.h"
+
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 #define LEVEL_UNSET (-2)                 /* not yet read from XENDM_LOG */
 static int current_level = LEVEL_UNSET;
 
 int log_parse_level(const char *name, enum log_level *out)
 {
-    for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(level_names); i++) {
         if (strcmp(name, level_names[i]) == 0) {
             *out = (enum log_level)i;
             return 0;

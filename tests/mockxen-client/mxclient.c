@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "tests/mockxen-client/mxclient.h"
+#include "util/macros.h"
 
 static int failures;
 
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
         return usage();
     uint32_t domid = strtoul(argv[argc - 1], NULL, 0);
     if (strcmp(argv[1], "check") == 0 && argc == 4) {
-        for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
             if (strcmp(groups[i].name, argv[2]) == 0) {
                 groups[i].run(domid);
                 return failures ? 1 : 0;

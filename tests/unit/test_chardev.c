@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "devices/chardev.h"
+#include "util/macros.h"
 
 /* A receiver with a settable amount of room that records what it got. */
 typedef struct Sink {
@@ -127,7 +128,7 @@ static void bad_specs_are_refused_with_messages(void **state)
         { "unix:", "empty or longer" },
         { "unix:/nonexistent-dir/sock", "cannot listen on" },
     };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         Error *err = NULL;
         assert_null(chardev_open(bad[i].spec, &err));
         assert_non_null(err);

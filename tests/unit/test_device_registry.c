@@ -13,6 +13,7 @@
 #include "devices/irq.h"
 #include "devices/pci.h"
 #include "devices/uart16550.h"
+#include "util/macros.h"
 
 /* ---- option strings ---- */
 
@@ -48,7 +49,7 @@ static void opts_parse_type_and_keys(void **state)
 static void opts_numbers_refuse_junk(void **state)
 {
     static const char *const bad[] = { "x=", "x=-1", "x=12z", "x=0x", "x=99999999999999999999" };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         char str[64];
         snprintf(str, sizeof(str), "t,%s", bad[i]);
         DeviceOpts o;
@@ -73,7 +74,7 @@ static void opts_parse_errors(void **state)
         { "t,a=1,b=1,c=1,d=1,e=1,f=1,g=1,h=1,i=1,j=1,k=1,l=1,m=1,n=1,o=1,p=1,q=1",
           "more than 16 options" },
     };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         DeviceOpts o;
         Error *err = NULL;
         assert_true(device_opts_parse(&o, bad[i].str, &err) < 0);
@@ -205,7 +206,7 @@ static void create_errors_name_the_problem(void **state)
         { "uart,port=com1", "port='com1' is not a number" },
         { "uart,chardev=tty", "unknown backend 'tty'" },
     };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         Error *err = NULL;
         assert_null(device_create(&b->board, bad[i].str, &err));
         if (!strstr(error_get_pretty(err), bad[i].msg))

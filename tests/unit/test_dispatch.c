@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "memory/memory-internal.h"
+#include "util/macros.h"
 
 #define PAGE 0x1000ULL
 #define NR_REGIONS 8
@@ -92,7 +93,7 @@ static void check_view(AddressSpaceDispatch *d, const FlatView *fv, uint64_t *rn
         hwaddr probes[] = { fr->addr, fr->addr - 1, last, last + 1,
                             fr->addr & ~(PAGE - 1), (fr->addr | (PAGE - 1)),
                             (fr->addr & ~(PAGE - 1)) - 1, last | (PAGE - 1) };
-        for (unsigned k = 0; k < sizeof(probes) / sizeof(probes[0]); k++)
+        for (unsigned k = 0; k < ARRAY_SIZE(probes); k++)
             check_addr(d, fv, probes[k]);
     }
     for (unsigned k = 0; k < 2000; k++)

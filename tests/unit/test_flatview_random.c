@@ -28,6 +28,7 @@
 
 #include "memory/memory-internal.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 #define ROUNDS 1000
 #define EDITS_PER_ROUND 24
@@ -224,7 +225,7 @@ typedef struct Points {
 
 static void add_point(Points *p, SignedAddr a)
 {
-    if (a < 0 || a > (SignedAddr)TOP || p->nr == sizeof(p->v) / sizeof(p->v[0]))
+    if (a < 0 || a > (SignedAddr)TOP || p->nr == ARRAY_SIZE(p->v))
         return;
     p->v[p->nr++] = (hwaddr)a;
 }

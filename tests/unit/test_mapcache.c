@@ -11,6 +11,7 @@
 
 #include "mapcache/mapcache.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 #define PAGE        MAPCACHE_PAGE_SIZE
 #define BUCKET      (16 * PAGE)             /* the tests' bucket: 64 KiB */
@@ -163,7 +164,7 @@ static void config_rejects_bad_values(void **state)
         { .bucket_size = 2ULL << 30 },                      /* above 1 GiB */
         { .bucket_size = BUCKET, .max_size = BUCKET - 1 },  /* limit below one bucket */
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         Error *err = NULL;
         assert_null(mapcache_new(&bad[i], &fake_ops, f, &err));
         assert_non_null(err);

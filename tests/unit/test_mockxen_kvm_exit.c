@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tools/mockxen/kvm_guest.h"
+#include "util/macros.h"
 
 #define RUN_SIZE    8192            /* like KVM_GET_VCPU_MMAP_SIZE: two pages */
 #define DATA_OFFSET 4096
@@ -242,7 +243,7 @@ static void test_mmio_odd_length_rejected(void **state)
 {
     Fixture *f = *state;
     static const uint32_t lens[] = { 0, 3, 5, 16 };
-    for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(lens); i++) {
         set_mmio(f, 0xfebf0001, lens[i], i & 1);
         Error *err = NULL;
         ioreq_t req;

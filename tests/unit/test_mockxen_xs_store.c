@@ -10,6 +10,7 @@
 
 #include "tools/mockxen/xs_store.h"
 #include "tools/mockxen/xs_wire.h"
+#include "util/macros.h"
 
 /* ---- paths ------------------------------------------------------------------------- */
 
@@ -87,12 +88,12 @@ static void perm_strings_round_trip(void **state)
     XsPerm p;
     char buf[8];
 
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
         assert_int_equal(xs_perm_parse(good[i], &p), 0);
         assert_int_equal(xs_perm_format(&p, buf, sizeof(buf)), (int)strlen(good[i]));
         assert_string_equal(buf, good[i]);
     }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         assert_int_equal(xs_perm_parse(bad[i], &p), -EINVAL);
     assert_int_equal(xs_perm_parse("w7", &p), 0);
     assert_int_equal(p.domid, 7);

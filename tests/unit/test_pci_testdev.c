@@ -11,6 +11,7 @@
 #include "devices/device.h"
 #include "devices/pci.h"
 #include "devices/pci_testdev.h"
+#include "util/macros.h"
 
 #define BAR_ADDR   0xfe000000ull
 #define RAM_SIZE   0x100000ull
@@ -288,7 +289,7 @@ static void refused_dma_sets_error_and_touches_nothing(void **state)
     };
     memset(f->b.ram_ptr + RAM_SIZE - 0x80, 0xcc, 0x80);
     op_wr(f, PCI_TESTDEV_BUF_OFF, 8, 0x1111111111111111ull);
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         print_message("# %s\n", bad[i].what);
         dma(f, bad[i].src, bad[i].dst, bad[i].count, bad[i].cmd | CMD_IRQ);
         assert_int_equal(mmio_rd(f, STATUS), 2u | bad[i].code << 8);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "memory/memory.h"
+#include "util/macros.h"
 
 #define PAGE RAM_PAGE_SIZE
 #define STEPS 10000
@@ -94,7 +95,7 @@ static ram_addr_t random_pages(uint64_t *rng)
 {
     static const ram_addr_t common[] = { 1, 1, 2, 2, 3, 4, 4, 8, 16 };
     if (test_rand_below(rng, 4))
-        return common[test_rand_below(rng, sizeof(common) / sizeof(common[0]))];
+        return common[test_rand_below(rng, ARRAY_SIZE(common))];
     return 1 + test_rand_below(rng, 40);
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "util/macros.h"
 #include "util/parse.h"
 
 static void parse_u64_accepts_bases_up_to_max(void **state)
@@ -26,7 +27,7 @@ static void parse_u64_refuses_malformed_text(void **state)
     static const char *const bad[] = {
         "", " 5", "-1", "+5", "5x", "0x", "lots", "101", "18446744073709551616",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         uint64_t v = 7;
         assert_int_equal(parse_u64(bad[i], 100, &v, NULL), -EINVAL);
         assert_int_equal(v, 7);              /* untouched on failure */

@@ -16,6 +16,7 @@
 #include "devices/device.h"
 #include "devices/virtio.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 #define RAM_SIZE  0x100000u
 #define BASE      0x10000000u
@@ -311,7 +312,7 @@ static void queue_layout_and_features_are_checked(void **state)
     static const struct { uint32_t num, desc; } bad[] = {
         { 3, DESC }, { 128, DESC }, { 0, DESC }, { 4, DESC + 8 },
     };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         wr(f, STATUS, 0);
         wr(f, QUEUE_NUM, bad[i].num);
         wr(f, DESC_LOW, bad[i].desc);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "memory/memory.h"
+#include "util/macros.h"
 #include "xen/ioreq_exec.h"
 
 #define LOG_MAX 64
@@ -397,7 +398,7 @@ static void hostile_requests_are_refused(void **state)
         { req_of(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, 4096, 0, 1, 0, false, false),
           "config size 0 at 4 KiB" },
     };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
         uint64_t rejected = f->ctx.rejected;
         ioreq_t r = bad[i].r;
         if (ioreq_exec(&f->ctx, &r) != -EINVAL)

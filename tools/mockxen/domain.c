@@ -14,6 +14,7 @@
 
 #include "tools/mockxen/mockxen.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 #define BITS_PER_BYTE 8u
 
@@ -143,7 +144,7 @@ void mx_domain_destroy(MxDomain *d)
     if (d->populated)
         munmap(d->populated, d->bitmap_bytes);
     int fds[] = { d->ram_fd, d->bitmap_fd, d->sink_fd };
-    for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+    for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
     for (unsigned v = 0; v < MX_MAX_VCPUS; v++)

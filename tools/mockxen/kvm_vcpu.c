@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tools/mockxen/kvm_guest.h"
+#include "util/macros.h"
 
 #define KVM_API_VERSION_NEEDED 12
 #define KVM_TSS_ADDR  0xfffbd000u       /* 3 pages VMX needs, far above guest RAM */
@@ -123,7 +124,7 @@ void mx_kvm_guest_destroy(MxKvmGuest *g)
     if (g->run)
         munmap(g->run, g->run_size);
     int fds[] = { g->vcpu_fd, g->vm_fd, g->kvm_fd };
-    for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+    for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
     free(g->image);
@@ -195,9 +196,9 @@ static int attach_memory(MxKvmGuest *g, MxDomain *d, Error **errp)
     if (rc)
         return rc;
     uint64_t gfns[MX_KVM_LOW_RAM_END >> MX_PAGE_SHIFT];
-    for (uint64_t i = 0; i < sizeof(gfns) / sizeof(gfns[0]); i++)
+    for (uint64_t i = 0; i < ARRAY_SIZE(gfns); i++)
         gfns[i] = i;
-    return mx_domain_populate(d, gfns, sizeof(gfns) / sizeof(gfns[0]), 0, errp);
+    return mx_domain_populate(d, gfns, ARRAY_SIZE(gfns), 0, errp);
 }
 
 static struct kvm_segment flat_segment(uint8_t type, uint16_t selector)

@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util/macros.h"
+
 #define STATS_BYTES ((sizeof(MxStatsPage) + 4095) & ~(size_t)4095)
 
 static const struct {
@@ -123,7 +125,7 @@ static int parse_kind_count(const char *spec, enum MxKind *kind, uint64_t *n,
 
 int mx_parse_errno(const char *s, int *out)
 {
-    for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++) {
         if (strcmp(errno_names[i].name, s) == 0) {
             *out = errno_names[i].value;
             return 0;

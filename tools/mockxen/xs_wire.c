@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tools/mockxen/xs_wire.h"
+#include "util/macros.h"
 
 #define HDR_SIZE sizeof(struct xsd_sockmsg)
 
@@ -64,7 +65,7 @@ int xs_payload_split(const char *body, unsigned len, const char **args, unsigned
 
 const char *xs_errno_name(int errnum)
 {
-    for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(xsd_errors); i++)
         if (xsd_errors[i].errnum == errnum)
             return xsd_errors[i].errstring;
     return "EINVAL";

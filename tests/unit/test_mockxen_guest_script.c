@@ -887,6 +887,14 @@ static void log_dirty_and_counters(void **state)
 
 /* ---- control flow: if, while, break ------------------------------------------------ */
 
+/* The ioreqs sent were exactly n, with these data values. */
+static void assert_logged_data(const Fake *f, const uint64_t *want, unsigned n)
+{
+    assert_int_equal(f->nlog, n);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(f->log[i].req.data, want[i]);
+}
+
 static void if_else_chains(void **state)
 {
     Fake *f = fake_new();
@@ -901,9 +909,7 @@ static void if_else_chains(void **state)
               "    out 0x80 1 15\n"
               "}\n");
     static const uint64_t want[] = { 10, 11, 12, 11, 14 };
-    assert_int_equal(f->nlog, ARRAY_SIZE(want));
-    for (unsigned i = 0; i < ARRAY_SIZE(want); i++)
-        assert_int_equal(f->log[i].req.data, want[i]);
+    assert_logged_data(f, want, ARRAY_SIZE(want));
     fake_free(f);
 }
 
@@ -948,9 +954,7 @@ static void break_leaves_the_innermost_loop(void **state)
               "expect $n == 4\n"
               "time 1000 \"not reported\" { break }\n");
     static const uint64_t want[] = { 0x00, 0x01, 0, 0x10, 0x11, 1, 0x20, 0x21, 2 };
-    assert_int_equal(f->nlog, ARRAY_SIZE(want));
-    for (unsigned i = 0; i < ARRAY_SIZE(want); i++)
-        assert_int_equal(f->log[i].req.data, want[i]);
+    assert_logged_data(f, want, ARRAY_SIZE(want));
     assert_int_equal(f->time_reports, 0);               /* left early: no report */
     fake_free(f);
 }

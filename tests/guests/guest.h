@@ -4,9 +4,10 @@
  * The guests are flat binaries that mockxen (--kvm-guest, tools/mockxen/kvm_guest.h)
  * loads at GUEST_LOAD_ADDR and enters in 32-bit flat protected mode with paging and
  * interrupts off and ESP set. Every port or MMIO access becomes an ioreq to the device
- * model; ports 0x501 (exit status) and 0x502 (timer) are mockxen's own. A guest ends by
- * writing its status to EXIT_PORT: 0 = every check held, otherwise the number of the
- * check that failed (see each guest's CHECK lines).
+ * model; ports 0x501 (exit status), 0x502 (timer) and 0x503 (MSIs: a read waits for
+ * the next one and gives its data, all ones if none came) are mockxen's own. A guest
+ * ends by writing its status to EXIT_PORT: 0 = every check held, otherwise the number
+ * of the check that failed (see each guest's CHECK lines).
  */
 #ifndef TESTS_GUESTS_GUEST_H
 #define TESTS_GUESTS_GUEST_H
@@ -14,6 +15,7 @@
 #define GUEST_LOAD_ADDR  0x10000    /* = MX_KVM_LOAD_ADDR */
 #define EXIT_PORT        0x501      /* = MX_KVM_EXIT_PORT */
 #define TIMER_PORT       0x502      /* = MX_KVM_TIMER_PORT */
+#define MSI_PORT         0x503      /* = MX_KVM_MSI_PORT */
 #define DATA_AREA        0x40000    /* scratch RAM for buffers, below the stack */
 
 #define COM1             0x3f8

@@ -17,12 +17,13 @@ done
 tmp=$(mktemp -d /tmp/guest-integ-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# run_script NAME: run $tmp/NAME.gs, leaving stdout/stderr in $tmp/NAME.out/.err and
-# the exit status in $rc.
+# run_script NAME [OPTION...]: run $tmp/NAME.gs with mockxen's OPTIONs, leaving
+# stdout/stderr in $tmp/NAME.out/.err and the exit status in $rc.
 run_script() {
+    local name=$1; shift
     rm -f "$tmp"/*.sock
     timeout 120 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --null-dm \
-        --script "$tmp/$1.gs" >"$tmp/$1.out" 2>"$tmp/$1.err"
+        --script "$tmp/$name.gs" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
     rc=$?
 }
 
@@ -61,5 +62,31 @@ run_script syntax
 check "a parse error fails before the guest starts" test "$rc" != 0
 check "the parse error names file:line:col" \
     grep -qF "$tmp/syntax.gs:1:10: bad access size 3" "$tmp/syntax.err"
+
+cat >"$tmp/params.gs" <<'GS'
+param $port                     # required: --param port=N
+param $n = 3
+$i = 0
+while $i < $n max 10 { out $port, 1, $i; $i = $i + 1 }
+in $port, 1 == 0x78
+if $n == 5 { echo "n is" $n } else { fail "n is not 5" }
+GS
+run_script params --param port=0x80 --param n=5
+check "--param gives a script its parameters" test "$rc" = 0
+check "... which every statement sees" grep -qx "vcpu0: n is 0x5" "$tmp/params.out"
+run_script params --param n=5
+check "a parameter without a value stops mockxen before the guest starts" test "$rc" = 2
+check "... naming it and where it is declared" \
+    grep -qF "$tmp/params.gs:1:7: parameter \$port has no value" "$tmp/params.err"
+run_script params --param port=0x80 --param prot=1
+check "an unknown parameter is a usage error" test "$rc" = 2
+check "... naming it" grep -qF 'the script has no parameter $prot' "$tmp/params.err"
+run_script params --param port=0x80 --param n=0x1g
+check "a parameter that is not a number is a usage error" test "$rc" = 2
+
+printf 'while 1 timeout 50ms { in 0x80, 1 }\n' >"$tmp/spin.gs"
+run_script spin
+check "a while loop that never ends fails when its bound is hit" test "$rc" = 1
+check "... saying so" grep -qF "while 1 timeout 50ms: condition still true after" "$tmp/spin.err"
 
 done_testing

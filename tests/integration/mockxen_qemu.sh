@@ -30,6 +30,15 @@ out 0x3f8, 1, 0x5a
 rep-in 0x3f8, 1, 1, 0x11000            # rep insb with data_is_ptr
 peek 0x11000, 1 == 0x5a
 out 0x3f8 + 4, 1, 0x00
+# IRQ 4: QEMU raises and lowers it with xendevicemodel_set_isa_irq_level, a one-way
+# message; the guest sees the line low as soon as the IIR read that lowered it is done.
+out 0x3f9, 1, 0x02                     # IER: THR empty
+wait-irq isa 4 timeout 5s
+in 0x3fa, 1 -> $iir                    # IIR: THR empty, and reading it clears that
+expect $iir & 0x0f == 0x02
+irq-level isa 4 == 0
+out 0x3f9, 1, 0x00
+expect-count set_isa_irq_level >= 2
 GS
 run_qemu() {
     "$mockxen" --socket "$MOCKXEN_SOCKET" --xenstore "$XENSTORED_PATH" --populate-mb 128 \
@@ -45,7 +54,7 @@ run_qemu() {
     mx_pid=
 }
 run_qemu
-check "QEMU answers the guest through mockxen (PCI config, UART, rep outsb/insb)" \
+check "QEMU answers the guest through mockxen (PCI config, UART, rep outsb/insb, IRQ 4)" \
     test "$mx_status" -eq 0
 check "QEMU wrote running to xenstore and enabled its ioreq server" \
     grep -qx 'xendevicemodel_set_ioreq_server_state [1-9][0-9]*' "$tmp/mx.err"

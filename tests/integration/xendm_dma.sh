@@ -25,6 +25,14 @@ check "virtio-rng-pci: capabilities, common configuration, notify, INTA, then MS
 check "... registered with map_pcidev beside the test device" \
     test "$(mx_count xendevicemodel_map_pcidev_to_ioreq_server)" -eq 2
 
+xendm_run "$scripts/virtio-pci-caps.gs" --param slot=6 -- --device virtio-rng-pci,slot=6
+check "virtio-pci-caps.gs (slot 6 as a parameter): capability walk, queue, used-ring poll, INTA" \
+    test "$mx_status" -eq 0
+"$mockxen" --socket "$tmp/param.sock" --xenstore "$tmp/param-xs.sock" \
+    --script "$scripts/virtio-pci-caps.gs" 2>"$tmp/param.err"
+check "... without --param slot=N mockxen refuses to start (status 2)" test "$?" -eq 2
+check "... and says which parameter" grep -q 'parameter \$slot has no value' "$tmp/param.err"
+
 xendm_run "$scripts/log-dirty.gs" -- --log-dirty
 check "DMA shows up in the log-dirty bitmap" test "$mx_status" -eq 0
 calls=$(dm_stat xen.modified_memory_calls)

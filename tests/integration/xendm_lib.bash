@@ -17,7 +17,9 @@ xendm=$build/xendm
 shim=$top/build/shim
 scripts=$top/tests/guest-scripts
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+# Only the test's own shell cleans up: a background job killed before it has exec'd
+# its program is still a copy of this shell and would run the trap too.
+trap 'if [ "$BASHPID" = "$$" ]; then kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"; fi' EXIT
 
 xendm_env() {
     env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" "$@"

@@ -252,6 +252,11 @@ void mxc_check_irq(uint32_t domid)
     CHECK(xendevicemodel_set_pci_intx_level(dmod, domid, 0, 0, 3, 4, 1) == -1 &&
           errno == EINVAL);
     CHECK(xendevicemodel_inject_msi(dmod, domid, 0xfee00000, 0x4041) == 0);
+    /* one-way calls: what Xen refuses is still refused, at once */
+    CHECK(xendevicemodel_set_isa_irq_level(dmod, domid, 4, 2) == -1 && errno == EINVAL);
+    CHECK(xendevicemodel_set_pci_intx_level(dmod, domid, 0, 1, 3, 0, 1) == -1 &&
+          errno == EINVAL);
+    CHECK(xendevicemodel_inject_msi(dmod, domid + 5, 0xfee00000, 1) == -1 && errno == ESRCH);
     CHECK(xendevicemodel_shutdown(dmod, domid, SHUTDOWN_reboot) == 0);
     xendevicemodel_close(dmod);
 }

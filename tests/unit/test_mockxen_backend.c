@@ -83,13 +83,22 @@ static void memory_irqs_dirty_and_counters(void **state)
     assert_int_equal(mx_backend_ops.irq_level(&f->be, 0, &intx, NULL), 0);
     assert_int_equal(mx_irq_set(f->d, &raise, NULL), 0);
     assert_int_equal(mx_backend_ops.irq_level(&f->be, 0, &intx, NULL), 1);
-    assert_int_equal(mx_backend_ops.wait_irq(&f->be, 0, &intx, 1000000, NULL), 0);
+    GuestMsi taken = { 0 };
+    assert_int_equal(mx_backend_ops.wait_irq(&f->be, 0, &intx, 1000000, &taken, NULL), 0);
     GuestIrq msi = { .kind = GUEST_IRQ_MSI, .match_addr = true, .msi_addr = 0xfee01000 };
-    MxIrqReq inject = { .kind = MX_IRQ_MSI, .msi_addr = 0xfee00000, .level = 1 };
+    MxIrqReq inject = { .kind = MX_IRQ_MSI, .msi_addr = 0xfee00000, .level = 0x4041 };
     assert_int_equal(mx_irq_set(f->d, &inject, NULL), 0);
     err = NULL;
-    assert_int_equal(mx_backend_ops.wait_irq(&f->be, 0, &msi, 1000000, &err), -ETIMEDOUT);
+    assert_int_equal(mx_backend_ops.wait_irq(&f->be, 0, &msi, 1000000, &taken, &err),
+                     -ETIMEDOUT);
     error_free(err);
+    GuestIrq any_msi = { .kind = GUEST_IRQ_MSI };
+    assert_int_equal(mx_backend_ops.irq_level(&f->be, 0, &any_msi, NULL), 1);   /* queued */
+    assert_int_equal(mx_backend_ops.irq_level(&f->be, 0, &msi, NULL), 0);       /* no match */
+    assert_int_equal(mx_backend_ops.wait_irq(&f->be, 0, &any_msi, 1000000, &taken, NULL), 0);
+    assert_int_equal(taken.addr, 0xfee00000);
+    assert_int_equal(taken.data, 0x4041);
+    assert_int_equal(mx_backend_ops.irq_level(&f->be, 0, &any_msi, NULL), 0);   /* taken */
 
     unsigned long bm[1] = { 0 };
     assert_int_equal(mx_backend_ops.log_dirty(&f->be, 0, true, NULL), 0);

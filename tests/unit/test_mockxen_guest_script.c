@@ -16,6 +16,7 @@
 
 #include "tools/mockxen/guest.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 static uint64_t now_ms(void)
 {
@@ -48,6 +49,7 @@ typedef struct Fake {
     bool ioreq_error_silent;        /* ... without setting an Error */
     bool isa_raised[16];
     uint32_t msi_data_raised;
+    uint64_t msi_addr_raised;
     bool msi_pending;
     uint64_t last_timeout_ns;
     GuestIrq last_irq;
@@ -147,8 +149,14 @@ static int fake_mem_write(void *opaque, unsigned vcpu, uint64_t gpa, const void 
     return ret;
 }
 
+static bool fake_msi_matches(const Fake *f, const GuestIrq *irq)
+{
+    return f->msi_pending && (!irq->match_data || irq->msi_data == f->msi_data_raised) &&
+           (!irq->match_addr || irq->msi_addr == f->msi_addr_raised);
+}
+
 static int fake_wait_irq(void *opaque, unsigned vcpu, const GuestIrq *irq,
-                         uint64_t timeout_ns, Error **errp)
+                         uint64_t timeout_ns, GuestMsi *msi, Error **errp)
 {
     Fake *f = opaque;
     pthread_mutex_lock(&f->lock);
@@ -159,9 +167,11 @@ static int fake_wait_irq(void *opaque, unsigned vcpu, const GuestIrq *irq,
     if (irq->kind == GUEST_IRQ_ISA)
         raised = f->isa_raised[irq->isa];
     else if (irq->kind == GUEST_IRQ_MSI)
-        raised = f->msi_pending && (!irq->match_data || irq->msi_data == f->msi_data_raised);
-    if (raised && irq->kind == GUEST_IRQ_MSI)
+        raised = fake_msi_matches(f, irq);
+    if (raised && irq->kind == GUEST_IRQ_MSI) {
         f->msi_pending = false;
+        *msi = (GuestMsi){ .addr = f->msi_addr_raised, .data = f->msi_data_raised };
+    }
     pthread_mutex_unlock(&f->lock);
     if (!raised) {
         error_setg(errp, "no interrupt within %llu ns", (unsigned long long)timeout_ns);
@@ -174,6 +184,8 @@ static int fake_irq_level(void *opaque, unsigned vcpu, const GuestIrq *irq, Erro
 {
     Fake *f = opaque;
     fake_call(f);
+    if (irq->kind == GUEST_IRQ_MSI)
+        return fake_msi_matches(f, irq);
     return irq->kind == GUEST_IRQ_ISA ? f->isa_raised[irq->isa] : 0;
 }
 
@@ -358,7 +370,6 @@ static const struct {
     { "\nrepeat 2 {\n out 0x80 1 0\n", "t.gs:4:1: expected '}', got end of file" },
     { "}", "t.gs:1:1: expected a statement ('}' has no '{')" },
     { "out 0x80 1 99999999999999999999", "t.gs:1:12: number does not fit in 64 bits" },
-    { "expect $never == 1", "t.gs:1:8: variable $never is never set" },
     { "out 0x80 1 1/0", "t.gs:1:12: division by zero" },
     { "vcpu 128 { }", "t.gs:1:6: vcpu id 128 is not below 128" },
     { "vcpu 1 { vcpu 2 { } }", "t.gs:1:10: 'vcpu' blocks cannot be nested" },
@@ -370,7 +381,7 @@ static const struct {
     { "wait-irq msi data 0x100000000", "t.gs:1:10: MSI data is above 32 bits" },
     { "wait-irq intx 0 3 e", "t.gs:1:19: expected a number, $variable or '(', got 'e'" },
     { "wait-irq intx 0 32 a", "INTx needs bus <= 255, device <= 31, pin a-d or 0-3" },
-    { "irq-level msi", "expected 'isa' or 'intx'" },
+    { "irq-level pci", "expected 'isa', 'intx' or 'msi'" },
     { "out 0x80 1 5ms", "unit 'ms' is only allowed in a duration" },
     { "sleep 5 parsecs", "expected end of statement, got 'parsecs'" },
     { "in 0x80 1 $x", "expected end of statement, got $x" },
@@ -395,6 +406,30 @@ static const struct {
       "t.gs:1:12: expression nested too deeply" },
     { "out 0x80 1 0b", "bad character in number" },
     { "include \"/nonexistent/x.gs\"", "t.gs:1:9: include: cannot open /nonexistent/x.gs" },
+    { "break", "t.gs:1:1: 'break' outside a loop" },
+    { "if 1 { break }", "t.gs:1:8: 'break' outside a loop" },
+    { "repeat 2 { }\nbreak", "t.gs:2:1: 'break' outside a loop" },
+    { "repeat 2 { break 1 }", "t.gs:1:18: expected end of statement, got number 0x1" },
+    { "if 1 { }\nelse { }", "t.gs:2:1: 'else' must follow the '}' of an 'if' on the same line" },
+    { "else { }", "t.gs:1:1: 'else' must follow" },
+    { "if 1 out 0x80 1 0", "t.gs:1:6: expected '{', got 'out'" },
+    { "if { }", "t.gs:1:4: expected a number, $variable or '('" },
+    { "if 1 { } else out 0x80 1 0", "t.gs:1:15: expected '{', got 'out'" },
+    { "if 1 { } else if { }", "t.gs:1:18: expected a number" },
+    { "while 1 max 3 max 4 { }", "t.gs:1:15: expected '{', got 'max'" },
+    { "while 1 timeout { }", "t.gs:1:17: expected a number" },
+    { "while 1", "t.gs:1:8: expected '{', got end of file" },
+    { "while 1 { ", "t.gs:1:11: expected '}', got end of file" },
+    { "if 1 { vcpu 1 { } }", "t.gs:1:8: 'vcpu' blocks cannot be nested" },
+    { "param 5", "t.gs:1:7: expected a $variable after 'param'" },
+    { "param $a\nparam $a = 2", "t.gs:2:7: parameter $a is declared twice" },
+    { "param $a = $b", "t.gs:1:12: a parameter's default must be a constant" },
+    { "param $a 5", "t.gs:1:10: expected end of statement" },
+    { "repeat 1 { param $a }", "t.gs:1:12: 'param' belongs outside blocks" },
+    { "vcpu 1 { param $a }", "t.gs:1:10: 'param' belongs outside blocks" },
+    { "wait-irq isa 4 -> $x", "t.gs:1:16: only 'wait-irq msi' has a value" },
+    { "wait-irq msi -> $d,", "expected a $variable after '->'" },
+    { "irq-level msi -> $d, $a", "expected end of statement, got ','" },
 };
 
 static void parse_errors_have_positions(void **state)
@@ -436,9 +471,34 @@ static void parse_limits(void **state)
         strcat(text, "repeat 1 {\n");
     Error *err = NULL;
     assert_null(guest_script_parse("t.gs", text, strlen(text), &err));
-    assert_non_null(strstr(error_get_pretty(err), "loops nested deeper than 16"));
+    assert_non_null(strstr(error_get_pretty(err), "blocks nested deeper than 16"));
     error_free(err);
     err = NULL;
+
+    /* ifs and whiles count too; exactly GUEST_MAX_NESTING blocks are fine */
+    text[0] = '\0';
+    for (int i = 0; i < GUEST_MAX_NESTING; i++)
+        strcat(text, i & 1 ? "if 1 {\n" : "while 0 {\n");
+    for (int i = 0; i < GUEST_MAX_NESTING; i++)
+        strcat(text, "}\n");
+    guest_script_free(parse_ok(text));
+    text[0] = '\0';
+    for (int i = 0; i <= GUEST_MAX_NESTING; i++)
+        strcat(text, i & 1 ? "if 1 {\n" : "while 0 {\n");
+    assert_null(guest_script_parse("t.gs", text, strlen(text), &err));
+    assert_non_null(strstr(error_get_pretty(err), "blocks nested deeper than 16"));
+    error_free(err);
+    err = NULL;
+
+    /* a long else-if chain is not nesting */
+    strcpy(text, "$x = 59\nif $x == 0 { }");
+    for (int i = 1; i < 60; i++)
+        sprintf(text + strlen(text), " else if $x == %d { out 0x80 1 %d }", i, i);
+    Fake *f = fake_new();
+    run_ok(f, text);
+    assert_int_equal(f->nlog, 1);
+    assert_int_equal(f->log[0].req.data, 59);
+    fake_free(f);
 
     /* parentheses beyond the evaluation stack */
     memset(text, 0, sizeof(text));
@@ -825,6 +885,189 @@ static void log_dirty_and_counters(void **state)
     fake_free(f);
 }
 
+/* ---- control flow: if, while, break ------------------------------------------------ */
+
+/* The ioreqs sent were exactly n, with these data values. */
+static void assert_logged_data(const Fake *f, const uint64_t *want, unsigned n)
+{
+    assert_int_equal(f->nlog, n);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(f->log[i].req.data, want[i]);
+}
+
+static void if_else_chains(void **state)
+{
+    Fake *f = fake_new();
+    run_ok(f, "repeat 4 as $i {\n"
+              "    if $i == 0 { out 0x80 1 10 } else if $i & 1 == 1 { out 0x80 1 11 }"
+              " else { out 0x80 1 12 }\n"
+              "}\n"
+              "if 0 { out 0x80 1 13 }\n"
+              "if 7 > 3 {\n"
+              "    out 0x80 1 14\n"
+              "} else {\n"
+              "    out 0x80 1 15\n"
+              "}\n");
+    static const uint64_t want[] = { 10, 11, 12, 11, 14 };
+    assert_logged_data(f, want, ARRAY_SIZE(want));
+    fake_free(f);
+}
+
+static void while_loops_and_bounds(void **state)
+{
+    Fake *f = fake_new();
+    run_ok(f, "$n = 0\n"
+              "while $n < 5 { out 0x80 1 $n; $n = $n + 1 }\n"
+              "while 0 max 0 { fail \"never runs\" }\n"
+              "expect $n == 5\n");
+    assert_int_equal(f->nlog, 5);
+    assert_int_equal(f->log[4].req.data, 4);
+
+    /* A condition that stays true hits the bound and says so. */
+    run_fails(f, "$x = 1\nwhile $x == 1 max 3 { out 0x80 1 0 }", ETIMEDOUT,
+              "t.gs:2: vcpu 0: while $x == 1 max 3: condition still true after 3 "
+              "iterations (max 3)");
+    uint64_t start = now_ms();
+    run_fails(f, "while 1 timeout 20ms { sleep 1ms }", ETIMEDOUT,
+              "t.gs:1: vcpu 0: while 1 timeout 20ms: condition still true after ");
+    assert_true(now_ms() - start < 5000);
+    run_fails(f, "while 1 max 1000000000 timeout 5 ms { }", ETIMEDOUT, "(timeout 5.000 ms)");
+
+    /* The bounds start again each time the loop is entered. */
+    run_ok(f, "repeat 3 { $k = 0\n while $k < 2 max 2 { $k = $k + 1 } }");
+    GuestScript *s = parse_ok("while 1 { }");
+    assert_int_equal(s->programs[0].insns[1].timeout_ns.value,
+                     GUEST_DEFAULT_WHILE_TIMEOUT_NS);
+    guest_script_free(s);
+    fake_free(f);
+}
+
+static void break_leaves_the_innermost_loop(void **state)
+{
+    Fake *f = fake_new();
+    run_ok(f, "repeat 3 as $i {\n"
+              "    repeat 100 as $j { if $j == 2 { break }\n out 0x80 1 $i * 16 + $j }\n"
+              "    out 0x81 1 $i\n"
+              "}\n"
+              "$n = 0\n"
+              "while 1 { $n = $n + 1; if $n == 4 { break } }\n"
+              "expect $n == 4\n"
+              "time 1000 \"not reported\" { break }\n");
+    static const uint64_t want[] = { 0x00, 0x01, 0, 0x10, 0x11, 1, 0x20, 0x21, 2 };
+    assert_logged_data(f, want, ARRAY_SIZE(want));
+    assert_int_equal(f->time_reports, 0);               /* left early: no report */
+    fake_free(f);
+}
+
+/* ---- parameters --------------------------------------------------------------------- */
+
+static int run_with_params(Fake *f, const char *text, const char *const *assignments,
+                           unsigned n, Error **errp)
+{
+    GuestScript *s = parse_ok(text);
+    int ret = 0;
+    for (unsigned i = 0; !ret && i < n; i++)
+        ret = guest_script_set_param_text(s, assignments[i], errp);
+    if (!ret)
+        ret = guest_run(s, &fake_ops, f, errp);
+    guest_script_free(s);
+    return ret;
+}
+
+static void params_from_outside(void **state)
+{
+    Fake *f = fake_new();
+    Error *err = NULL;
+    const char *given[] = { "port=0x80", "n=3", "flags=0b1_0000_0001" };
+    static const char script[] =
+        "param $n\n"
+        "param $step = 2 * 8\n"
+        "param $flags                   # declared: the script also assigns it\n"
+        "vcpu 0 { repeat $n as $i { out $port 1 $i * $step } }\n"
+        "vcpu 1 { expect $flags == 0x101; $flags = 0; expect $flags == 0 }\n";
+    assert_int_equal(run_with_params(f, script, given, 3, &err), 0);
+    assert_int_equal(f->nlog, 3);
+    assert_int_equal(f->log[2].req.addr, 0x80);
+    assert_int_equal(f->log[2].req.data, 32);
+
+    /* A default can be overridden (and a script may assign its parameters). */
+    const char *step[] = { "step=1", "n=2", "port=0x84", "flags=0x101" };
+    f->nlog = 0;
+    assert_int_equal(run_with_params(f, script, step, 4, &err), 0);
+    assert_int_equal(f->nlog, 2);
+    assert_int_equal(f->log[1].req.addr, 0x84);
+    assert_int_equal(f->log[1].req.data, 1);
+
+    /* A parameter without a value is an error before any vCPU runs. */
+    f->nlog = 0;
+    assert_int_equal(run_with_params(f, script, given, 1, &err), -EINVAL);
+    assert_string_equal(error_get_pretty(err),
+                        "t.gs:1:7: parameter $n has no value: give it with --param n=VALUE "
+                        "or a default (param $n = VALUE)");
+    error_free(err);
+    err = NULL;
+    assert_int_equal(run_with_params(f, "expect $never == 1", NULL, 0, &err), -EINVAL);
+    assert_string_equal(error_get_pretty(err),
+                        "t.gs:1:8: $never is read but never set: give it with --param "
+                        "never=VALUE or set it in the script");
+    error_free(err);
+    assert_int_equal(f->nlog, 0);
+    fake_free(f);
+}
+
+static void param_errors(void **state)
+{
+    static const struct { const char *script, *assignment, *message; } cases[] = {
+        { "param $a = 1", "b=2", "the script has no parameter $b" },
+        { "$a = 1\nexpect $a", "a=2", "the script has no parameter $a" },
+        { "param $a", "a", "'a' is not NAME=VALUE" },
+        { "param $a", "=1", "'=1' is not NAME=VALUE" },
+        { "param $a", "a=", "parameter $a: '' is not a number" },
+        { "param $a", "a=-1", "parameter $a: '-1' is not a number" },
+        { "param $a", "a=12abc", "'12abc' is not a number" },
+        { "param $a", "a=1 2", "'1 2' is not a number" },
+        { "param $a", "a=5ms", "'5ms' is not a number" },
+        { "param $a", "a=0x1_0000_0000_0000_0000", "is not a number" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        GuestScript *s = parse_ok(cases[i].script);
+        Error *err = NULL;
+        assert_int_not_equal(guest_script_set_param_text(s, cases[i].assignment, &err), 0);
+        if (!strstr(error_get_pretty(err), cases[i].message))
+            fail_msg("'%s': message '%s' lacks '%s'", cases[i].assignment,
+                     error_get_pretty(err), cases[i].message);
+        error_free(err);
+        guest_script_free(s);
+    }
+    GuestScript *s = parse_ok("param $a");
+    Error *err = NULL;
+    assert_int_equal(guest_script_set_param(s, "a", 1, NULL), 0);
+    assert_int_equal(guest_script_set_param(s, "a", 2, &err), -EEXIST);
+    assert_string_equal(error_get_pretty(err), "parameter $a is given twice");
+    error_free(err);
+    assert_int_equal(guest_script_check_params(s, NULL), 0);
+    guest_script_free(s);
+}
+
+/* ---- MSIs ------------------------------------------------------------------------ */
+
+static void msi_data_and_address_are_readable(void **state)
+{
+    Fake *f = fake_new();
+    f->msi_pending = true;
+    f->msi_addr_raised = 0xfee01000;
+    f->msi_data_raised = 0x4041;
+    run_ok(f, "irq-level msi == 1\nirq-level msi data 0x4042 == 0\n"
+              "wait-irq msi timeout 10ms -> $d, $a\n"
+              "expect $d == 0x4041\nexpect $a == 0xfee01000\n"
+              "irq-level msi == 0\n");
+    f->msi_pending = true;
+    run_ok(f, "wait-irq msi addr 0xfee01000 == 0x4041");
+    f->msi_pending = true;
+    run_fails(f, "wait-irq msi -> $d == 0x4042", EPROTO, "expected == 0x4042, got 0x4041");
+    fake_free(f);
+}
+
 /* ---- backend failures ------------------------------------------------------------- */
 
 static void backend_errors_carry_errno(void **state)
@@ -1002,7 +1245,8 @@ static const char *const fuzz_words[] = {
     "size=", "dir=read", "$a", "$b", "$a =", "0", "1", "4", "8", "0x3f8", "0xffffffff",
     "-1", "10ms", "1s", "\"s\"", "'c'", "{", "}", "(", ")", "->", "==", "!=", "<", ">=",
     "+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^", "~", "!", ",", ";", "\n", "#",
-    "modified_memory", "a", "include",
+    "modified_memory", "a", "include", "if", "else", "else if", "while", "break", "max",
+    "param", "param $a", "param $b = 1", "$c", "} else {",
 };
 
 /* Raises *stop once the current run passes its deadline (scripts that loop without
@@ -1109,6 +1353,12 @@ int main(void)
         cmocka_unit_test(result_tail_in_either_order),
         cmocka_unit_test(wait_irq_forms),
         cmocka_unit_test(log_dirty_and_counters),
+        cmocka_unit_test(if_else_chains),
+        cmocka_unit_test(while_loops_and_bounds),
+        cmocka_unit_test(break_leaves_the_innermost_loop),
+        cmocka_unit_test(params_from_outside),
+        cmocka_unit_test(param_errors),
+        cmocka_unit_test(msi_data_and_address_are_readable),
         cmocka_unit_test(backend_errors_carry_errno),
         cmocka_unit_test(vcpus_run_concurrently),
         cmocka_unit_test(failing_vcpu_stops_the_others),

@@ -13,6 +13,7 @@
 
 #include "tools/mockxen/mockxen.h"
 #include "tools/mockxen/stats.h"
+#include "util/macros.h"
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/hvm_op.h>
 
@@ -298,17 +299,46 @@ static void interrupts_are_recorded(void **state)
     assert_int_equal(mx_irq_set(f->d, &isa, NULL), 0);
     assert_int_equal(mx_irq_set(f->d, &bad, NULL), -EINVAL);
     assert_int_equal(mx_irq_set(f->d, &intx, NULL), 0);
-    assert_int_equal(mx_irq_level(f->d, MX_IRQ_ISA, 4), 1);
-    assert_int_equal(mx_irq_level(f->d, MX_IRQ_ISA, 5), 0);
-    assert_int_equal(mx_irq_level(f->d, MX_IRQ_INTX, intx.line), 1);
     MxIrqMatch want_isa = { .kind = MX_IRQ_ISA, .line = 4 };
-    assert_int_equal(mx_irq_wait(f->d, &want_isa, 1000000, NULL), 0);
+    MxIrqMatch isa5 = { .kind = MX_IRQ_ISA, .line = 5 };
+    MxIrqMatch want_intx = { .kind = MX_IRQ_INTX, .line = intx.line };
+    assert_int_equal(mx_irq_level(f->d, &want_isa), 1);
+    assert_int_equal(mx_irq_level(f->d, &isa5), 0);
+    assert_int_equal(mx_irq_level(f->d, &want_intx), 1);
+    assert_int_equal(mx_irq_wait(f->d, &want_isa, 1000000, NULL, NULL), 0);
     MxIrqMatch want_msi = { .kind = MX_IRQ_MSI, .match_data = true, .msi_data = 0x41 };
     MxIrqMatch other_msi = { .kind = MX_IRQ_MSI, .match_data = true, .msi_data = 0x42 };
     assert_int_equal(mx_irq_set(f->d, &msi, NULL), 0);
-    assert_int_equal(mx_irq_wait(f->d, &other_msi, 1000000, NULL), -ETIMEDOUT);
-    assert_int_equal(mx_irq_wait(f->d, &want_msi, 1000000, NULL), 0);
-    assert_int_equal(mx_irq_wait(f->d, &want_msi, 1000000, NULL), -ETIMEDOUT); /* consumed */
+    assert_int_equal(mx_irq_level(f->d, &want_msi), 1);
+    assert_int_equal(mx_irq_wait(f->d, &other_msi, 1000000, NULL, NULL), -ETIMEDOUT);
+    MxMsi taken = { 0 };
+    assert_int_equal(mx_irq_wait(f->d, &want_msi, 1000000, &taken, NULL), 0);
+    assert_int_equal(taken.addr, 0xfee00000);
+    assert_int_equal(taken.data, 0x41);
+    assert_int_equal(mx_irq_wait(f->d, &want_msi, 1000000, NULL, NULL), -ETIMEDOUT); /* taken */
+    assert_int_equal(mx_irq_level(f->d, &want_msi), 0);
+}
+
+/* Xen's dm_op refuses a level other than 0/1 and INTx off segment 0 bus 0. */
+static void interrupts_are_checked_like_xen(void **state)
+{
+    Fixture *f = *state;
+    static const MxIrqReq refused[] = {
+        { .kind = MX_IRQ_ISA, .line = 4, .level = 2 },
+        { .kind = MX_IRQ_INTX, .line = XEN_DMOP_PCI_SBDF(0, 1, 3, 0), .level = 1 },
+        { .kind = MX_IRQ_INTX, .line = XEN_DMOP_PCI_SBDF(1, 0, 3, 0), .level = 1 },
+        { .kind = MX_IRQ_INTX, .line = XEN_DMOP_PCI_SBDF(0, 0, 3, 4), .level = 1 },
+        { .kind = 7, .line = 0, .level = 1 },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+        Error *err = NULL;
+        assert_int_equal(mx_irq_set(f->d, &refused[i], &err), -EINVAL);
+        error_free(err);
+    }
+    MxIrqMatch isa4 = { .kind = MX_IRQ_ISA, .line = 4 };
+    MxIrqMatch bus1 = { .kind = MX_IRQ_INTX, .line = XEN_DMOP_PCI_SBDF(0, 1, 3, 0) };
+    assert_int_equal(mx_irq_level(f->d, &isa4), 0);
+    assert_int_equal(mx_irq_level(f->d, &bus1), 0);
 }
 
 int main(void)
@@ -323,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(buffered_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(events_mask_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupts_are_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupts_are_checked_like_xen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

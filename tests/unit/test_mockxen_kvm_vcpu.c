@@ -73,6 +73,21 @@ static const uint8_t backwards_guest[] = {
     0xef,                                           /* out %eax, (%dx) */
 };
 
+/* Reads the MSI port twice, sending each answer out to ports 0x84 and 0x88; exit 0. */
+static const uint8_t msi_guest[] = {
+    0x66, 0xba, 0x03, 0x05,                         /* mov $0x503, %dx */
+    0xed,                                           /* in (%dx), %eax */
+    0x66, 0xba, 0x84, 0x00,                         /* mov $0x84, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+    0x66, 0xba, 0x03, 0x05,                         /* mov $0x503, %dx */
+    0xed,                                           /* in (%dx), %eax */
+    0x66, 0xba, 0x88, 0x00,                         /* mov $0x88, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+    0x31, 0xc0,                                     /* xor %eax, %eax */
+    0x66, 0xba, 0x01, 0x05,                         /* mov $0x501, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+};
+
 typedef struct Fake {
     MxDomain *d;
     MxKvmGuest *g;
@@ -81,6 +96,8 @@ typedef struct Fake {
     unsigned nreqs;
     const char *timed_name;
     uint64_t timed_iterations;
+    unsigned msis;                  /* MSIs the fake device model has injected */
+    unsigned msi_waits;
 } Fake;
 
 /* The fake device model: records, answers reads, and for a string read DMAs element i
@@ -112,8 +129,25 @@ static void fake_report_time(void *opaque, unsigned vcpu, const char *name, cons
     f->timed_iterations = iterations;
 }
 
+/* Any-MSI waits only: each takes one of f->msis (data 0x4040 + its number). */
+static int fake_wait_irq(void *opaque, unsigned vcpu, const GuestIrq *irq,
+                         uint64_t timeout_ns, GuestMsi *msi, Error **errp)
+{
+    Fake *f = opaque;
+    assert_int_equal(irq->kind, GUEST_IRQ_MSI);
+    assert_false(irq->match_data || irq->match_addr);
+    assert_int_equal(timeout_ns, GUEST_DEFAULT_IRQ_TIMEOUT_NS);
+    if (f->msi_waits == f->msis) {
+        error_setg(errp, "no MSI");
+        return -ETIMEDOUT;
+    }
+    *msi = (GuestMsi){ .addr = 0xfee00000, .data = 0x4040 + f->msi_waits++ };
+    return 0;
+}
+
 static const GuestBackendOps fake_ops = {
     .ioreq = fake_ioreq,
+    .wait_irq = fake_wait_irq,
     .report_time = fake_report_time,
 };
 
@@ -259,6 +293,22 @@ static void test_nonzero_exit_status_fails(void **state)
     error_free(err);
 }
 
+/* The MSI port: a read takes the next MSI and gives its data, all ones if none came. */
+static void test_msi_port(void **state)
+{
+    Fake *f = *state;
+    create_or_skip(f);
+    write_image(f, msi_guest, sizeof(msi_guest));
+    assert_int_equal(mx_kvm_guest_load_image(f->g, f->image_path, NULL), 0);
+    f->msis = 1;
+    Error *err = NULL;
+    if (mx_kvm_guest_run(f->g, f->d, &fake_ops, f, &err))
+        fail_msg("%s", error_get_pretty(err));
+    assert_int_equal(f->nreqs, 2);                      /* the MSI port is mockxen's */
+    assert_req(&f->reqs[0], IOREQ_TYPE_PIO, IOREQ_WRITE, 0x84, 4, 0x4040);
+    assert_req(&f->reqs[1], IOREQ_TYPE_PIO, IOREQ_WRITE, 0x88, 4, 0xffffffff);
+}
+
 static void test_halt_fails_with_rip(void **state)
 {
     Fake *f = *state;
@@ -328,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_string_read_backwards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_buffer_outside_ram_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonzero_exit_status_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msi_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_halt_fails_with_rip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_images_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_too_small, setup, teardown),

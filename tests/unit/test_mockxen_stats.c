@@ -16,6 +16,7 @@
 #include "tools/mockxen/sockserver.h"
 #include "tools/mockxen/stats.h"
 #include "tools/mockxen/wire.h"
+#include "util/macros.h"
 
 static void kinds_are_named_and_found(void **state)
 {
@@ -155,6 +156,46 @@ static MxReplyHdr call(int fd, uint32_t op, const void *req, uint32_t len, void 
     return rep;
 }
 
+/* One-way messages get no reply, whether they succeed or fail; the next request's reply
+ * is its own. */
+static void server_takes_one_way_messages(void **state)
+{
+    ServerFixture *f = *state;
+    int fd = connect_to(f->path);
+    uint8_t buf[256];
+    MxHello hello = { .version = 1, .library = "xendevicemodel" };   /* an older shim */
+    MxReplyHdr rep = call(fd, MX_OP_HELLO, &hello, sizeof(hello), buf, sizeof(buf));
+    assert_int_equal(rep.err, EPROTO);
+    hello.version = MX_PROTO_VERSION;
+    rep = call(fd, MX_OP_HELLO, &hello, sizeof(hello), buf, sizeof(buf));
+    MxHelloReply hello_rep;
+    memcpy(&hello_rep, buf, sizeof(hello_rep));
+    assert_int_equal(hello_rep.domid, 2);                   /* the shim checks domids */
+    uint64_t done = f->d->oneway_done;
+    MxIrqReq irqs[] = {
+        { .domid = 2, .kind = MX_IRQ_ISA, .line = 6, .level = 1 },
+        { .domid = 2, .kind = MX_IRQ_ISA, .line = 99, .level = 1 },     /* refused */
+        { .domid = 9, .kind = MX_IRQ_ISA, .line = 5, .level = 1 },      /* refused */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(irqs); i++) {          /* counted, then sent */
+        __atomic_add_fetch(&f->stats.page->oneway_sent, 1, __ATOMIC_SEQ_CST);
+        MxMsgHdr hdr = { .op = MX_OP_IRQ | MX_MSG_ONEWAY, .len = sizeof(irqs[i]) };
+        assert_int_equal(mx_wire_send(fd, &hdr, sizeof(hdr), &irqs[i], sizeof(irqs[i]),
+                                      NULL, 0), 0);
+    }
+    MxDomainReq dreq = { .domid = 2 };
+    rep = call(fd, MX_OP_DOMAIN_INFO, &dreq, sizeof(dreq), buf, sizeof(buf));
+    assert_int_equal(rep.ret, 1);
+    assert_int_equal(rep.len, sizeof(MxDomainInfo));
+    assert_int_equal(f->d->oneway_done, done + 3);
+    assert_false(mx_oneway_behind(f->d));
+    MxIrqMatch isa6 = { .kind = MX_IRQ_ISA, .line = 6 };
+    MxIrqMatch isa5 = { .kind = MX_IRQ_ISA, .line = 5 };
+    assert_int_equal(mx_irq_level(f->d, &isa6), 1);
+    assert_int_equal(mx_irq_level(f->d, &isa5), 0);
+    close(fd);
+}
+
 static void server_answers_requests(void **state)
 {
     ServerFixture *f = *state;
@@ -233,6 +274,8 @@ int main(void)
         cmocka_unit_test(kinds_are_named_and_found),
         cmocka_unit_test(faults_are_parsed_and_applied),
         cmocka_unit_test(wire_carries_descriptors),
+        cmocka_unit_test_setup_teardown(server_takes_one_way_messages, server_setup,
+                                        server_teardown),
         cmocka_unit_test_setup_teardown(server_answers_requests, server_setup, server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
 
 #include <xen/hvm/dm_op.h>
 
+/* The guest sees an ioreq complete only with the one-way messages (interrupts) the
+ * device model sent while handling it: on Xen those hypercalls were done by then. */
 static int be_ioreq(void *opaque, unsigned vcpu, ioreq_t *req, unsigned flags, Error **errp)
 {
     MxBackend *be = opaque;
@@ -13,7 +15,9 @@ static int be_ioreq(void *opaque, unsigned vcpu, ioreq_t *req, unsigned flags, E
     if (!raw && req->addr >= be->buffered_start && req->addr <= be->buffered_end &&
         mx_ioreq_send_buffered(be->d, req))
         return 0;
-    return mx_ioreq_send(be->d, vcpu, req, raw, be->ioreq_timeout_ms, errp);
+    int rc = mx_ioreq_send(be->d, vcpu, req, raw, be->ioreq_timeout_ms, errp);
+    mx_oneway_sync(be->d);
+    return rc;
 }
 
 static int be_mem_read(void *opaque, unsigned vcpu, uint64_t gpa, void *buf, size_t len,
@@ -52,18 +56,22 @@ static MxIrqMatch irq_match(const GuestIrq *irq)
 }
 
 static int be_wait_irq(void *opaque, unsigned vcpu, const GuestIrq *irq, uint64_t timeout_ns,
-                       Error **errp)
+                       GuestMsi *msi, Error **errp)
 {
     MxBackend *be = opaque;
     MxIrqMatch m = irq_match(irq);
-    return mx_irq_wait(be->d, &m, timeout_ns, errp);
+    MxMsi taken = { 0 };
+    int rc = mx_irq_wait(be->d, &m, timeout_ns, &taken, errp);
+    *msi = (GuestMsi){ .addr = taken.addr, .data = taken.data };
+    return rc;
 }
 
 static int be_irq_level(void *opaque, unsigned vcpu, const GuestIrq *irq, Error **errp)
 {
     MxBackend *be = opaque;
     MxIrqMatch m = irq_match(irq);
-    return mx_irq_level(be->d, m.kind, m.line);
+    mx_oneway_sync(be->d);
+    return mx_irq_level(be->d, &m);
 }
 
 static int be_log_dirty(void *opaque, unsigned vcpu, bool enable, Error **errp)

@@ -113,6 +113,7 @@ MxDomain *mx_domain_create(const MxDomainConfig *cfg, MxStatsPage *stats, Error 
     d->stats = stats;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->irq_cond, NULL);
+    pthread_cond_init(&d->oneway_cond, NULL);
     d->params[HVM_PARAM_IOREQ_SERVER_PFN] = d->special_gfn;
     d->params[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = MX_SPECIAL_FRAMES;
 
@@ -153,6 +154,7 @@ void mx_domain_destroy(MxDomain *d)
     free(d->dirty);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->irq_cond);
+    pthread_cond_destroy(&d->oneway_cond);
     free(d);
 }
 

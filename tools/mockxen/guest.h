@@ -11,8 +11,9 @@
  * daemon implements and which are called concurrently from several vCPU threads (each
  * call carries the vCPU id).
  *
- * Ownership: a GuestScript owns its instructions, strings and file names; it is
- * immutable after parsing, so several threads may run it at once; free it with
+ * Ownership: a GuestScript owns its instructions, strings and file names. Its parameters
+ * are given values (guest_script_set_param) after parsing; from the first run on it is
+ * immutable, so several threads may run it at once; free it with
  * guest_script_free() after every run using it has returned. Errors come back as
  * 0/-errno plus an Error (util/error.h) whose message carries file:line[:col]:
  *   - parse errors:        NULL from the parser, "file:line:col: message";
@@ -36,9 +37,10 @@
 
 #define GUEST_MAX_VCPUS      128   /* vcpu ids are 0 .. GUEST_MAX_VCPUS-1 */
 #define GUEST_MAX_VARS       64    /* distinct $variables per script */
-#define GUEST_MAX_NESTING    16    /* nested repeat/time blocks */
+#define GUEST_MAX_NESTING    16    /* nested blocks: repeat/time/while/if */
 #define GUEST_MAX_INCLUDE    8     /* include depth */
-#define GUEST_DEFAULT_IRQ_TIMEOUT_NS 1000000000ull  /* wait-irq without `timeout` */
+#define GUEST_DEFAULT_IRQ_TIMEOUT_NS 1000000000ull    /* wait-irq without `timeout` */
+#define GUEST_DEFAULT_WHILE_TIMEOUT_NS 10000000000ull /* while without `timeout` */
 
 /* ---- backend interface (implemented by the mockxen daemon) ---------------------------- */
 
@@ -58,6 +60,12 @@ typedef struct GuestIrq {
     uint32_t msi_data;
     uint64_t msi_addr;
 } GuestIrq;
+
+/* An MSI as the device model injected it (xendevicemodel_inject_msi). */
+typedef struct GuestMsi {
+    uint64_t addr;
+    uint32_t data;
+} GuestMsi;
 
 /* Flags for GuestBackendOps.ioreq. */
 #define GUEST_IOREQ_RAW  (1u << 0)  /* hostile-input form: send every field exactly as
@@ -89,12 +97,15 @@ typedef struct GuestBackendOps {
 
     /*
      * Block until `irq` is raised by the device model (ISA/INTx: the line is or goes
-     * high; MSI: a matching MSI is injected — each wait consumes one such MSI) or
-     * timeout_ns passes (-ETIMEDOUT).
+     * high; MSI: a matching MSI is injected — each wait consumes one such MSI, oldest
+     * first, and stores it in *msi) or timeout_ns passes (-ETIMEDOUT).
      */
     int (*wait_irq)(void *opaque, unsigned vcpu, const GuestIrq *irq, uint64_t timeout_ns,
-                    Error **errp);
-    /* Current level (0/1) of an ISA or INTx line; MSI is never asked. */
+                    GuestMsi *msi, Error **errp);
+    /*
+     * ISA/INTx: the current level (0/1) of the line. MSI: how many matching MSIs are
+     * queued (injected and not yet consumed by a wait).
+     */
     int (*irq_level)(void *opaque, unsigned vcpu, const GuestIrq *irq, Error **errp);
 
     /* Turn log-dirty mode on or off for the domain. */
@@ -158,6 +169,7 @@ enum GuestCmp { GCMP_NONE, GCMP_EQ, GCMP_NE, GCMP_LT, GCMP_LE, GCMP_GT, GCMP_GE 
 /* The optional tail of every statement that produces a value: `-> $v` and `CMP expr`. */
 typedef struct GuestResult {
     int16_t store_var;          /* variable slot, or -1 */
+    int16_t store_addr;         /* wait-irq msi `-> $data, $addr`: the address, or -1 */
     uint8_t cmp;                /* enum GuestCmp */
     GuestExpr expect;
 } GuestResult;
@@ -174,10 +186,15 @@ enum GuestOp {
     GOP_COUNT,
     GOP_ECHO,
     GOP_SLEEP,
+    GOP_FAIL,           /* fail "msg": end this vCPU with a failed expectation */
+    /* control flow: these set the next instruction themselves */
     GOP_LOOP_BEGIN,     /* repeat/time: evaluate count; 0 iterations jumps to `target` */
     GOP_LOOP_END,       /* next iteration jumps back to `target`; `time` reports */
+    GOP_WHILE_INIT,     /* while: start the loop's bounds (iterations, clock) */
+    GOP_WHILE_TEST,     /* while: `value` false jumps to `target`; a bound hit fails */
+    GOP_BRANCH,         /* if: `value` false jumps to `target` */
+    GOP_JUMP,           /* jump to `target` (else, break, the end of a while body) */
     GOP_DONE,           /* done/exit: end this vCPU successfully */
-    GOP_FAIL,           /* fail "msg": end this vCPU with a failed expectation */
 };
 
 /* One piece of an `echo` line: a literal string or an expression printed in hex. */
@@ -203,22 +220,22 @@ typedef struct GuestInsn {
     bool df;                    /* rep-*: direction flag */
     bool rep;                   /* rep-*: data_is_ptr = 1, `buf` is the guest buffer */
     bool timed;                 /* loop: `time` rather than `repeat` */
-    uint8_t depth;              /* loop: nesting slot */
+    uint8_t depth;              /* repeat/time/while: the loop's state slot */
     int16_t loop_var;           /* loop: `as $i` variable slot, or -1 */
     uint16_t file;              /* index into GuestScript.files */
     uint32_t line;
-    uint32_t target;            /* loop: jump target (instruction index) */
+    uint32_t target;            /* control flow: jump target (instruction index) */
     const char *src;            /* the statement's text, for messages (not NUL-terminated) */
     uint32_t src_len;
 
     GuestExpr addr;             /* port, MMIO address, gpa, first pfn; loop: iterations;
                                    irq: ISA irq, INTx bus, MSI address */
     GuestExpr value;            /* value written, fill/compare byte; set/expect: the value;
-                                   irq: INTx device, MSI data */
+                                   irq: INTx device, MSI data; while/if: the condition */
     GuestExpr count;            /* rep count; fill/compare length; dirty: number of pfns;
-                                   irq: INTx pin */
+                                   irq: INTx pin; while: `max` iterations (or absent) */
     GuestExpr buf;              /* rep: guest buffer gpa; compare-mem: second gpa */
-    GuestExpr timeout_ns;       /* wait-irq timeout; sleep duration */
+    GuestExpr timeout_ns;       /* wait-irq and while timeout; sleep duration */
     GuestExpr raw[GRAW_NFIELDS];
     GuestResult result;
     GuestIrq irq;               /* wait-irq/irq-level: kind and MSI match flags; the
@@ -235,9 +252,26 @@ typedef struct GuestProgram {
     uint32_t ninsns;
 } GuestProgram;
 
+/*
+ * A parameter: a variable every vCPU starts with, set from outside the script
+ * (`mockxen --param name=value`) or from its `param $name = default`. A variable the
+ * script reads but never assigns is a parameter without a default.
+ */
+typedef struct GuestParam {
+    int16_t var;                /* variable slot */
+    bool has_value;             /* a default or a value was given */
+    bool given;                 /* set by guest_script_set_param() */
+    bool declared;              /* `param $name` in the script (else: read, never set) */
+    uint64_t value;
+    uint16_t file;              /* where it is declared, or first read */
+    uint32_t line, col;
+} GuestParam;
+
 typedef struct GuestScript {
     GuestProgram *programs;     /* one per vCPU that has statements, sorted by vcpu id */
     unsigned nprograms;
+    GuestParam *params;         /* in order of declaration (implicit ones last) */
+    unsigned nparams;
     char **files;               /* file names (main script first, then includes) */
     unsigned nfiles;
     char **vars;                /* variable names without '$', slot = index */
@@ -265,9 +299,24 @@ void guest_script_free(GuestScript *script);
 unsigned guest_script_nr_vcpus(const GuestScript *script);
 
 /*
+ * Parameters: call before running the script (not while it runs). `name` is without
+ * '$'. -ENOENT if the script has no parameter `name`, -EEXIST if it was given already.
+ */
+int guest_script_set_param(GuestScript *script, const char *name, uint64_t value,
+                           Error **errp);
+/* The same from "name=value" text, the value written as an integer in a script
+ * (decimal, 0x hex, 0b binary, '_' separators). -EINVAL for malformed text. */
+int guest_script_set_param_text(GuestScript *script, const char *assignment, Error **errp);
+/* 0 if every parameter has a value (given or default); otherwise -EINVAL naming the
+ * first one that has none, where the script declares or reads it. */
+int guest_script_check_params(const GuestScript *script, Error **errp);
+
+/*
  * Run every vCPU program concurrently, one thread each, and wait for all of them.
  * When one vCPU fails the others stop at their next statement. Returns 0 if all held;
  * otherwise the first failure's -errno and message (further failures are logged).
+ * A parameter without a value fails the run before any vCPU starts
+ * (guest_script_check_params).
  */
 int guest_run(const GuestScript *script, const GuestBackendOps *ops, void *opaque,
               Error **errp);

@@ -73,7 +73,7 @@ static int parse_primary(ExprParser *p)
                                    GUEST_MAX_VARS);
         if (!p->ctx->var_used[slot]) {
             p->ctx->var_used[slot] = true;
-            p->ctx->var_use_file[slot] = p->lx->file;
+            p->ctx->var_use_file[slot] = p->ctx->file;
             p->ctx->var_use_line[slot] = tok->line;
             p->ctx->var_use_col[slot] = tok->col;
         }

@@ -85,9 +85,11 @@ typedef struct GuestExprCtx {
     GuestScript *script;
     uint32_t steps_cap;
     bool var_set[GUEST_MAX_VARS];       /* assigned somewhere in the script */
+    bool var_param[GUEST_MAX_VARS];     /* declared with `param` */
     bool var_used[GUEST_MAX_VARS];      /* read somewhere; first read at: */
-    const char *var_use_file[GUEST_MAX_VARS];
+    uint16_t var_use_file[GUEST_MAX_VARS];     /* index into script->files */
     uint32_t var_use_line[GUEST_MAX_VARS], var_use_col[GUEST_MAX_VARS];
+    uint16_t file;                      /* the file being parsed (index) */
 } GuestExprCtx;
 
 /*

@@ -1,13 +1,13 @@
 /*
  * tools/mockxen/guest_parse.c — the guest script parser: statements to instructions.
  *
- * Each vCPU gets one flat instruction array; `repeat`/`time` blocks become a
- * LOOP_BEGIN/LOOP_END pair that jump to each other, `vcpu N { }` switches the array
- * statements go to (top-level statements belong to vCPU 0), and `include` parses
- * another file in place. Recursion is bounded by GUEST_MAX_NESTING and
- * GUEST_MAX_INCLUDE, so hostile input cannot exhaust the stack. Statement syntax is
- * documented in GUEST-SCRIPT.md; the handlers of simple statements are in
- * guest_stmt.c.
+ * Each vCPU gets one flat instruction array; `vcpu N { }` switches the array
+ * statements go to (top-level statements belong to vCPU 0), `include` parses another
+ * file in place, and `param` declares a parameter. Recursion is bounded by
+ * GUEST_MAX_NESTING and GUEST_MAX_INCLUDE, so hostile input cannot exhaust the stack.
+ * Statement syntax is documented in GUEST-SCRIPT.md; the handlers of simple statements
+ * are in guest_stmt.c, the control-flow blocks (repeat, time, while, if, break) in
+ * guest_flow.c.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -18,10 +18,9 @@
 
 #include "tools/mockxen/grow.h"
 #include "tools/mockxen/guest_parser.h"
+#include "util/macros.h"
 
 #define MAX_INSNS_PER_VCPU (1u << 20)
-
-static int parse_block(Parser *p, bool closed_by_brace);
 
 /* ---- helpers shared with guest_stmt.c --------------------------------------------- */
 
@@ -110,24 +109,37 @@ int parser_own_token_text(Parser *p, const char **out)
     return *out ? next(p) : parser_out_of_memory(p);
 }
 
-/* ---- the value tail: [-> $v] [CMP expr] ------------------------------------------ */
+/* ---- the value tail: [-> $v [, $w]] [CMP expr] ----------------------------------- */
 
-int parser_result(Parser *p, GuestResult *r)
+/* The $variable at the current token, marked as assigned; then advance. */
+static int store_target(Parser *p, int16_t *slot_out)
+{
+    if (tok(p)->kind != TK_VAR)
+        return parser_expected(p, "a $variable after '->'");
+    int slot = parser_var_slot(p, tok(p));
+    if (slot < 0)
+        return slot;
+    *slot_out = (int16_t)slot;
+    return next(p);
+}
+
+int parser_result(Parser *p, GuestResult *r, bool two_stores)
 {
     r->store_var = -1;
+    r->store_addr = -1;
     r->cmp = GCMP_NONE;
     for (unsigned i = 0; i < 2; i++) {
         enum GuestCmp cmp = guest_tok_cmp(tok(p));
         int ret = 0;
         if (guest_tok_is(tok(p), P_ARROW) && r->store_var < 0) {
             ret = next(p);
-            if (!ret && tok(p)->kind != TK_VAR)
-                return parser_expected(p, "a $variable after '->'");
-            int slot = ret ? ret : parser_var_slot(p, tok(p));
-            if (slot < 0)
-                return slot;
-            r->store_var = (int16_t)slot;
-            ret = next(p);
+            if (!ret)
+                ret = store_target(p, &r->store_var);
+            if (!ret && two_stores && guest_tok_is(tok(p), P_COMMA)) {
+                ret = next(p);
+                if (!ret)
+                    ret = store_target(p, &r->store_addr);
+            }
         } else if (cmp != GCMP_NONE && r->cmp == GCMP_NONE) {
             r->cmp = (uint8_t)cmp;
             ret = next(p);
@@ -140,9 +152,42 @@ int parser_result(Parser *p, GuestResult *r)
     return 0;
 }
 
+int parser_duration(Parser *p, GuestExpr *e)
+{
+    static const struct { const char *unit; uint64_t ns; } units[] = {
+        { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+    };
+    GuestToken at = *tok(p);
+    const char *unit = "ms";
+    int ret;
+    if (at.kind == TK_NUM && at.suffix[0]) {
+        *e = (GuestExpr){ .present = true, .is_const = true, .value = at.num };
+        unit = at.suffix;
+        ret = next(p);
+    } else {
+        ret = guest_expr_parse(p->lx, &p->ectx, false, e, p->errp);
+        for (size_t i = 0; !ret && i < sizeof(units) / sizeof(units[0]); i++) {
+            if (at_word(p, units[i].unit)) {
+                unit = units[i].unit;
+                ret = next(p);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; !ret && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (!strcmp(unit, units[i].unit)) {
+            ret = guest_expr_scale(&p->ectx, e, units[i].ns);
+            if (ret == -ERANGE)
+                return guest_lex_error(p->lx, &at, p->errp, "duration too long");
+            return ret ? parser_out_of_memory(p) : 0;
+        }
+    }
+    return ret;
+}
+
 /* ---- instruction arrays ---------------------------------------------------------- */
 
-static GuestInsn *new_insn(Parser *p, const GuestToken *start)
+GuestInsn *parser_new_insn(Parser *p, const GuestToken *start)
 {
     ProgBuilder *b = &p->progs[p->vcpu];
     if (b->n == MAX_INSNS_PER_VCPU) {
@@ -163,23 +208,24 @@ static GuestInsn *new_insn(Parser *p, const GuestToken *start)
     in->line = start->line;
     in->src = p->lx->src + start->start;
     in->result.store_var = -1;
+    in->result.store_addr = -1;
     in->loop_var = -1;
     return in;
 }
 
-static void finish_insn(Parser *p, GuestInsn *in)
+void parser_finish_insn(Parser *p, GuestInsn *in)
 {
     in->src_len = (uint32_t)(p->lx->prev_end - (size_t)(in->src - p->lx->src));
 }
 
-static int expect_end_of_statement(Parser *p)
+int parser_end_of_statement(Parser *p)
 {
     return at_end_of_statement(p) ? 0 : parser_expected(p, "end of statement");
 }
 
 static int parse_simple(Parser *p, const StmtDef *def, const GuestToken *start)
 {
-    GuestInsn *in = new_insn(p, start);
+    GuestInsn *in = parser_new_insn(p, start);
     if (!in)
         return -ENOMEM;
     in->op = (uint8_t)def->op;
@@ -187,84 +233,22 @@ static int parse_simple(Parser *p, const StmtDef *def, const GuestToken *start)
     if (!ret)
         ret = def->handler(p, in, def);
     if (!ret)
-        ret = expect_end_of_statement(p);
-    finish_insn(p, in);
+        ret = parser_end_of_statement(p);
+    parser_finish_insn(p, in);
     return ret;
 }
 
 /* ---- blocks ---------------------------------------------------------------------- */
 
-static int expect_lbrace(Parser *p)
+int parser_lbrace(Parser *p)
 {
     return guest_tok_is(tok(p), P_LBRACE) ? next(p) : parser_expected(p, "'{'");
-}
-
-/* repeat N [as $i] { ... } / time N ["name" ["goal"]] { ... } */
-static int parse_loop(Parser *p, const GuestToken *start, bool timed)
-{
-    if (p->loop_depth >= GUEST_MAX_NESTING)
-        return guest_lex_error(p->lx, start, p->errp, "loops nested deeper than %d",
-                               GUEST_MAX_NESTING);
-    GuestInsn *in = new_insn(p, start);
-    if (!in)
-        return -ENOMEM;
-    uint32_t begin = p->progs[p->vcpu].n - 1;
-    in->op = GOP_LOOP_BEGIN;
-    in->timed = timed;
-    in->depth = (uint8_t)p->loop_depth;
-    int ret = next(p);
-    if (!ret)
-        ret = parser_arg(p, &in->addr);
-    bool found = false;
-    if (!ret && !timed)
-        ret = parser_accept_word(p, "as", &found);
-    if (!ret && found) {
-        if (tok(p)->kind != TK_VAR)
-            return parser_expected(p, "a $variable after 'as'");
-        int slot = parser_var_slot(p, tok(p));
-        if (slot < 0)
-            return slot;
-        in->loop_var = (int16_t)slot;
-        ret = next(p);
-    }
-    in->goal = "";
-    if (!ret && timed && tok(p)->kind == TK_STR) {
-        ret = parser_own_token_text(p, &in->name);
-        if (!ret && tok(p)->kind == TK_STR)
-            ret = parser_own_token_text(p, &in->goal);
-    }
-    if (!ret && timed && !in->name) {
-        char name[GUEST_TOKEN_TEXT_MAX + 32];
-        snprintf(name, sizeof(name), "%s:%u", p->lx->file, start->line);
-        in->name = parser_own_text(p, name, strlen(name));
-        if (!in->name)
-            return parser_out_of_memory(p);
-    }
-    finish_insn(p, in);
-    if (!ret)
-        ret = expect_lbrace(p);
-    if (ret)
-        return ret;
-    p->loop_depth++;
-    ret = parse_block(p, true);
-    p->loop_depth--;
-    if (ret)
-        return ret;
-    GuestInsn *end = new_insn(p, start);
-    if (!end)
-        return -ENOMEM;
-    GuestInsn *insns = p->progs[p->vcpu].insns;     /* may have moved */
-    *end = insns[begin];
-    end->op = GOP_LOOP_END;
-    end->target = begin + 1;
-    insns[begin].target = p->progs[p->vcpu].n;
-    return next(p);                                 /* the '}' */
 }
 
 /* vcpu N { ... } */
 static int parse_vcpu_block(Parser *p, const GuestToken *start)
 {
-    if (p->in_vcpu_block || p->loop_depth)
+    if (p->in_vcpu_block || p->block_depth)
         return guest_lex_error(p->lx, start, p->errp,
                                "'vcpu' blocks cannot be nested in other blocks");
     GuestToken at;
@@ -277,14 +261,14 @@ static int parse_vcpu_block(Parser *p, const GuestToken *start)
         return guest_lex_error(p->lx, &at, p->errp, "vcpu id %llu is not below %d",
                                (unsigned long long)id, GUEST_MAX_VCPUS);
     if (!ret)
-        ret = expect_lbrace(p);
+        ret = parser_lbrace(p);
     if (ret)
         return ret;
     unsigned saved = p->vcpu;
     p->vcpu = (unsigned)id;
     p->progs[id].used = true;
     p->in_vcpu_block = true;
-    ret = parse_block(p, true);
+    ret = parser_block(p, true);
     p->in_vcpu_block = false;
     p->vcpu = saved;
     return ret ? ret : next(p);
@@ -315,7 +299,7 @@ static int parse_include(Parser *p, const GuestToken *start)
     GuestToken at = *tok(p);
     ret = next(p);
     if (!ret)
-        ret = expect_end_of_statement(p);
+        ret = parser_end_of_statement(p);
     if (ret)
         return ret;
     char *text;
@@ -334,6 +318,50 @@ static int parse_include(Parser *p, const GuestToken *start)
     return ret;
 }
 
+/* param $name [= CONSTANT]: a parameter of the script, with an optional default. */
+static int parse_param(Parser *p, const GuestToken *start)
+{
+    if (p->block_depth || p->in_vcpu_block)
+        return guest_lex_error(p->lx, start, p->errp, "'param' belongs outside blocks");
+    int ret = next(p);
+    if (ret)
+        return ret;
+    if (tok(p)->kind != TK_VAR)
+        return parser_expected(p, "a $variable after 'param'");
+    GuestToken name = *tok(p);
+    int slot = guest_var_slot(&p->ectx, name.text);
+    if (slot < 0)
+        return guest_lex_error(p->lx, &name, p->errp, "too many variables (at most %d)",
+                               GUEST_MAX_VARS);
+    if (p->ectx.var_param[slot])
+        return guest_lex_error(p->lx, &name, p->errp, "parameter $%s is declared twice",
+                               name.text);
+    p->ectx.var_param[slot] = true;         /* so at most GUEST_MAX_VARS declarations */
+    GuestParam *param = &p->params[p->nparams++];
+    *param = (GuestParam){ .var = (int16_t)slot, .declared = true, .file = p->file,
+                           .line = name.line, .col = name.col };
+    ret = next(p);
+    if (!ret && guest_tok_is(tok(p), P_ASSIGN)) {
+        ret = next(p);
+        if (!ret)
+            ret = guest_expr_parse_const(p->lx, &p->ectx, "a parameter's default",
+                                         &param->value, p->errp);
+        param->has_value = true;
+    }
+    return ret ? ret : parser_end_of_statement(p);
+}
+
+/* Statements that are not simple: blocks, control flow, declarations. */
+static const struct {
+    const char *keyword;
+    int (*parse)(Parser *p, const GuestToken *start);
+} compound[] = {
+    { "repeat", guest_parse_repeat }, { "time", guest_parse_time },
+    { "while", guest_parse_while }, { "if", guest_parse_if },
+    { "else", guest_parse_else }, { "break", guest_parse_break },
+    { "vcpu", parse_vcpu_block }, { "include", parse_include }, { "param", parse_param },
+};
+
 static int parse_statement(Parser *p)
 {
     GuestToken start = *tok(p);
@@ -341,20 +369,16 @@ static int parse_statement(Parser *p)
         return parse_simple(p, guest_find_statement("set"), &start);     /* $v = expr */
     if (start.kind != TK_IDENT)
         return parser_expected(p, "a statement");
-    if (!strcmp(start.text, "repeat") || !strcmp(start.text, "time"))
-        return parse_loop(p, &start, start.text[0] == 't');
-    if (!strcmp(start.text, "vcpu"))
-        return parse_vcpu_block(p, &start);
-    if (!strcmp(start.text, "include"))
-        return parse_include(p, &start);
+    for (size_t i = 0; i < ARRAY_SIZE(compound); i++)
+        if (!strcmp(start.text, compound[i].keyword))
+            return compound[i].parse(p, &start);
     const StmtDef *def = guest_find_statement(start.text);
     if (def)
         return parse_simple(p, def, &start);
     return guest_lex_error(p->lx, &start, p->errp, "unknown statement '%s'", start.text);
 }
 
-/* Statements up to EOF, or up to the matching '}' (left as the current token). */
-static int parse_block(Parser *p, bool closed_by_brace)
+int parser_block(Parser *p, bool closed_by_brace)
 {
     for (;;) {
         int ret = 0;
@@ -393,29 +417,40 @@ static int parse_text(Parser *p, const char *name, const char *text, size_t len)
     GuestLexer lx;
     GuestLexer *saved_lx = p->lx;
     uint16_t saved_file = p->file;
-    p->file = (uint16_t)s->nfiles++;
+    p->file = p->ectx.file = (uint16_t)s->nfiles++;
     p->lx = &lx;
     int ret = guest_lex_init(&lx, fname, copy, len, p->errp);
     if (!ret)
-        ret = parse_block(p, false);
+        ret = parser_block(p, false);
     p->lx = saved_lx;
-    p->file = saved_file;
+    p->file = p->ectx.file = saved_file;
     return ret;
 }
 
 /* ---- whole scripts --------------------------------------------------------------- */
 
-/* Every variable that is read must be assigned somewhere. */
-static int check_variables(Parser *p)
+/*
+ * The script's parameters: the declared ones, then every variable that is read but
+ * neither assigned nor declared (it can only get its value from outside).
+ */
+static int collect_params(Parser *p)
 {
     GuestExprCtx *c = &p->ectx;
-    for (unsigned i = 0; i < p->script->nvars; i++) {
-        if (c->var_used[i] && !c->var_set[i]) {
-            error_setg(p->errp, "%s:%u:%u: variable $%s is never set", c->var_use_file[i],
-                       c->var_use_line[i], c->var_use_col[i], p->script->vars[i]);
-            return -EINVAL;
-        }
+    GuestScript *s = p->script;
+    unsigned n = p->nparams;
+    for (unsigned i = 0; i < s->nvars; i++) {
+        if (c->var_used[i] && !c->var_set[i] && !c->var_param[i])
+            p->params[n++] = (GuestParam){ .var = (int16_t)i, .file = c->var_use_file[i],
+                                           .line = c->var_use_line[i],
+                                           .col = c->var_use_col[i] };
     }
+    s->params = calloc(n ? n : 1, sizeof(*s->params));
+    if (!s->params) {
+        error_setg(p->errp, "out of memory for %u parameters", n);
+        return -ENOMEM;
+    }
+    memcpy(s->params, p->params, n * sizeof(*s->params));
+    s->nparams = n;
     return 0;
 }
 
@@ -476,7 +511,7 @@ GuestScript *guest_script_parse(const char *name, const char *text, size_t len,
     p->errp = errp;
     int ret = parse_text(p, name, text, len);
     if (!ret)
-        ret = check_variables(p);
+        ret = collect_params(p);
     if (!ret)
         ret = collect_programs(p);
     free_builders(p);

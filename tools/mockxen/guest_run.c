@@ -341,8 +341,15 @@ static int exec_wait_irq(VcpuRun *r, const GuestInsn *in)
     if (!r->ops->wait_irq)
         return no_op(r, in, "wait_irq");
     Error *err = NULL;
-    ret = r->ops->wait_irq(r->opaque, r->vcpu, &irq, timeout, &err);
-    return ret < 0 ? backend_failed(r, in, "wait-irq", ret, err) : 0;
+    GuestMsi msi = { 0 };
+    ret = r->ops->wait_irq(r->opaque, r->vcpu, &irq, timeout, &msi, &err);
+    if (ret < 0)
+        return backend_failed(r, in, "wait-irq", ret, err);
+    if (irq.kind != GUEST_IRQ_MSI)
+        return 0;
+    if (in->result.store_addr >= 0)
+        r->vars[in->result.store_addr] = msi.addr;
+    return apply_result(r, in, msi.data);
 }
 
 static int exec_irq_level(VcpuRun *r, const GuestInsn *in)
@@ -462,7 +469,7 @@ static void report_time(VcpuRun *r, const GuestInsn *in, uint64_t iterations,
     fflush(stdout);
 }
 
-/* repeat/time entry: returns the next pc. */
+/* repeat/time entry: sets the next pc. */
 static int exec_loop_begin(VcpuRun *r, const GuestInsn *in, uint32_t *pc)
 {
     uint64_t n;
@@ -497,6 +504,78 @@ static void exec_loop_end(VcpuRun *r, const GuestInsn *in, uint32_t *pc)
     (*pc)++;
 }
 
+/*
+ * The head of a while loop, before each iteration: a false condition leaves the loop;
+ * a true one past the loop's iteration or time bound fails the run, so a device that
+ * never gets there cannot hang it.
+ */
+static int exec_while_test(VcpuRun *r, const GuestInsn *in, uint32_t *pc)
+{
+    uint64_t cond, max = UINT64_MAX, timeout;
+    int ret = eval(r, in, &in->value, &cond);
+    if (!ret && in->count.present)
+        ret = eval(r, in, &in->count, &max);
+    if (!ret)
+        ret = eval(r, in, &in->timeout_ns, &timeout);
+    if (ret)
+        return ret;
+    if (!cond) {
+        *pc = in->target;
+        return 0;
+    }
+    uint64_t done = r->loop_index[in->depth];
+    uint64_t elapsed = now_ns() - r->loop_start_ns[in->depth];
+    if (done >= max)
+        return fail_at(r, in, ETIMEDOUT, "condition still true after %" PRIu64
+                       " iterations (max %" PRIu64 ")", done, max);
+    if (elapsed >= timeout)
+        return fail_at(r, in, ETIMEDOUT, "condition still true after %" PRIu64
+                       " iterations in %.3f ms (timeout %.3f ms)", done, elapsed / 1e6,
+                       timeout / 1e6);
+    r->loop_index[in->depth] = done + 1;
+    (*pc)++;
+    return 0;
+}
+
+/* Control flow: sets the next pc itself. */
+static int exec_control(VcpuRun *r, const GuestInsn *in, uint32_t *pc)
+{
+    uint64_t v;
+    int ret;
+    switch ((enum GuestOp)in->op) {
+    case GOP_LOOP_BEGIN:
+        return exec_loop_begin(r, in, pc);
+    case GOP_LOOP_END:
+        exec_loop_end(r, in, pc);
+        return 0;
+    case GOP_WHILE_INIT:
+        r->loop_index[in->depth] = 0;
+        r->loop_start_ns[in->depth] = now_ns();
+        (*pc)++;
+        return 0;
+    case GOP_WHILE_TEST:
+        return exec_while_test(r, in, pc);
+    case GOP_BRANCH:
+        ret = eval(r, in, &in->value, &v);
+        if (!ret)
+            *pc = v ? *pc + 1 : in->target;
+        return ret;
+    case GOP_JUMP:
+        *pc = in->target;
+        return 0;
+    case GOP_DONE:
+        *pc = r->prog->ninsns;
+        return 0;
+    default:
+        abort();    /* the caller sends only control flow here */
+    }
+}
+
+static bool is_control(const GuestInsn *in)
+{
+    return in->op >= GOP_LOOP_BEGIN;
+}
+
 static int exec_one(VcpuRun *r, const GuestInsn *in)
 {
     uint64_t v;
@@ -522,12 +601,18 @@ static int exec_one(VcpuRun *r, const GuestInsn *in)
     case GOP_ECHO:          return exec_echo(r, in);
     case GOP_SLEEP:         return exec_sleep(r, in);
     case GOP_FAIL:          return fail_at(r, in, EPROTO, "%s", in->name);
-    case GOP_LOOP_BEGIN:
-    case GOP_LOOP_END:
-    case GOP_DONE:
-        break;
+    default:
+        abort();    /* control flow is exec_control's; nothing else exists */
     }
-    abort();    /* control flow is handled by the caller; nothing else exists */
+}
+
+/* Every vCPU starts with the script's parameters set. */
+static int init_params(VcpuRun *r, Error **errp)
+{
+    int ret = guest_script_check_params(r->script, errp);
+    for (unsigned i = 0; !ret && i < r->script->nparams; i++)
+        r->vars[r->script->params[i].var] = r->script->params[i].value;
+    return ret;
 }
 
 int guest_run_program(const GuestScript *script, unsigned index,
@@ -545,19 +630,15 @@ int guest_run_program(const GuestScript *script, unsigned index,
                     .vcpu = script->programs[index].vcpu };
     const GuestInsn *insns = r->prog->insns;
     uint32_t pc = 0, n = r->prog->ninsns;
-    int ret = 0;
+    int ret = init_params(r, errp);
     while (pc < n && !ret) {
         const GuestInsn *in = &insns[pc];
         if (stop && atomic_load_explicit(stop, memory_order_relaxed)) {
             ret = fail_at(r, in, ECANCELED, "stopped: the run was cancelled");
             break;
         }
-        if (in->op == GOP_LOOP_BEGIN) {
-            ret = exec_loop_begin(r, in, &pc);
-        } else if (in->op == GOP_LOOP_END) {
-            exec_loop_end(r, in, &pc);
-        } else if (in->op == GOP_DONE) {
-            break;
+        if (is_control(in)) {
+            ret = exec_control(r, in, &pc);
         } else {
             ret = exec_one(r, in);
             pc++;

@@ -1,10 +1,12 @@
 /*
  * tools/mockxen/guest_script.c — a parsed guest script's life cycle: loading script
- * files (for guest_script_load and `include`), freeing, and queries.
+ * files (for guest_script_load and `include`), giving its parameters values, freeing,
+ * and queries.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +77,7 @@ void guest_script_free(GuestScript *s)
         free(s->programs[i].insns);
     }
     free(s->programs);
+    free(s->params);
     for (unsigned i = 0; i < s->nfiles; i++)
         free(s->files[i]);
     free(s->files);
@@ -91,4 +94,88 @@ void guest_script_free(GuestScript *s)
 unsigned guest_script_nr_vcpus(const GuestScript *s)
 {
     return s->nprograms ? s->programs[s->nprograms - 1].vcpu + 1 : 0;
+}
+
+/* ---- parameters ------------------------------------------------------------------- */
+
+static GuestParam *find_param(GuestScript *s, const char *name)
+{
+    for (unsigned i = 0; i < s->nparams; i++)
+        if (!strcmp(s->vars[s->params[i].var], name))
+            return &s->params[i];
+    return NULL;
+}
+
+int guest_script_set_param(GuestScript *s, const char *name, uint64_t value, Error **errp)
+{
+    GuestParam *param = find_param(s, name);
+    if (!param) {
+        error_setg(errp, "the script has no parameter $%s (it neither declares "
+                   "'param $%s' nor reads $%s without setting it)", name, name, name);
+        return -ENOENT;
+    }
+    if (param->given) {
+        error_setg(errp, "parameter $%s is given twice", name);
+        return -EEXIST;
+    }
+    param->value = value;
+    param->has_value = param->given = true;
+    return 0;
+}
+
+/* An integer literal of the script language and nothing else. */
+static int parse_param_value(const char *name, const char *text, uint64_t *value,
+                             Error **errp)
+{
+    GuestLexer lx;
+    Error *err = NULL;
+    int ret = guest_lex_init(&lx, "--param", text, strlen(text), &err);
+    bool number = !ret && lx.tok.kind == TK_NUM && !lx.tok.suffix[0];
+    *value = lx.tok.num;
+    if (number)
+        ret = guest_lex_next(&lx, &err);
+    if (ret || !number || lx.tok.kind != TK_EOF) {
+        error_setg(errp, "parameter $%s: '%s' is not a number (decimal, 0x hex or 0b "
+                   "binary)", name, text);
+        error_free(err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int guest_script_set_param_text(GuestScript *s, const char *assignment, Error **errp)
+{
+    const char *eq = strchr(assignment, '=');
+    char name[GUEST_TOKEN_TEXT_MAX];
+    size_t len = eq ? (size_t)(eq - assignment) : 0;
+    if (!eq || len == 0 || len >= sizeof(name)) {
+        error_setg(errp, "'%s' is not NAME=VALUE", assignment);
+        return -EINVAL;
+    }
+    memcpy(name, assignment, len);
+    name[len] = '\0';
+    uint64_t value;
+    int ret = parse_param_value(name, eq + 1, &value, errp);
+    return ret ? ret : guest_script_set_param(s, name, value, errp);
+}
+
+int guest_script_check_params(const GuestScript *s, Error **errp)
+{
+    for (unsigned i = 0; i < s->nparams; i++) {
+        const GuestParam *param = &s->params[i];
+        if (param->has_value)
+            continue;
+        const char *name = s->vars[param->var];
+        const char *file = s->files[param->file];
+        if (param->declared)
+            error_setg(errp, "%s:%u:%u: parameter $%s has no value: give it with --param "
+                       "%s=VALUE or a default (param $%s = VALUE)", file, param->line,
+                       param->col, name, name, name);
+        else
+            error_setg(errp, "%s:%u:%u: $%s is read but never set: give it with --param "
+                       "%s=VALUE or set it in the script", file, param->line, param->col,
+                       name, name);
+        return -EINVAL;
+    }
+    return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * tools/mockxen/guest_stmt.c — the simple statements of the guest script language: one
  * handler per keyword, each parsing its operands into a GuestInsn (the `statements`
- * table is the map). Blocks (`repeat`, `time`, `vcpu`, `include`) are in
- * guest_parse.c; the syntax is documented in GUEST-SCRIPT.md.
+ * table is the map). Control flow (`repeat`, `time`, `while`, `if`, `break`) is in
+ * guest_flow.c, `vcpu`, `include` and `param` in guest_parse.c; the syntax is
+ * documented in GUEST-SCRIPT.md.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static int stmt_access(Parser *p, GuestInsn *in, const StmtDef *def)
     }
     if (def->write)
         return parser_arg(p, &in->value);
-    return parser_result(p, &in->result);
+    return parser_result(p, &in->result, false);
 }
 
 /* peek GPA, SIZE [tail] / poke GPA, SIZE, VALUE */
@@ -41,7 +42,7 @@ static int stmt_mem_word(Parser *p, GuestInsn *in, const StmtDef *def)
         ret = parser_arg_size(p, SIZES_ALL, &in->size);
     if (ret)
         return ret;
-    return def->write ? parser_arg(p, &in->value) : parser_result(p, &in->result);
+    return def->write ? parser_arg(p, &in->value) : parser_result(p, &in->result, false);
 }
 
 /* fill GPA, LEN, BYTE / compare GPA, LEN, BYTE */
@@ -88,40 +89,7 @@ static int stmt_set(Parser *p, GuestInsn *in, const StmtDef *def)
 static int stmt_expect(Parser *p, GuestInsn *in, const StmtDef *def)
 {
     int ret = guest_expr_parse(p->lx, &p->ectx, false, &in->value, p->errp);
-    return ret ? ret : parser_result(p, &in->result);
-}
-
-static int parse_duration(Parser *p, GuestExpr *e)
-{
-    static const struct { const char *unit; uint64_t ns; } units[] = {
-        { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
-    };
-    GuestToken at = *tok(p);
-    const char *unit = "ms";
-    int ret;
-    if (at.kind == TK_NUM && at.suffix[0]) {
-        *e = (GuestExpr){ .present = true, .is_const = true, .value = at.num };
-        unit = at.suffix;
-        ret = next(p);
-    } else {
-        ret = guest_expr_parse(p->lx, &p->ectx, false, e, p->errp);
-        for (size_t i = 0; !ret && i < sizeof(units) / sizeof(units[0]); i++) {
-            if (at_word(p, units[i].unit)) {
-                unit = units[i].unit;
-                ret = next(p);
-                break;
-            }
-        }
-    }
-    for (size_t i = 0; !ret && i < sizeof(units) / sizeof(units[0]); i++) {
-        if (!strcmp(unit, units[i].unit)) {
-            ret = guest_expr_scale(&p->ectx, e, units[i].ns);
-            if (ret == -ERANGE)
-                return guest_lex_error(p->lx, &at, p->errp, "duration too long");
-            return ret ? parser_out_of_memory(p) : 0;
-        }
-    }
-    return ret;
+    return ret ? ret : parser_result(p, &in->result, false);
 }
 
 /*
@@ -129,7 +97,7 @@ static int parse_duration(Parser *p, GuestExpr *e)
  * to in->irq, the numbers to expressions (guest_irq_resolve says which); constant ones
  * are range-checked now, the rest when the statement runs.
  */
-static int parse_irq(Parser *p, GuestInsn *in, bool allow_msi)
+static int parse_irq(Parser *p, GuestInsn *in)
 {
     GuestToken at = *tok(p);
     GuestIrq *irq = &in->irq;
@@ -156,7 +124,7 @@ static int parse_irq(Parser *p, GuestInsn *in, bool allow_msi)
         }
         if (!ret && !in->count.present)
             ret = parser_arg(p, &in->count);
-    } else if (at_word(p, "msi") && allow_msi) {
+    } else if (at_word(p, "msi")) {
         irq->kind = GUEST_IRQ_MSI;
         ret = next(p);
         if (!ret)
@@ -170,7 +138,7 @@ static int parse_irq(Parser *p, GuestInsn *in, bool allow_msi)
             ret = parser_arg(p, &in->addr);
         }
     } else {
-        return parser_expected(p, allow_msi ? "'isa', 'intx' or 'msi'" : "'isa' or 'intx'");
+        return parser_expected(p, "'isa', 'intx' or 'msi'");
     }
     if (ret)
         return ret;
@@ -184,27 +152,34 @@ static int parse_irq(Parser *p, GuestInsn *in, bool allow_msi)
     return why ? guest_lex_error(p->lx, &at, p->errp, "%s", why) : 0;
 }
 
-/* wait-irq IRQ [timeout DURATION] */
+/* wait-irq IRQ [timeout DURATION] [tail]; for msi the tail sees the data, and
+ * `-> $data, $addr` stores the address too. */
 static int stmt_wait_irq(Parser *p, GuestInsn *in, const StmtDef *def)
 {
     bool found;
-    int ret = parse_irq(p, in, true);
+    int ret = parse_irq(p, in);
     if (!ret)
         ret = parser_accept_word(p, "timeout", &found);
+    if (!ret && found)
+        ret = parser_duration(p, &in->timeout_ns);
+    else
+        in->timeout_ns = (GuestExpr){ .present = true, .is_const = true,
+                                      .value = GUEST_DEFAULT_IRQ_TIMEOUT_NS };
     if (ret)
         return ret;
-    if (found)
-        return parse_duration(p, &in->timeout_ns);
-    in->timeout_ns = (GuestExpr){ .present = true, .is_const = true,
-                                  .value = GUEST_DEFAULT_IRQ_TIMEOUT_NS };
-    return 0;
+    GuestToken at = *tok(p);
+    ret = parser_result(p, &in->result, in->irq.kind == GUEST_IRQ_MSI);
+    if (!ret && in->irq.kind != GUEST_IRQ_MSI &&
+        (in->result.store_var >= 0 || in->result.cmp != GCMP_NONE))
+        return guest_lex_error(p->lx, &at, p->errp, "only 'wait-irq msi' has a value");
+    return ret;
 }
 
-/* irq-level IRQ [tail] */
+/* irq-level IRQ [tail]: a line's level, or how many matching MSIs are queued */
 static int stmt_irq_level(Parser *p, GuestInsn *in, const StmtDef *def)
 {
-    int ret = parse_irq(p, in, false);
-    return ret ? ret : parser_result(p, &in->result);
+    int ret = parse_irq(p, in);
+    return ret ? ret : parser_result(p, &in->result, false);
 }
 
 /* log-dirty on|off */
@@ -232,7 +207,7 @@ static int stmt_dirty(Parser *p, GuestInsn *in, const StmtDef *def)
                                (unsigned long long)GUEST_MAX_DIRTY_PFNS);
     if (!ret)
         ret = parser_accept_word(p, "clean", &in->write);
-    return ret ? ret : parser_result(p, &in->result);
+    return ret ? ret : parser_result(p, &in->result, false);
 }
 
 /* count NAME [tail] / expect-count NAME CMP EXPR */
@@ -242,7 +217,7 @@ static int stmt_count(Parser *p, GuestInsn *in, const StmtDef *def)
         return parser_expected(p, "a counter name");
     int ret = parser_own_token_text(p, &in->name);
     if (!ret)
-        ret = parser_result(p, &in->result);
+        ret = parser_result(p, &in->result, false);
     if (!ret && def->write && in->result.cmp == GCMP_NONE)
         return parser_expected(p, "a comparison (== != < <= > >=)");
     return ret;
@@ -275,7 +250,7 @@ static int stmt_echo(Parser *p, GuestInsn *in, const StmtDef *def)
 
 static int stmt_sleep(Parser *p, GuestInsn *in, const StmtDef *def)
 {
-    return parse_duration(p, &in->timeout_ns);
+    return parser_duration(p, &in->timeout_ns);
 }
 
 static int stmt_no_args(Parser *p, GuestInsn *in, const StmtDef *def)
@@ -347,7 +322,7 @@ static int stmt_raw(Parser *p, GuestInsn *in, const StmtDef *def)
         if (ret)
             return ret;
     }
-    return parser_result(p, &in->result);
+    return parser_result(p, &in->result, false);
 }
 
 static const StmtDef statements[] = {

@@ -65,8 +65,9 @@ int guest_run(const GuestScript *script, const GuestBackendOps *ops, void *opaqu
               Error **errp)
 {
     unsigned n = script->nprograms;
-    if (!n)
-        return 0;
+    int ret = guest_script_check_params(script, errp);
+    if (ret || !n)
+        return ret;
     VcpuThread *threads = calloc(n, sizeof(*threads));
     if (!threads) {
         error_setg(errp, "no memory for %u vCPU threads", n);
@@ -74,7 +75,6 @@ int guest_run(const GuestScript *script, const GuestBackendOps *ops, void *opaqu
     }
     atomic_bool stop = false;
     unsigned started = 0;
-    int ret = 0;
     for (; started < n; started++) {
         VcpuThread *t = &threads[started];
         *t = (VcpuThread){ .script = script, .index = started, .ops = ops,

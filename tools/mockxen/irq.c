@@ -1,27 +1,18 @@
 /*
- * tools/mockxen/irq.c — the interrupt lines a device model drives (ISA IRQs, PCI INTx,
- * MSIs), recorded so the guest can wait for them.
+ * tools/mockxen/irq.c — the interrupts a device model raises (ISA IRQ lines, PCI INTx
+ * on bus 0, MSIs), recorded with Xen's argument checks so the guest can wait for them.
  */
 #include <errno.h>
-#include <time.h>
 
 #include "tools/mockxen/mockxen.h"
 #include "util/log.h"
 
 static LogRateLimit msi_overflow_rl;
 
-static int set_intx_locked(MxDomain *d, uint32_t line, uint32_t level)
+/* An INTx line as MxIrqReq.line: bus 0 (mx_irq_req_check), so device and pin only. */
+static uint8_t *intx_locked(MxDomain *d, uint32_t line)
 {
-    for (unsigned i = 0; i < d->nr_intx; i++) {
-        if (d->intx[i].sbdf_pin == line) {
-            d->intx[i].level = level;
-            return 0;
-        }
-    }
-    if (d->nr_intx == MX_MAX_INTX)
-        return -ENOSPC;
-    d->intx[d->nr_intx++] = (MxIntx){ .sbdf_pin = line, .level = level };
-    return 0;
+    return &d->intx_level[(line >> 3) & 0x1f][line & 3];
 }
 
 static void queue_msi_locked(MxDomain *d, uint64_t addr, uint32_t data)
@@ -36,78 +27,82 @@ static void queue_msi_locked(MxDomain *d, uint64_t addr, uint32_t data)
 
 int mx_irq_set(MxDomain *d, const MxIrqReq *req, Error **errp)
 {
-    int rc = 0;
+    int rc = mx_irq_req_check(req);
+    if (rc) {
+        error_setg_errno(errp, -rc, "interrupt kind %u line 0x%x level %u", req->kind,
+                         req->line, req->level);
+        return rc;
+    }
     pthread_mutex_lock(&d->lock);
     switch (req->kind) {
     case MX_IRQ_ISA:
-        if (req->line >= 16)
-            rc = -EINVAL;
-        else
-            d->isa_level[req->line] = req->level != 0;
+        d->isa_level[req->line] = (uint8_t)req->level;
         break;
     case MX_IRQ_INTX:
-        if ((req->line & 7) > 3)
-            rc = -EINVAL;
-        else
-            rc = set_intx_locked(d, req->line, req->level != 0);
-        break;
-    case MX_IRQ_MSI:
-        queue_msi_locked(d, req->msi_addr, req->level);
+        *intx_locked(d, req->line) = (uint8_t)req->level;
         break;
     default:
-        rc = -EINVAL;
+        queue_msi_locked(d, req->msi_addr, req->level);
+        break;
     }
     pthread_mutex_unlock(&d->lock);
-    if (rc)
-        error_setg_errno(errp, -rc, "interrupt kind %u line 0x%x level %u", req->kind,
-                         req->line, req->level);
-    else
-        pthread_cond_broadcast(&d->irq_cond);
-    return rc;
-}
-
-static int level_locked(MxDomain *d, uint32_t kind, uint32_t line)
-{
-    if (kind == MX_IRQ_ISA)
-        return line < 16 ? d->isa_level[line] : 0;
-    for (unsigned i = 0; i < d->nr_intx; i++)
-        if (d->intx[i].sbdf_pin == line)
-            return d->intx[i].level;
+    pthread_cond_broadcast(&d->irq_cond);
     return 0;
 }
 
-int mx_irq_level(MxDomain *d, uint32_t kind, uint32_t line)
+static bool msi_matches(const MxMsi *msi, const MxIrqMatch *m)
+{
+    return (!m->match_addr || msi->addr == m->msi_addr) &&
+           (!m->match_data || msi->data == m->msi_data);
+}
+
+static MxMsi *queued_msi_locked(MxDomain *d, unsigned i)
+{
+    return &d->msi[(d->msi_head + i) % MX_MSI_QUEUE];
+}
+
+static int level_locked(MxDomain *d, const MxIrqMatch *m)
+{
+    MxIrqReq line = { .kind = m->kind, .line = m->line };
+    if (m->kind == MX_IRQ_MSI) {
+        int n = 0;
+        for (unsigned i = 0; i < d->msi_count; i++)
+            n += msi_matches(queued_msi_locked(d, i), m);
+        return n;
+    }
+    if (mx_irq_req_check(&line))
+        return 0;               /* a line Xen does not have is never raised */
+    return m->kind == MX_IRQ_ISA ? d->isa_level[m->line] : *intx_locked(d, m->line);
+}
+
+int mx_irq_level(MxDomain *d, const MxIrqMatch *m)
 {
     pthread_mutex_lock(&d->lock);
-    int level = level_locked(d, kind, line);
+    int level = level_locked(d, m);
     pthread_mutex_unlock(&d->lock);
     return level;
 }
 
-static bool take_msi_locked(MxDomain *d, const MxIrqMatch *m)
+/* Take the oldest MSI matching m off the queue. */
+static bool take_msi_locked(MxDomain *d, const MxIrqMatch *m, MxMsi *taken)
 {
     for (unsigned i = 0; i < d->msi_count; i++) {
-        MxMsi *msi = &d->msi[(d->msi_head + i) % MX_MSI_QUEUE];
-        if ((m->match_addr && msi->addr != m->msi_addr) ||
-            (m->match_data && msi->data != m->msi_data))
+        if (!msi_matches(queued_msi_locked(d, i), m))
             continue;
+        if (taken)
+            *taken = *queued_msi_locked(d, i);
         for (unsigned j = i; j + 1 < d->msi_count; j++)    /* close the gap */
-            d->msi[(d->msi_head + j) % MX_MSI_QUEUE] =
-                d->msi[(d->msi_head + j + 1) % MX_MSI_QUEUE];
+            *queued_msi_locked(d, j) = *queued_msi_locked(d, j + 1);
         d->msi_count--;
         return true;
     }
     return false;
 }
 
-int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, Error **errp)
+int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, MxMsi *taken,
+                Error **errp)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    uint64_t ns = deadline.tv_nsec + timeout_ns;
-    deadline.tv_sec += ns / 1000000000ull;
-    deadline.tv_nsec = ns % 1000000000ull;
-
+    struct timespec deadline = mx_deadline_after_ns(timeout_ns);
     int rc = 0;
     pthread_mutex_lock(&d->lock);
     for (;;) {
@@ -115,7 +110,7 @@ int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, Error **e
             rc = -ESHUTDOWN;
             break;
         }
-        if (m->kind == MX_IRQ_MSI ? take_msi_locked(d, m) : level_locked(d, m->kind, m->line))
+        if (m->kind == MX_IRQ_MSI ? take_msi_locked(d, m, taken) : level_locked(d, m))
             break;
         if (pthread_cond_timedwait(&d->irq_cond, &d->lock, &deadline) == ETIMEDOUT) {
             rc = -ETIMEDOUT;

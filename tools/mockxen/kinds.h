@@ -136,6 +136,9 @@ typedef struct MxStat {
 typedef struct MxStatsPage {
     uint32_t magic;
     uint32_t nr_kinds;
+    /* One-way messages the shims have sent or are sending (proto.h): each adds one
+     * before it sends; the daemon counts those it has handled against it. */
+    uint64_t oneway_sent;
     MxStat kind[MX_KIND_NR];
 } MxStatsPage;
 

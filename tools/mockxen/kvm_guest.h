@@ -16,7 +16,12 @@
  *                            the KVM twin of a script's `done` / `fail`;
  *   MX_KVM_TIMER_PORT (0x502) a write of N > 0 starts timing N iterations, a write of 0
  *                            ends it and reports the mean through ops->report_time
- *                            (or prints a benchmark row), like a script's `time` block.
+ *                            (or prints a benchmark row), like a script's `time` block;
+ *   MX_KVM_MSI_PORT   (0x503) a read waits (up to GUEST_DEFAULT_IRQ_TIMEOUT_NS) for an
+ *                            MSI from the device model, takes it off the queue and
+ *                            returns its data, or all ones if none came: the twin of
+ *                            `wait-irq msi -> $data` (the guest runs with interrupts
+ *                            off, so this is how it sees MSIs).
  *
  * Ownership: an MxKvmGuest owns its KVM file descriptors, the vCPU's run area and the
  * image bytes. Its memory slots point into the domain's own mapping of the RAM memfd
@@ -42,6 +47,7 @@
 
 #define MX_KVM_EXIT_PORT   0x501
 #define MX_KVM_TIMER_PORT  0x502
+#define MX_KVM_MSI_PORT    0x503
 #define MX_KVM_LOAD_ADDR   0x10000u     /* image loaded and entered here */
 #define MX_KVM_STACK_LIMIT 0x80000u     /* the image ends below; the stack stays above */
 #define MX_KVM_IMAGE_MAX   (MX_KVM_STACK_LIMIT - MX_KVM_LOAD_ADDR)

@@ -297,13 +297,34 @@ static void timer_port(MxKvmGuest *g, uint64_t value, const GuestBackendOps *ops
     g->timer_iterations = 0;
 }
 
-/* Is this a write to one of mockxen's own ports? Then it is handled here: the exit port
- * sets *exited and *status, the timer port starts or reports a timing. */
-static bool own_port(MxKvmGuest *g, const ioreq_t *req, const GuestBackendOps *ops,
-                    void *opaque, bool *exited, uint64_t *status)
+/* The MSI port's answer: the data of the next MSI, or all ones if none comes in time. */
+static uint64_t take_msi(const GuestBackendOps *ops, void *opaque)
 {
-    if (req->dir != IOREQ_WRITE || req->data_is_ptr)
+    GuestIrq any = { .kind = GUEST_IRQ_MSI };
+    GuestMsi msi;
+    Error *err = NULL;
+    if (!ops->wait_irq ||
+        ops->wait_irq(opaque, 0, &any, GUEST_DEFAULT_IRQ_TIMEOUT_NS, &msi, &err) < 0) {
+        error_free(err);
+        return UINT64_MAX;
+    }
+    return msi.data;
+}
+
+/* Is this an access to one of mockxen's own ports? Then it is handled here: the exit
+ * port sets *exited and *status, the timer port starts or reports a timing, a read of
+ * the MSI port gets its answer in req->data. */
+static bool own_port(MxKvmGuest *g, ioreq_t *req, const GuestBackendOps *ops, void *opaque,
+                     bool *exited, uint64_t *status)
+{
+    if (req->data_is_ptr)
         return false;
+    if (req->dir == IOREQ_READ) {
+        if (req->addr != MX_KVM_MSI_PORT)
+            return false;
+        req->data = take_msi(ops, opaque);
+        return true;
+    }
     if (req->addr == MX_KVM_EXIT_PORT) {
         *exited = true;
         *status = req->data;
@@ -327,8 +348,12 @@ static int handle_io(MxKvmGuest *g, const GuestBackendOps *ops, void *opaque, bo
         rc = string_buffer(g, &buf, &lowest, errp);
     if (rc == 0)
         rc = mx_kvm_io_to_ioreq(g->run, g->run_size, &buf, &req, errp);
-    if (rc || own_port(g, &req, ops, opaque, exited, status))
+    if (rc)
         return rc;
+    if (own_port(g, &req, ops, opaque, exited, status)) {
+        mx_kvm_io_complete(g->run, &req, NULL);
+        return 0;
+    }
     rc = ops->ioreq(opaque, 0, &req, 0, errp);
     if (rc == 0)
         mx_kvm_io_complete(g->run, &req, req.data_is_ptr ? g->ram + lowest : NULL);

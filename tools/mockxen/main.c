@@ -30,6 +30,8 @@
 
 typedef struct Options {
     const char *socket_path, *xenstore_path, *script, *query;
+    const char *params[GUEST_MAX_VARS];     /* --param NAME=VALUE, for the script */
+    unsigned nparams;
     const char *kvm_image;           /* --kvm-guest: vCPU 0 runs this image under KVM */
     MxDomainConfig dom;
     bool null_dm;
@@ -49,6 +51,7 @@ static void usage(FILE *out)
         "  --mem-mb N           guest-physical space in MiB (max_gfn; default 4096)\n"
         "  --populate-mb N      populate the first N MiB of RAM, as libxl does for QEMU\n"
         "  --script FILE        run this guest script once the device model is ready\n"
+        "  --param NAME=VALUE   the script's $NAME starts as VALUE (repeatable)\n"
         "  --kvm-guest IMAGE    instead, run this flat x86 image on vCPU 0 under KVM\n"
         "                       (exit status 77 if KVM is unavailable here)\n"
         "  --null-dm            start the built-in null device model\n"
@@ -80,7 +83,7 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
 
 /* Long options without a short form. */
 enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE,
-       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE };
+       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM };
 
 /* One option into opts (or stats, for faults). 0, or -errno with errp set. */
 static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)
@@ -123,6 +126,14 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
     case O_NULLDM: o->null_dm = true; break;
     case O_QUERY: o->query = arg; break;
     case O_KVM: o->kvm_image = arg; break;
+    case O_PARAM:
+        if (o->nparams == GUEST_MAX_VARS) {
+            error_setg(errp, "more than %d parameters", GUEST_MAX_VARS);
+            rc = -E2BIG;
+        } else {
+            o->params[o->nparams++] = arg;
+        }
+        break;
     default: rc = -EINVAL; break;
     }
     return rc;
@@ -151,6 +162,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         { "null-dm", no_argument, NULL, O_NULLDM },
         { "query", required_argument, NULL, O_QUERY },
         { "kvm-guest", required_argument, NULL, O_KVM },
+        { "param", required_argument, NULL, O_PARAM },
         { 0 },
     };
     int opt;
@@ -172,7 +184,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         }
     }
     if (!o->query && (!o->socket_path || !o->xenstore_path || optind != argc ||
-                      (o->script && o->kvm_image))) {
+                      (o->script && o->kvm_image) || (o->nparams && !o->script))) {
         usage(stderr);
         return 2;
     }
@@ -303,12 +315,28 @@ typedef struct Daemon {
     pid_t null_dm;
 } Daemon;
 
+/* Load the script and give its parameters their values (all must have one). */
+static GuestScript *load_script(const Options *o, Error **errp)
+{
+    GuestScript *script = guest_script_load(o->script, errp);
+    int rc = script ? 0 : -EINVAL;
+    for (unsigned i = 0; rc == 0 && i < o->nparams; i++)
+        rc = guest_script_set_param_text(script, o->params[i], errp);
+    if (rc == 0)
+        rc = guest_script_check_params(script, errp);
+    if (rc) {
+        guest_script_free(script);
+        return NULL;
+    }
+    return script;
+}
+
 /* Load the guest, a script or a KVM image: 0, 2 (bad input) or MX_KVM_UNAVAILABLE_STATUS. */
 static int load_guest(const Options *o, Daemon *dm)
 {
     Error *err = NULL;
     int status = 0;
-    if (o->script && !(dm->script = guest_script_load(o->script, &err)))
+    if (o->script && !(dm->script = load_script(o, &err)))
         status = 2;
     else if (o->kvm_image && (!(dm->kvm = mx_kvm_guest_create(&err)) ||
                               mx_kvm_guest_load_image(dm->kvm, o->kvm_image, &err)))

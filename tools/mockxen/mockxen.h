@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <xen/xen.h>
 #include <xen/hvm/ioreq.h>
@@ -40,9 +41,21 @@
 #define MX_GUEST_PORTS     1024   /* guest-side event channel ports */
 #define MX_SPECIAL_FRAMES  (2 * MX_MAX_SERVERS)   /* ioreq + bufioreq page per server */
 #define MX_NR_RANGE_TYPES  3      /* XEN_DMOP_IO_RANGE_PORT, _MEMORY, _PCI */
-#define MX_MAX_INTX        64     /* distinct PCI INTx lines remembered */
+#define MX_PCI_DEVICES     32     /* INTx lines: bus 0 only, as Xen's dm_op */
 #define MX_MSI_QUEUE       256    /* injected MSIs not yet consumed by the guest */
 #define MX_MAX_REFUSALS    8      /* --refuse-range rules */
+#define MX_ONEWAY_SYNC_MS  2000   /* longest wait for a one-way message (mx_oneway_sync) */
+
+/* The CLOCK_REALTIME time `ns` from now, as pthread_cond_timedwait() wants it. */
+static inline struct timespec mx_deadline_after_ns(uint64_t ns)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    uint64_t nsec = (uint64_t)t.tv_nsec + ns;
+    t.tv_sec += (time_t)(nsec / 1000000000ull);
+    t.tv_nsec = (long)(nsec % 1000000000ull);
+    return t;
+}
 
 /* ---- rangeset.c: sorted, merged, inclusive ranges as Xen's rangesets ---------------- */
 typedef struct MxRange {
@@ -100,11 +113,6 @@ typedef struct MxVcpu {
     bool waiting;             /* an ioreq of this vCPU is outstanding */
 } MxVcpu;
 
-typedef struct MxIntx {
-    uint32_t sbdf_pin;        /* segment<<16 | bus<<8 | dev<<3 | pin, as MxIrqReq.line */
-    uint32_t level;
-} MxIntx;
-
 typedef struct MxMsi {
     uint64_t addr;
     uint32_t data;
@@ -143,11 +151,11 @@ typedef struct MxDomain {
     bool local_used[MX_EVTCHN_PORTS];   /* device-model (dom0) port numbers in use */
     uint32_t pci_cf8;         /* last 4-byte write to port 0xcf8 */
     uint8_t isa_level[16];
-    MxIntx intx[MX_MAX_INTX];
-    unsigned nr_intx;
-    uint8_t link_route[4];
+    uint8_t intx_level[MX_PCI_DEVICES][4];  /* bus 0: [device][pin] */
     MxMsi msi[MX_MSI_QUEUE];
     unsigned msi_head, msi_count;
+    uint64_t oneway_done;     /* one-way messages handled (oneway.c); atomic reads */
+    pthread_cond_t oneway_cond;   /* broadcast when oneway_done grows */
     bool shutdown;
     unsigned shutdown_reason;
     bool crashed;
@@ -251,10 +259,9 @@ int mx_evtchn_unbind(MxDomain *d, MxEvtchnHandle *h, uint32_t local, Error **err
 bool mx_evtchn_send_locked(MxDomain *d, uint32_t port);
 
 /* ---- irq.c: interrupt lines driven by the device model -------------------------------- */
-/* Record an ISA/INTx level change or an MSI; wakes mx_irq_wait(). -EINVAL for a bad line. */
+/* Record an ISA/INTx level change or an MSI; wakes mx_irq_wait(). -EINVAL for what Xen
+ * refuses (mx_irq_req_check). */
 int mx_irq_set(MxDomain *d, const MxIrqReq *req, Error **errp);
-/* Current level of an ISA line or INTx pin (line as in MxIrqReq); 0 if never set. */
-int mx_irq_level(MxDomain *d, uint32_t kind, uint32_t line);
 
 typedef struct MxIrqMatch {
     uint32_t kind;            /* enum MxIrqKind */
@@ -264,9 +271,27 @@ typedef struct MxIrqMatch {
     uint32_t msi_data;
 } MxIrqMatch;
 
-/* Wait until the ISA/INTx line is high, or a matching MSI arrives (and consume it).
- * -ETIMEDOUT after timeout_ns, -ESHUTDOWN if the domain crashed meanwhile. */
-int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, Error **errp);
+/* ISA/INTx: the line's current level (0 if never set or not a line Xen has). MSI: how
+ * many matching MSIs are queued. */
+int mx_irq_level(MxDomain *d, const MxIrqMatch *m);
+/* Wait until the ISA/INTx line is high, or a matching MSI arrives (then take the oldest
+ * such MSI off the queue, into *taken if not NULL). -ETIMEDOUT after timeout_ns,
+ * -ESHUTDOWN if the domain crashed meanwhile. */
+int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, MxMsi *taken,
+                Error **errp);
+
+/* ---- oneway.c: one-way messages from the shims, in order with everything else --------- */
+/* The socket server has processed one one-way message (whatever its outcome). */
+void mx_oneway_done(MxDomain *d);
+/* Is a one-way message a shim has counted (oneway_sent) not handled yet? */
+bool mx_oneway_behind(MxDomain *d);
+/*
+ * Wait until every one-way message that shims counted as sent before this call is
+ * processed, so the guest sees its effect as it would see a completed hypercall's. At
+ * most MX_ONEWAY_SYNC_MS: a message that never comes (a broken client) is then given
+ * up on, with a warning, and not waited for again.
+ */
+void mx_oneway_sync(MxDomain *d);
 
 /* ---- ioreq_send.c: the guest's side of the ioreq protocol ------------------------------- */
 /*

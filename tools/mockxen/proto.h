@@ -8,6 +8,17 @@
  * an MxReplyHdr followed by `len` payload bytes, with `nfds` file descriptors attached
  * (SCM_RIGHTS) to the reply header. One request is outstanding per connection.
  *
+ * One-way messages: a request whose op carries MX_MSG_ONEWAY gets no reply; the shim
+ * returns as soon as it is sent (interrupts: on Xen a short hypercall, here not worth a
+ * round trip). The shim decides every error Xen would report itself (bad arguments,
+ * restricted handle, wrong domain: it learns the domid from the hello); the daemon
+ * checks again and only logs what fails. Order is kept: the daemon handles a
+ * connection's messages in order, and before each one-way send a client adds one to
+ * MxStatsPage.oneway_sent (every client must), which the daemon compares with the
+ * messages it has handled before it answers any request or lets the guest see an
+ * ioreq completion or an interrupt level (oneway.c): so whatever a process does after
+ * a one-way call sees it done, as after a hypercall.
+ *
  * The hot paths never cross the socket:
  *   - guest memory: MX_OP_GUEST_MEMORY hands over the guest RAM memfd and the
  *     populated-frame bitmap once; foreign maps are local mmaps of that memfd;
@@ -24,11 +35,12 @@
 #ifndef MOCKXEN_PROTO_H
 #define MOCKXEN_PROTO_H
 
+#include <errno.h>
 #include <stdint.h>
 
 #include "tools/mockxen/kinds.h"
 
-#define MX_PROTO_VERSION   1
+#define MX_PROTO_VERSION   2
 #define MX_MSG_MAX_PAYLOAD (16u << 20)   /* larger requests are refused (EMSGSIZE) */
 #define MX_MSG_MAX_FDS     4
 #define MX_PAGE_SHIFT      12
@@ -62,8 +74,10 @@ enum MxOp {
     MX_OP_NR
 };
 
+#define MX_MSG_ONEWAY      (1u << 31)    /* in MxMsgHdr.op: send no reply */
+
 typedef struct MxMsgHdr {
-    uint32_t op;
+    uint32_t op;              /* enum MxOp, maybe | MX_MSG_ONEWAY */
     uint32_t len;
 } MxMsgHdr;
 
@@ -82,6 +96,8 @@ typedef struct MxHello {
 typedef struct MxHelloReply {
     uint32_t version;
     uint32_t nr_kinds;        /* must equal MX_KIND_NR */
+    uint32_t domid;           /* the one domain the daemon models */
+    uint32_t pad;
 } MxHelloReply;
 
 /* Every request addressed to a domain begins with `uint32_t domid`: the daemon checks it
@@ -171,6 +187,7 @@ typedef struct MxExtentReq {
 
 enum MxIrqKind { MX_IRQ_ISA, MX_IRQ_INTX, MX_IRQ_MSI };
 
+/* Sent one-way (MX_MSG_ONEWAY): no reply. */
 typedef struct MxIrqReq {
     uint32_t domid;
     uint32_t kind;            /* enum MxIrqKind */
@@ -178,6 +195,25 @@ typedef struct MxIrqReq {
     uint32_t level;           /* ISA/INTx; MSI: data */
     uint64_t msi_addr;
 } MxIrqReq;
+
+/*
+ * What Xen's dm_op accepts (set_isa_irq_level, set_pci_intx_level): an ISA irq 0-15;
+ * INTx on segment 0, bus 0, pin 0-3 (INTA-INTD); a level of 0 or 1. Every MSI is
+ * accepted. 0, or -EINVAL. Shared by the shim (which reports it) and the daemon.
+ */
+static inline int mx_irq_req_check(const MxIrqReq *req)
+{
+    switch (req->kind) {
+    case MX_IRQ_ISA:
+        return req->line <= 15 && req->level <= 1 ? 0 : -EINVAL;
+    case MX_IRQ_INTX:
+        return (req->line >> 8) == 0 && (req->line & 7) <= 3 && req->level <= 1 ? 0 : -EINVAL;
+    case MX_IRQ_MSI:
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
 
 typedef struct MxBindReq {
     uint32_t domid;

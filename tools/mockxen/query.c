@@ -28,11 +28,10 @@ static void print_irqs(MxDomain *d, FILE *out)
     for (unsigned i = 0; i < 16; i++)
         if (d->isa_level[i])
             fprintf(out, "isa %u high\n", i);
-    for (unsigned i = 0; i < d->nr_intx; i++)
-        if (d->intx[i].level)
-            fprintf(out, "intx %04x:%02x:%02x pin %u high\n", d->intx[i].sbdf_pin >> 16,
-                    (d->intx[i].sbdf_pin >> 8) & 0xff, (d->intx[i].sbdf_pin >> 3) & 0x1f,
-                    d->intx[i].sbdf_pin & 7);
+    for (unsigned dev = 0; dev < MX_PCI_DEVICES; dev++)
+        for (unsigned pin = 0; pin < 4; pin++)
+            if (d->intx_level[dev][pin])
+                fprintf(out, "intx 0000:00:%02x pin %u high\n", dev, pin);
     fprintf(out, "msi-pending %u\n", d->msi_count);
     pthread_mutex_unlock(&d->lock);
 }

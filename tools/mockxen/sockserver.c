@@ -23,12 +23,15 @@
 
 #define MAX_CONNS 256
 #define CONN_IO_TIMEOUT_S 5   /* a client stuck mid-message is dropped after this */
+#define CATCH_UP_ROUNDS 1024  /* messages per connection handled to catch up, at most */
 
 typedef struct Conn {
     int fd;
     char lib[28];
     bool restricted;
     uint32_t restrict_domid;
+    bool dead;                /* to be closed at the end of the server loop's pass */
+    uint64_t caught_up_pass;  /* served out of turn in this pass (catch_up) */
     MxEvtchnHandle *evtchn;
 } Conn;
 
@@ -40,6 +43,8 @@ struct MxSockServer {
     MxStats *stats;
     Conn *conns[MAX_CONNS];
     unsigned nconns;
+    uint64_t pass;            /* the server loop's poll() round */
+    bool catching_up;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -463,19 +468,60 @@ static int dispatch(Req *q, uint32_t op, Reply *r, Error **errp)
 static int handle_hello(MxSockServer *s, Conn *c, const uint8_t *p, size_t len)
 {
     MxHello hello;
-    MxHelloReply rep = { .version = MX_PROTO_VERSION, .nr_kinds = MX_KIND_NR };
+    MxHelloReply rep = { .version = MX_PROTO_VERSION, .nr_kinds = MX_KIND_NR,
+                         .domid = s->d->domid };
     MxReplyHdr hdr = { .ret = 0, .len = sizeof(rep), .nfds = 1 };
-    if (len < sizeof(hello)) {
-        hdr = (MxReplyHdr){ .ret = -1, .err = EINVAL };
+    if (len >= sizeof(hello))
+        memcpy(&hello, p, sizeof(hello));
+    if (len < sizeof(hello) || hello.version != MX_PROTO_VERSION) {
+        /* a shim of another build: its messages would be misread */
+        log_warn("a client said hello with protocol %u, mockxen speaks %u",
+                 len < sizeof(hello) ? 0 : hello.version, MX_PROTO_VERSION);
+        hdr = (MxReplyHdr){ .ret = -1, .err = EPROTO };
         return mx_wire_send(c->fd, &hdr, sizeof(hdr), NULL, 0, NULL, 0);
     }
-    memcpy(&hello, p, sizeof(hello));
     memcpy(c->lib, hello.library, sizeof(c->lib) - 1);
     log_debug("connection %d: %s (protocol %u)", c->fd, c->lib, hello.version);
     return mx_wire_send(c->fd, &hdr, sizeof(hdr), &rep, sizeof(rep), &s->stats->fd, 1);
 }
 
-/* Read and answer one request. A non-zero return closes the connection. */
+static void catch_up(MxSockServer *s, Conn *except);
+
+/* Handle one request; answer it unless it is one-way (then only log a failure). */
+static int handle_request(MxSockServer *s, Conn *c, uint32_t op, const uint8_t *payload,
+                          size_t len)
+{
+    static LogRateLimit oneway_failure_rl;
+    bool oneway = op & MX_MSG_ONEWAY;
+    op &= ~MX_MSG_ONEWAY;
+    if (!oneway)
+        catch_up(s, c);
+    Req q = { .s = s, .c = c, .p = payload, .len = len };
+    Reply r = { 0 };
+    Error *err = NULL;
+    int ret = dispatch(&q, op, &r, &err);
+    int rc = 0;
+    if (err) {
+        if (oneway)
+            log_ratelimited(&oneway_failure_rl, LOG_WARN, "%s one-way request %u failed: %s",
+                            c->lib, op, error_get_pretty(err));
+        else
+            log_debug("%s request %u failed: %s", c->lib, op, error_get_pretty(err));
+        error_free(err);
+    }
+    if (oneway) {
+        mx_oneway_done(s->d);
+    } else {
+        MxReplyHdr rep = { .ret = ret < 0 ? -1 : ret, .err = ret < 0 ? -ret : 0,
+                           .len = ret < 0 ? 0 : r.len, .nfds = ret < 0 ? 0 : r.nfds };
+        rc = mx_wire_send(c->fd, &rep, sizeof(rep), r.data, rep.len, r.fds, rep.nfds);
+    }
+    if (r.owned)
+        free(r.data);
+    return rc;
+}
+
+/* Read and handle one message. A non-zero return closes the connection. */
 static int serve_one(MxSockServer *s, Conn *c)
 {
     MxMsgHdr hdr;
@@ -490,25 +536,46 @@ static int serve_one(MxSockServer *s, Conn *c)
     if (!payload)
         return -ENOMEM;
     rc = mx_wire_recv(c->fd, payload, hdr.len, NULL, 0, NULL);
-    if (rc == 0 && hdr.op == MX_OP_HELLO) {
+    if (rc == 0 && hdr.op == MX_OP_HELLO)
         rc = handle_hello(s, c, payload, hdr.len);
-    } else if (rc == 0) {
-        Req q = { .s = s, .c = c, .p = payload, .len = hdr.len };
-        Reply r = { 0 };
-        Error *err = NULL;
-        int ret = dispatch(&q, hdr.op, &r, &err);
-        MxReplyHdr rep = { .ret = ret < 0 ? -1 : ret, .err = ret < 0 ? -ret : 0,
-                           .len = ret < 0 ? 0 : r.len, .nfds = ret < 0 ? 0 : r.nfds };
-        if (err) {
-            log_debug("%s request %u failed: %s", c->lib, hdr.op, error_get_pretty(err));
-            error_free(err);
-        }
-        rc = mx_wire_send(c->fd, &rep, sizeof(rep), r.data, rep.len, r.fds, rep.nfds);
-        if (r.owned)
-            free(r.data);
-    }
+    else if (rc == 0)
+        rc = handle_request(s, c, hdr.op, payload, hdr.len);
     free(payload);
     return rc;
+}
+
+/*
+ * Before answering a request, handle the one-way messages other connections sent
+ * before it: their bytes are here already (oneway.c). A process that raised an
+ * interrupt on one handle and then asks something on another finds it done, as with
+ * Xen's synchronous hypercalls. Connections are only marked dead here (the server loop
+ * closes them), and those served are skipped by the loop's current pass, whose poll()
+ * results are stale for them.
+ */
+static void catch_up(MxSockServer *s, Conn *except)
+{
+    if (s->catching_up)
+        return;                     /* serving out of turn already */
+    s->catching_up = true;
+    struct pollfd pfds[MAX_CONNS];
+    unsigned n = s->nconns;
+    for (unsigned round = 0; round < CATCH_UP_ROUNDS && mx_oneway_behind(s->d); round++) {
+        for (unsigned i = 0; i < n; i++) {
+            Conn *c = s->conns[i];
+            pfds[i] = (struct pollfd){ .fd = c == except || c->dead ? -1 : c->fd,
+                                       .events = POLLIN };
+        }
+        if (poll(pfds, n, 0) <= 0)
+            break;
+        for (unsigned i = 0; i < n; i++) {
+            Conn *c = s->conns[i];
+            if (!pfds[i].revents || c->dead)
+                continue;
+            c->caught_up_pass = s->pass;
+            c->dead = serve_one(s, c) != 0;
+        }
+    }
+    s->catching_up = false;
 }
 
 static void close_conn(MxSockServer *s, unsigned i)
@@ -519,6 +586,13 @@ static void close_conn(MxSockServer *s, unsigned i)
     close(c->fd);
     free(c);
     s->conns[i] = s->conns[--s->nconns];
+}
+
+static void close_dead_conns(MxSockServer *s)
+{
+    for (unsigned i = s->nconns; i-- > 0;)      /* backwards: close_conn moves the last */
+        if (s->conns[i]->dead)
+            close_conn(s, i);
 }
 
 static void accept_conn(MxSockServer *s)
@@ -556,9 +630,13 @@ static void *server_thread(void *opaque)
             continue;
         if (pfds[0].revents)
             break;
-        for (unsigned i = n; i-- > 0;)      /* backwards: close_conn moves the last one */
-            if (pfds[i + 2].revents && serve_one(s, s->conns[i]))
-                close_conn(s, i);
+        s->pass++;
+        for (unsigned i = 0; i < n; i++) {
+            Conn *c = s->conns[i];
+            if (pfds[i + 2].revents && !c->dead && c->caught_up_pass != s->pass)
+                c->dead = serve_one(s, c) != 0;
+        }
+        close_dead_conns(s);
         if (pfds[1].revents)
             accept_conn(s);
     }

@@ -104,6 +104,8 @@ int mx_client_open(MxClient *c, const char *library)
         return fail(err, "hello to mockxen at", path);
     }
     adopt_stats(fd, c->fd);
+    c->domid = rep.domid;
+    c->restricted = false;
     return 0;
 }
 
@@ -187,6 +189,43 @@ int mx_client_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
     }
     errno = 0;
     return rep.ret;
+}
+
+int mx_client_post(MxClient *c, uint32_t op, const void *req, size_t req_len)
+{
+    MxMsgHdr hdr = { .op = op | MX_MSG_ONEWAY, .len = req_len };
+    MxStatsPage *page = __atomic_load_n(&stats_page, __ATOMIC_ACQUIRE);
+    if (page)                   /* before the send: the daemon waits until it is handled */
+        __atomic_add_fetch(&page->oneway_sent, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&c->lock);
+    int rc = mx_wire_send(c->fd, &hdr, sizeof(hdr), req, req_len, NULL, 0);
+    pthread_mutex_unlock(&c->lock);
+    if (rc) {
+        errno = -rc;
+        return -1;
+    }
+    return 0;
+}
+
+int mx_client_check_domain(MxClient *c, uint32_t domid)
+{
+    pthread_mutex_lock(&c->lock);
+    int err = c->restricted && domid != c->restrict_domid ? EPERM
+              : domid != c->domid                          ? ESRCH : 0;
+    pthread_mutex_unlock(&c->lock);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+void mx_client_note_restrict(MxClient *c, uint32_t domid)
+{
+    pthread_mutex_lock(&c->lock);
+    c->restricted = true;
+    c->restrict_domid = domid;
+    pthread_mutex_unlock(&c->lock);
 }
 
 int mx_client_simple_call(MxClient *c, uint32_t op, const void *req, size_t req_len)

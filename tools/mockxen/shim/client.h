@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,9 @@
 typedef struct MxClient {
     int fd;
     pthread_mutex_t lock;
+    uint32_t domid;           /* the domain the daemon models (from its hello) */
+    bool restricted;          /* restrict succeeded: only restrict_domid from now on */
+    uint32_t restrict_domid;
 } MxClient;
 
 /* Connect and say hello as `library`. 0, or -1 with errno set (and a message on stderr). */
@@ -47,6 +51,19 @@ int mx_shim_enter(enum MxKind k);
 /* mx_client_open(), then count the handle's open call (kind): an injected fault closes
  * the connection again. 0, or -1 with errno set. */
 int mx_client_open_counted(MxClient *c, const char *library, enum MxKind kind);
+
+/*
+ * A one-way request (proto.h): sent, never answered, so the caller must have decided
+ * every error Xen would report (mx_client_check_domain, argument checks). 0, or -1
+ * with errno set if it could not be sent.
+ */
+int mx_client_post(MxClient *c, uint32_t op, const void *req, size_t req_len);
+/* May this handle act on domain `domid`, as the daemon would decide: EPERM after a
+ * restrict to another domain, ESRCH for a domain mockxen does not model. 0, or -1
+ * with errno set. */
+int mx_client_check_domain(MxClient *c, uint32_t domid);
+/* The handle's restrict to `domid` succeeded. */
+void mx_client_note_restrict(MxClient *c, uint32_t domid);
 
 /* A request whose reply has no payload: 0, or -1 with errno set. */
 int mx_client_simple_call(MxClient *c, uint32_t op, const void *req, size_t req_len);

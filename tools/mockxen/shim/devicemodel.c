@@ -1,6 +1,7 @@
 /*
  * tools/mockxen/shim/devicemodel.c — libxendevicemodel.so.1: ioreq servers, ranges,
- * dirty tracking, interrupts, restrict and shutdown are forwarded to the daemon; the
+ * dirty tracking, restrict and shutdown are requests to the daemon; interrupts are
+ * one-way messages (checked here as Xen checks them, then sent without waiting); the
  * calls mockxen does not model fail with ENOSYS.
  */
 #include <stdbool.h>
@@ -21,7 +22,10 @@ static int restrict_dmod(MxToolcoreHandle *tc, domid_t domid)
 {
     xendevicemodel_handle *dmod = MX_CONTAINER_OF(tc, xendevicemodel_handle, tc);
     MxDomainReq req = { .domid = domid };
-    return mx_client_simple_call(&dmod->c, MX_OP_RESTRICT, &req, sizeof(req));
+    int rc = mx_client_simple_call(&dmod->c, MX_OP_RESTRICT, &req, sizeof(req));
+    if (rc == 0)
+        mx_client_note_restrict(&dmod->c, domid);
+    return rc;
 }
 
 xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
@@ -212,19 +216,27 @@ int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod, domid_t domid,
                                 dirty_bitmap, bytes) < 0 ? -1 : 0;
 }
 
-static int irq_call(xendevicemodel_handle *dmod, domid_t domid, uint32_t kind, uint32_t line,
-                    uint32_t level, uint64_t msi_addr)
+/* In Xen's order: the domain, then the arguments (`fits`: they fit req's fields); then
+ * sent one-way. */
+static int irq_post(xendevicemodel_handle *dmod, const MxIrqReq *req, bool fits)
 {
-    MxIrqReq req = { .domid = domid, .kind = kind, .line = line, .level = level,
-                     .msi_addr = msi_addr };
-    return mx_client_simple_call(&dmod->c, MX_OP_IRQ, &req, sizeof(req));
+    if (mx_client_check_domain(&dmod->c, req->domid) < 0)
+        return -1;
+    if (!fits || mx_irq_req_check(req)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return mx_client_post(&dmod->c, MX_OP_IRQ, req, sizeof(*req));
 }
 
+/* libxendevicemodel passes a level in a uint8_t field of the dm_op: so does the shim. */
 int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid, uint8_t irq,
                                      unsigned int level)
 {
     MX_ENTER(xendevicemodel_set_isa_irq_level, -1);
-    return irq_call(dmod, domid, MX_IRQ_ISA, irq, level, 0);
+    MxIrqReq req = { .domid = domid, .kind = MX_IRQ_ISA, .line = irq,
+                     .level = (uint8_t)level };
+    return irq_post(dmod, &req, true);
 }
 
 int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod, domid_t domid,
@@ -232,19 +244,19 @@ int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod, domid_t domid
                                       uint8_t intx, unsigned int level)
 {
     MX_ENTER(xendevicemodel_set_pci_intx_level, -1);
-    if (device > 0x1f || intx > 3) {
-        errno = EINVAL;
-        return -1;
-    }
-    return irq_call(dmod, domid, MX_IRQ_INTX, XEN_DMOP_PCI_SBDF(segment, bus, device, intx),
-                    level, 0);
+    MxIrqReq req = { .domid = domid, .kind = MX_IRQ_INTX,
+                     .line = XEN_DMOP_PCI_SBDF(segment, bus, device & 0x1f, intx & 3),
+                     .level = (uint8_t)level };
+    return irq_post(dmod, &req, device <= 0x1f && intx <= 3);
 }
 
 int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid, uint64_t msi_addr,
                               uint32_t msi_data)
 {
     MX_ENTER(xendevicemodel_inject_msi, -1);
-    return irq_call(dmod, domid, MX_IRQ_MSI, 0, msi_data, msi_addr);
+    MxIrqReq req = { .domid = domid, .kind = MX_IRQ_MSI, .level = msi_data,
+                     .msi_addr = msi_addr };
+    return irq_post(dmod, &req, true);
 }
 
 int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)

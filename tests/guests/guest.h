@@ -27,12 +27,15 @@
 #define PCI_CONF_DATA    0xcfc
 #define PCI_CFG(dev, reg) (0x80000000 | ((dev) << 11) | (reg))
 
-/* Fail with status `code` unless ZF is set (the last comparison found equality). */
-#define FAIL_UNLESS_ZF(code) \
-    je 9f;                   \
-    mov $(code), %eax;       \
-    jmp guest_exit;          \
+/* Fail with status `code` unless condition `cc` (e, ae, nz, ...) holds. */
+#define FAIL_UNLESS(cc, code) \
+    j##cc 9f;                 \
+    mov $(code), %eax;        \
+    jmp guest_exit;           \
 9:
+
+/* Fail with status `code` unless ZF is set (the last comparison found equality). */
+#define FAIL_UNLESS_ZF(code) FAIL_UNLESS(e, code)
 
 /* Fail with status `code` unless the two operands are equal. */
 #define CHECK_EQ(a, b, code) \

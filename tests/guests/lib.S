@@ -35,6 +35,32 @@ uart_puts:
     pop %eax
     ret
 
+/* uart_puthex: send EAX as 0x and eight hex digits. */
+    .globl uart_puthex
+uart_puthex:
+    push %eax
+    push %ebx
+    push %ecx
+    mov %eax, %ebx
+    mov $'0', %al
+    call uart_putc
+    mov $'x', %al
+    call uart_putc
+    mov $8, %ecx
+1:  rol $4, %ebx                /* the next nibble, most significant first */
+    mov %bl, %al
+    and $0xf, %al
+    add $'0', %al
+    cmp $'9', %al
+    jbe 2f
+    add $('a' - '9' - 1), %al
+2:  call uart_putc
+    loop 1b
+    pop %ecx
+    pop %ebx
+    pop %eax
+    ret
+
 /* guest_exit: end the run with status EAX. Never returns. */
     .globl guest_exit
 guest_exit:

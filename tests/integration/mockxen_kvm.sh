@@ -25,18 +25,11 @@ has_lines() {
     for line in "$@"; do grep -qxF "$line" "$file" || return 1; done
 }
 
-# show NAME: the logs of a run that went wrong, as TAP comments.
-show() {
-    grep -v ' [0-9]*\( (ENOSYS)\)\?$' "$tmp/$1.err" | sed 's/^/# mockxen: /' | head -20
-    [ -f "$tmp/$1.dmerr" ] && sed 's/^/# dm: /' "$tmp/$1.dmerr" | head -20
-    return 0
-}
-
 # uart_checks LABEL DM: run the UART guest against DM (xendm or qemu) and check it.
 uart_checks() {
     kvm_run "$2-uart" uart "$2"
     check "$1: the UART guest's checks hold (exit status 0)" test "$rc" = 0
-    [ "$rc" = 0 ] || show "$2-uart"
+    [ "$rc" = 0 ] || kvm_show "$2-uart"
     check "$1: the greeting and the rep outsb string came out of the UART" \
         has_lines "$tmp/$2-uart.dm" "hello from KVM guest" "rep outsb through the UART"
 }
@@ -50,7 +43,7 @@ fi
 
 # ---- null device model ----------------------------------------------------------------
 check "null DM: every exit of the guest became an ioreq the null DM answered" test "$rc" = 0
-[ "$rc" = 0 ] || show nulldm
+[ "$rc" = 0 ] || kvm_show nulldm
 # The guest's accesses: 21 greeting bytes (LSR poll + THR write each), 3 port reads,
 # a PCI config read (0xcf8 + 0xcfc), 3 MMIO reads, 3 MMIO writes, an 8-byte rep outsb
 # (KVM passes string outs one element per exit today: 8 ioreqs, 1 if it batched) and
@@ -91,7 +84,7 @@ else
     kvm_run xendm-testdev testdev xendm
     check "xendm: the guest found the PCI test device and its DMA round trip matched" \
         test "$rc" = 0
-    [ "$rc" = 0 ] || show xendm-testdev
+    [ "$rc" = 0 ] || kvm_show xendm-testdev
     check "xendm: the guest reported the DMA through the UART" \
         grep -qx "testdev DMA ok" "$tmp/xendm-testdev.dm"
 fi

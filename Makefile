@@ -3,8 +3,8 @@
 # Two build variants live side by side:
 #   build/rel   optimised, what `make`, `make bench` and `make demo` use;
 #   build/asan  the same sources under AddressSanitizer + UBSan, what `make test` uses.
-# Each top-level module (memory/, mapcache/, devices/, xen/) is a static library built
-# from every .c file in its folder; dm/ links them into the `xendm` program. tools/mockxen
+# Each top-level module (util/, memory/, mapcache/, block/, devices/, xen/) is a static
+# library built from every .c file in its folder; dm/ links them into the `xendm` program. tools/mockxen
 # brings its own rules in tools/mockxen/mockxen.mk. Unit tests are tests/unit/test_*.c
 # (cmocka, one binary each); integration tests are tests/integration/*.sh; benchmarks are
 # bench/bench_*.c (one binary each) and bench/*.sh.

@@ -101,7 +101,7 @@ enum req_action {
 };
 
 struct VirtioBlk {
-    VirtioCore *vc;                 /* set by driver_ok / first notify: the transport's core */
+    VirtioCore *vc;                 /* the transport's core: set by the reset at creation */
     BlockBackend *bb;
     char serial[BLK_ID_BYTES];
     bool readonly;

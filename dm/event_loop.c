@@ -228,6 +228,9 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
          * served, and work that defers itself again waits for the next turn. */
         if (ret == 0)
             device_work_run(&dm->work);
+        /* Devices also write guest memory outside any ioreq (disk completions, deferred
+         * queue work): report those pages now, not at the next request. */
+        xen_modified_memory_flush(dm->xen);
     }
     return ret;
 }

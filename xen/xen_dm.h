@@ -63,7 +63,8 @@ unsigned xen_dm_nr_vcpus(const XenDM *xd);
 uint64_t xen_dm_guest_memory(const XenDM *xd);
 const XenDMStats *xen_dm_stats(const XenDM *xd);
 
-/* Create the ioreq server, map its pages, bind its event channels. */
+/* Create the ioreq server and map its pages (xen_ioreq_server_enable binds the event
+ * channels). */
 int xen_ioreq_server_create(XenDM *xd, Error **errp);
 /*
  * Serve these address spaces: requests are carried out on them, and a listener keeps
@@ -125,7 +126,8 @@ void xen_ram_set_toolstack_region(XenRam *xr, const MemoryRegion *mr);
 RamBackend xen_ram_backend(XenRam *xr);
 
 /* Log-dirty: report [start, start+len) of guest-physical memory as written. Reports are
- * batched and sent by xen_modified_memory_flush() (called after every request). */
+ * batched and sent by xen_modified_memory_flush() (called after every request, and by
+ * the event loop after every turn, for what devices wrote outside a request). */
 void xen_modified_memory(XenDM *xd, uint64_t start, uint64_t len);
 void xen_modified_memory_flush(XenDM *xd);
 /* Turn reporting on/off (QEMU: on while log-dirty / migration is active). */

@@ -34,6 +34,7 @@ struct xenevtchn_handle {
     bool restricted;
     domid_t restrict_domid;
     int kick[MX_EVTCHN_PORTS];        /* remote eventfd per bound local port, or -1 */
+    unsigned next_port;               /* where xenevtchn_pending() looks first */
 };
 
 static int restrict_xce(MxToolcoreHandle *tc, domid_t domid)
@@ -224,10 +225,17 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
     uint64_t count;
     if (read(xce->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
         return -1;
-    for (unsigned w = 0; w < MX_EVTCHN_WORDS; w++) {
+    /* Round robin from the port after the last one delivered, so a port that is pending
+     * again and again cannot starve the others: Linux's evtchn driver hands ports out in
+     * the order they fired, which is fair in the same way. */
+    for (unsigned k = 0; k <= MX_EVTCHN_WORDS; k++) {
+        unsigned w = (xce->next_port / 64 + k) % MX_EVTCHN_WORDS;
+        uint64_t from = k == 0 ? ~0ull << (xce->next_port % 64)
+                               : k == MX_EVTCHN_WORDS ? ~(~0ull << (xce->next_port % 64))
+                                                      : ~0ull;
         uint64_t ready;
         while ((ready = __atomic_load_n(&pg->pending[w], __ATOMIC_SEQ_CST) &
-                        ~__atomic_load_n(&pg->masked[w], __ATOMIC_SEQ_CST))) {
+                        ~__atomic_load_n(&pg->masked[w], __ATOMIC_SEQ_CST) & from)) {
             uint64_t bit = ready & -ready;
             /* Like the Linux driver: a delivered port stays masked until unmask(). */
             __atomic_or_fetch(&pg->masked[w], bit, __ATOMIC_SEQ_CST);
@@ -238,7 +246,9 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
                 if (write(xce->efd, &one, sizeof(one)) < 0)
                     return -1;
             }
-            return w * 64 + __builtin_ctzll(bit);
+            unsigned port = w * 64 + (unsigned)__builtin_ctzll(bit);
+            xce->next_port = (port + 1) % MX_EVTCHN_PORTS;
+            return (xenevtchn_port_or_error_t)port;
         }
     }
     errno = no_event_errno(xce);

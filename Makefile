@@ -59,7 +59,8 @@ deps:
 # Unit tests that inject allocation failures (test_oom_arm in tests/unit/support.h)
 # route the allocator through support.c's wrappers with ld --wrap: the code under test
 # is the same objects, unchanged.
-UNIT_OOM_TESTS := test_flatview_random test_mapcache test_memory_region test_ram_random
+UNIT_OOM_TESTS := test_block_errors test_flatview_random test_mapcache test_memory_region \
+                  test_ram_random
 $(foreach t,$(UNIT_OOM_TESTS),$(eval UNIT_LDFLAGS_$(t) := \
     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc))
 

@@ -272,9 +272,9 @@ static uint8_t prepare_rw(VirtioBlk *blk, BlkReq *r, const ChainLayout *l, uint3
                       : map_data(r, blk->vc->dma_as, 0, l->nr_out, 16, bytes, false);
     if (ret < 0)
         return S_IOERR;
-    r->io = (BlockRequest){ .op = is_read ? BLK_OP_READ : BLK_OP_WRITE,
+    r->io = (BlockRequest){ .op = is_read ? BLOCK_OP_READ : BLOCK_OP_WRITE,
                             .offset = sector * BLK_SECTOR, .len = bytes, .iov = r->iov,
-                            .iovcnt = (int)r->nr_maps, .done = blk_io_done,
+                            .iovcnt = r->nr_maps, .done = blk_io_done,
                             .durable = !is_read && !blk->vc->config[CFG_WRITEBACK] };
     r->written = is_read ? (uint32_t)bytes + 1 : 1;
     return S_OK;
@@ -295,7 +295,7 @@ static uint8_t prepare_dwz(VirtioBlk *blk, BlkReq *r, const ChainLayout *l, uint
         return S_UNSUPP;
     if (blk->readonly || !range_ok(blk, sector, (uint64_t)num * BLK_SECTOR))
         return S_IOERR;
-    r->io = (BlockRequest){ .op = type == T_DISCARD ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES,
+    r->io = (BlockRequest){ .op = type == T_DISCARD ? BLOCK_OP_DISCARD : BLOCK_OP_WRITE_ZEROES,
                             .offset = sector * BLK_SECTOR, .len = (uint64_t)num * BLK_SECTOR,
                             .unmap = flags & DWZ_FLAG_UNMAP, .done = blk_io_done };
     r->written = 1;
@@ -341,7 +341,7 @@ static enum req_action parse_request(VirtioBlk *blk, BlkReq *r)
         r->status = prepare_rw(blk, r, &l, type, le64toh(hdr.sector));
         break;
     case T_FLUSH:
-        r->io = (BlockRequest){ .op = BLK_OP_FLUSH, .done = blk_io_done };
+        r->io = (BlockRequest){ .op = BLOCK_OP_FLUSH, .done = blk_io_done };
         r->status = S_OK;
         break;
     case T_GET_ID:
@@ -438,7 +438,7 @@ static int blk_notify(VirtioCore *vc, unsigned q, void *opaque, Error **errp)
         if (ret < 0)
             break;
     }
-    blk_submit_batch(blk->bb);              /* one submission for everything taken */
+    blk_kick(blk->bb);              /* one submission for everything taken */
     if (answered)
         virtio_core_used_buffers(vc, q);
     if (ret < 0)
@@ -446,15 +446,21 @@ static int blk_notify(VirtioCore *vc, unsigned q, void *opaque, Error **errp)
     return taken == BLK_BUDGET ? 1 : 0;
 }
 
+static const char *op_name(BlockOp op)
+{
+    static const char *const names[BLOCK_OP_COUNT] = { "read", "write", "flush", "discard",
+                                                       "write-zeroes" };
+    return op < BLOCK_OP_COUNT ? names[op] : "?";
+}
+
 static void blk_io_done(BlockRequest *io, int ret)
 {
     BlkReq *r = container_of(io, BlkReq, io);
     VirtioBlk *blk = r->blk;
-    bool is_read = io->op == BLK_OP_READ;
+    bool is_read = io->op == BLOCK_OP_READ;
     if (ret < 0) {
         log_ratelimited(&blk->rl, LOG_WARN, "virtio-blk: %s of %" PRIu64 " bytes at %" PRIu64
-                        " failed: %s", blk_op_name(io->op), io->len, io->offset,
-                        strerror(-ret));
+                        " failed: %s", op_name(io->op), io->len, io->offset, strerror(-ret));
         r->status = S_IOERR;
         r->written = 1;
     } else {
@@ -538,16 +544,16 @@ static void fill_config(const VirtioBlk *blk, VirtioCore *vc)
     put_le(c + CFG_CAPACITY, blk->sectors, 8);
     put_le(c + CFG_SIZE_MAX, 1u << 20, 4);
     put_le(c + CFG_SEG_MAX, blk->queue_size - 2u, 4);
-    put_le(c + CFG_BLK_SIZE, g->logical_block_size, 4);
-    c[CFG_PHYS_BLOCK_EXP] = (uint8_t)log2_ratio(g->physical_block_size, g->logical_block_size);
-    put_le(c + CFG_MIN_IO, g->min_io_size / g->logical_block_size, 2);
-    put_le(c + CFG_OPT_IO, g->opt_io_size / g->logical_block_size, 4);
+    put_le(c + CFG_BLK_SIZE, g->logical_block, 4);
+    c[CFG_PHYS_BLOCK_EXP] = (uint8_t)log2_ratio(g->physical_block, g->logical_block);
+    put_le(c + CFG_MIN_IO, g->min_io / g->logical_block, 2);
+    put_le(c + CFG_OPT_IO, g->opt_io / g->logical_block, 4);
     c[CFG_WRITEBACK] = blk->writeback_default;
     vc->config_writable[CFG_WRITEBACK] = 1;
     put_le(c + CFG_NUM_QUEUES, blk->nr_queues, 2);
     put_le(c + CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS, 4);
     put_le(c + CFG_MAX_DISCARD_SEG, 1, 4);
-    put_le(c + CFG_DISCARD_ALIGN, g->logical_block_size / BLK_SECTOR, 4);
+    put_le(c + CFG_DISCARD_ALIGN, g->logical_block / BLK_SECTOR, 4);
     put_le(c + CFG_MAX_WZ_SECTORS, BLK_MAX_DISCARD_SECTORS, 4);
     put_le(c + CFG_MAX_WZ_SEG, 1, 4);
     c[CFG_WZ_MAY_UNMAP] = 1;
@@ -568,11 +574,8 @@ static void blk_reset(VirtioCore *vc, void *opaque)
 {
     VirtioBlk *blk = opaque;
     blk->vc = vc;
-    if (blk->in_flight) {
-        blk_drain(blk->bb);
-        while (blk_process_completions(blk->bb, BLK_COMPLETION_BUDGET))
-            ;
-    }
+    if (blk->in_flight)
+        blk_drain(blk->bb);                 /* runs their callbacks */
     device_loop_cancel(blk->loop, &blk->completions);
     blk->completed = blk->starved = 0;
     fill_config(blk, vc);
@@ -628,10 +631,10 @@ static int parse_block_config(const DeviceOpts *opts, unsigned depth, BlockConfi
         opt_choice(opts, "aio", aio_modes, 0, &aio, errp) < 0)
         return -EINVAL;
     cfg->readonly = ro;
-    cfg->cache = cache == 0 ? BLK_CACHE_WRITEBACK : cache == 1 ? BLK_CACHE_WRITETHROUGH
-                                                               : BLK_CACHE_NONE;
-    cfg->discard = discard == 0 ? BLK_DISCARD_UNMAP : BLK_DISCARD_IGNORE;
-    cfg->aio = aio == 0 ? BLK_AIO_IO_URING : BLK_AIO_THREADS;
+    cfg->cache = cache == 0 ? BLOCK_CACHE_WRITEBACK : cache == 1 ? BLOCK_CACHE_WRITETHROUGH
+                                                               : BLOCK_CACHE_NONE;
+    cfg->discard = discard == 0 ? BLOCK_DISCARD_UNMAP : BLOCK_DISCARD_IGNORE;
+    cfg->aio = aio == 0 ? BLOCK_AIO_IO_URING : BLOCK_AIO_THREADS;
     return 0;
 }
 
@@ -650,7 +653,9 @@ static int parse_queues(const DeviceOpts *opts, VirtioBlk *blk, Error **errp)
     }
     blk->nr_queues = (unsigned)nq;
     blk->queue_size = (uint16_t)qs;
-    blk->queue_depth = (unsigned)(nq * qs);
+    /* Requests in flight at once: every queue full, as far as the block layer goes. */
+    blk->queue_depth = nq * qs < BLOCK_MAX_QUEUE_DEPTH ? (unsigned)(nq * qs)
+                                                        : BLOCK_MAX_QUEUE_DEPTH;
     return 0;
 }
 
@@ -682,7 +687,7 @@ static int blk_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBa
     if (serial)
         memcpy(blk->serial, serial, strnlen(serial, sizeof(blk->serial)));
     blk->readonly = cfg.readonly;
-    blk->writeback_default = cfg.cache != BLK_CACHE_WRITETHROUGH;
+    blk->writeback_default = cfg.cache != BLOCK_CACHE_WRITETHROUGH;
     blk->sectors = blk_geometry(blk->bb)->size / BLK_SECTOR;
     blk->loop = board->loop;
     blk->completions.run = completions_work;

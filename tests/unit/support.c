@@ -1,12 +1,17 @@
 /* tests/unit/support.c — see support.h. */
 #include "tests/unit/support.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/macros.h"
 
 uint64_t test_seed(const char *test_name)
 {
@@ -373,4 +378,126 @@ uint32_t test_virtio_config(TestVirtioDriver *d, uint32_t off, unsigned size)
     case 2:  return address_space_lduw_le(as, a, MEMTXATTRS_UNSPECIFIED, NULL);
     default: return address_space_ldl_le(as, a, MEMTXATTRS_UNSPECIFIED, NULL);
     }
+}
+
+/* ---- disk images -------------------------------------------------------------------- */
+
+uint8_t test_image_byte(uint64_t offset)
+{
+    uint64_t x = (offset + 1) * 0x9E3779B97F4A7C15ULL;
+    return (uint8_t)(x >> 56 ^ x >> 29);
+}
+
+void test_image_create(char path[TEST_PATH_MAX], uint64_t size)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, TEST_PATH_MAX, "%s/xendm-image-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t chunk[4096];
+    for (uint64_t off = 0; off < size; off += sizeof(chunk)) {
+        size_t n = size - off < sizeof(chunk) ? size - off : sizeof(chunk);
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = test_image_byte(off + i);
+        assert_int_equal(pwrite(fd, chunk, n, (off_t)off), (ssize_t)n);
+    }
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    close(fd);
+}
+
+void test_file_read(const char *path, uint64_t offset, void *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, len, (off_t)offset), (ssize_t)len);
+    close(fd);
+}
+
+void test_assert_file_bytes(const char *path, uint64_t offset, uint64_t len, int fill)
+{
+    uint8_t *buf = malloc(len);
+    test_file_read(path, offset, buf, len);
+    for (uint64_t i = 0; i < len; i++) {
+        int want = fill >= 0 ? fill : test_image_byte(offset + i);
+        if (buf[i] != want)
+            fail_msg("byte %" PRIu64 " of %s is %u, not %d", offset + i, path, buf[i], want);
+    }
+    free(buf);
+}
+
+int test_disk_setup(void **state)
+{
+    const TestDiskSpec *spec = *state;
+    TestDisk *d = calloc(1, sizeof(*d));
+    d->aio = spec->aio;
+    test_image_create(d->path, spec->size);
+    *state = d;
+    return 0;
+}
+
+int test_disk_teardown(void **state)
+{
+    TestDisk *d = *state;
+    unlink(d->path);
+    free(d);
+    return 0;
+}
+
+BlockBackend *test_blk_open(const char *path, BlockAio aio, BlockCache cache,
+                            unsigned queue_depth)
+{
+    BlockConfig cfg = { .path = path, .aio = aio, .cache = cache,
+                        .discard = BLOCK_DISCARD_UNMAP, .queue_depth = queue_depth };
+    Error *err = NULL;
+    BlockBackend *bb = blk_open(&cfg, &err);
+    if (!bb)
+        fail_msg("blk_open: %s", error_get_pretty(err));
+    return bb;
+}
+
+void test_blk_wait(BlockBackend *bb)
+{
+    struct pollfd pfd = { .fd = blk_completion_fd(bb), .events = POLLIN };
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    while (blk_process_completions(bb, UINT_MAX)) {
+    }
+}
+
+static void test_blk_request_done(BlockRequest *req, int ret)
+{
+    TestBlkRequest *t = container_of(req, TestBlkRequest, req);
+    t->ret = ret;
+    t->done = true;
+}
+
+void test_blk_request_init(TestBlkRequest *t, BlockOp op, uint64_t offset, void *buf,
+                           uint64_t len)
+{
+    *t = (TestBlkRequest){ .req = { .op = op, .offset = offset, .len = len,
+                                    .done = test_blk_request_done },
+                           .iov = { buf, len }, .ret = 1 };
+    if (buf) {
+        t->req.iov = &t->iov;
+        t->req.iovcnt = 1;
+    }
+}
+
+int test_blk_sync(BlockBackend *bb, const BlockRequest *req)
+{
+    TestBlkRequest t = { .req = *req, .ret = 1 };
+    t.req.done = test_blk_request_done;
+    int ret = blk_submit(bb, &t.req);
+    if (ret < 0)
+        return ret;
+    assert_int_equal(blk_kick(bb), 0);
+    while (!t.done)
+        test_blk_wait(bb);
+    return t.ret;
+}
+
+int test_blk_io(BlockBackend *bb, BlockOp op, uint64_t offset, void *buf, uint64_t len)
+{
+    TestBlkRequest t;
+    test_blk_request_init(&t, op, offset, buf, len);
+    return test_blk_sync(bb, &t.req);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "block/block.h"
 #include "devices/device.h"
 #include "devices/irq.h"
 #include "memory/memory.h"
@@ -164,5 +165,61 @@ void test_virtio_kick(TestVirtioDriver *d, unsigned q);
 bool test_virtio_used(TestVirtioDriver *d, unsigned q, uint32_t *id, uint32_t *len);
 /* Device configuration space at byte `off`, `size` 1, 2 or 4. */
 uint32_t test_virtio_config(TestVirtioDriver *d, uint32_t off, unsigned size);
+
+/* Disk images for block/ tests: a new file of `size` bytes under $TMPDIR (else /tmp)
+ * whose byte at offset o is test_image_byte(o); its path goes to path[]. The test
+ * removes it with unlink(). */
+#define TEST_PATH_MAX 256
+void test_image_create(char path[TEST_PATH_MAX], uint64_t size);
+uint8_t test_image_byte(uint64_t offset);
+/* Read the file's bytes through a descriptor of its own (not the backend's). */
+void test_file_read(const char *path, uint64_t offset, void *buf, size_t len);
+/* Fail unless the file's bytes [offset, offset + len) are all `fill`, or with fill -1
+ * still those test_image_create() wrote. */
+void test_assert_file_bytes(const char *path, uint64_t offset, uint64_t len, int fill);
+
+/*
+ * A block test case runs on one engine over a fresh image: its prestate is a
+ * TestDiskSpec, test_disk_setup() turns it into the TestDisk the test gets as *state.
+ *   static const TestDiskSpec io_uring = { BLOCK_AIO_IO_URING, SIZE }, threads = ...;
+ *   TEST_DISK_CASE(fn, io_uring)   runs fn as "fn/io_uring"
+ */
+typedef struct TestDiskSpec {
+    BlockAio aio;
+    uint64_t size;
+} TestDiskSpec;
+
+typedef struct TestDisk {
+    BlockAio aio;
+    char path[TEST_PATH_MAX];
+} TestDisk;
+
+int test_disk_setup(void **state);
+int test_disk_teardown(void **state);
+#define TEST_DISK_CASE(fn, spec)                                                       \
+    { #fn "/" #spec, fn, test_disk_setup, test_disk_teardown, (void *)&(spec) }
+
+/* Open or fail the test. */
+BlockBackend *test_blk_open(const char *path, BlockAio aio, BlockCache cache,
+                            unsigned queue_depth);
+/* Wait (10 s at most) for the completion fd, then run every completion. */
+void test_blk_wait(BlockBackend *bb);
+
+/* A request whose callback records its result. */
+typedef struct TestBlkRequest {
+    BlockRequest req;
+    struct iovec iov;
+    int ret;
+    bool done;
+} TestBlkRequest;
+
+/* One buffer (buf NULL: none); ret starts at 1, which no request returns. */
+void test_blk_request_init(TestBlkRequest *t, BlockOp op, uint64_t offset, void *buf,
+                           uint64_t len);
+/* Submit a copy of req with a recording callback, kick and wait for the callback: its
+ * ret, or blk_submit()'s error. */
+int test_blk_sync(BlockBackend *bb, const BlockRequest *req);
+/* The same for one buffer: READ, WRITE, or another op with buf NULL. */
+int test_blk_io(BlockBackend *bb, BlockOp op, uint64_t offset, void *buf, uint64_t len);
 
 #endif

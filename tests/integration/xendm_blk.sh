@@ -59,6 +59,6 @@ printf 'mmio-read 0xfeb01000, 4 == 0x74726976\n' >"$tmp/none.gs"
 xendm_run "$tmp/none.gs" --start-timeout 3000 -- --device "virtio-blk,file=$img" \
     --device "virtio-blk-pci,file=$img"
 check "a second writer of one image is refused at start-up" test "$dm_status" -ne 0
-check "... with a message naming the image" grep -q "image '$img' is in use" "$tmp/dm.err"
+check "... with a message naming the image" grep -q "'$img' is locked by another user" "$tmp/dm.err"
 
 done_testing

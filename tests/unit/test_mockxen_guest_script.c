@@ -434,7 +434,7 @@ static const struct {
 
 static void parse_errors_have_positions(void **state)
 {
-    for (size_t i = 0; i < sizeof(parse_errors) / sizeof(parse_errors[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(parse_errors); i++) {
         Error *err = NULL;
         const char *text = parse_errors[i].text;
         GuestScript *s = guest_script_parse("t.gs", text, strlen(text), &err);
@@ -1084,7 +1084,7 @@ static void backend_errors_carry_errno(void **state)
         "out 0x80 1 0", "peek 0 1", "poke 0 1 0", "wait-irq isa 1", "irq-level isa 1",
         "log-dirty on", "dirty 0 1", "count x",
     };
-    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(needs); i++) {
         GuestScript *s = parse_ok(needs[i]);
         Error *err = NULL;
         assert_int_equal(guest_run(s, &none, NULL, &err), -ENOSYS);

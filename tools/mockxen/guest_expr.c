@@ -14,6 +14,7 @@
 
 #include "tools/mockxen/grow.h"
 #include "tools/mockxen/guest_internal.h"
+#include "util/macros.h"
 
 #define MAX_NESTING 48      /* parentheses and unary operators */
 
@@ -126,7 +127,7 @@ static const struct BinaryLevel {
     { 1, { P_CARET }, { GEXPR_XOR } },
     { 1, { P_PIPE }, { GEXPR_OR } },
 };
-#define NLEVELS (sizeof(levels) / sizeof(levels[0]))
+#define NLEVELS ARRAY_SIZE(levels)
 
 static int parse_binary(ExprParser *p, unsigned level)
 {
@@ -328,5 +329,5 @@ bool guest_cmp_holds(enum GuestCmp cmp, uint64_t got, uint64_t want)
 const char *guest_cmp_name(enum GuestCmp cmp)
 {
     static const char *const names[] = { "!= 0", "==", "!=", "<", "<=", ">", ">=" };
-    return (unsigned)cmp < sizeof(names) / sizeof(names[0]) ? names[cmp] : "?";
+    return (unsigned)cmp < ARRAY_SIZE(names) ? names[cmp] : "?";
 }

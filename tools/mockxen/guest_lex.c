@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tools/mockxen/guest_internal.h"
+#include "util/macros.h"
 
 int guest_lex_error(const GuestLexer *lx, const GuestToken *tok, Error **errp,
                     const char *fmt, ...)
@@ -234,7 +235,7 @@ static const struct {
 
 static int lex_punct(GuestLexer *lx, GuestToken *tok, Error **errp)
 {
-    for (size_t i = 0; i < sizeof(puncts) / sizeof(puncts[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(puncts); i++) {
         size_t n = strlen(puncts[i].text);
         if (lx->pos + n <= lx->len && !memcmp(lx->src + lx->pos, puncts[i].text, n)) {
             for (size_t k = 0; k < n; k++)
@@ -306,7 +307,7 @@ enum GuestCmp guest_tok_cmp(const GuestToken *tok)
         { P_EQ, GCMP_EQ }, { P_NE, GCMP_NE }, { P_LT, GCMP_LT },
         { P_LE, GCMP_LE }, { P_GT, GCMP_GT }, { P_GE, GCMP_GE },
     };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
         if (guest_tok_is(tok, map[i].punct))
             return map[i].cmp;
     return GCMP_NONE;
@@ -322,7 +323,7 @@ const char *guest_tok_describe(const GuestToken *tok, char *buf, size_t size)
     case TK_IDENT: snprintf(buf, size, "'%s'", tok->text); break;
     case TK_STR: snprintf(buf, size, "string \"%.40s\"", tok->text); break;
     case TK_PUNCT:
-        for (size_t i = 0; i < sizeof(puncts) / sizeof(puncts[0]); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(puncts); i++)
             if (puncts[i].punct == tok->punct)
                 snprintf(buf, size, "'%s'", puncts[i].text);
         break;

@@ -166,7 +166,7 @@ int parser_duration(Parser *p, GuestExpr *e)
         ret = next(p);
     } else {
         ret = guest_expr_parse(p->lx, &p->ectx, false, e, p->errp);
-        for (size_t i = 0; !ret && i < sizeof(units) / sizeof(units[0]); i++) {
+        for (size_t i = 0; !ret && i < ARRAY_SIZE(units); i++) {
             if (at_word(p, units[i].unit)) {
                 unit = units[i].unit;
                 ret = next(p);
@@ -174,7 +174,7 @@ int parser_duration(Parser *p, GuestExpr *e)
             }
         }
     }
-    for (size_t i = 0; !ret && i < sizeof(units) / sizeof(units[0]); i++) {
+    for (size_t i = 0; !ret && i < ARRAY_SIZE(units); i++) {
         if (!strcmp(unit, units[i].unit)) {
             ret = guest_expr_scale(&p->ectx, e, units[i].ns);
             if (ret == -ERANGE)

@@ -11,6 +11,7 @@
 
 #include "tools/mockxen/grow.h"
 #include "tools/mockxen/guest_parser.h"
+#include "util/macros.h"
 
 /* in/out/mmio-read/mmio-write/rep-*: ADDR, SIZE, [COUNT, GPA [df] | VALUE] [tail] */
 static int stmt_access(Parser *p, GuestInsn *in, const StmtDef *def)
@@ -279,7 +280,7 @@ static int raw_symbol(Parser *p, enum GuestRawField field, GuestExpr *e)
         { GRAW_DIR, "read", IOREQ_READ }, { GRAW_DIR, "write", IOREQ_WRITE },
     };
     if (tok(p)->kind == TK_IDENT) {
-        for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
             if (syms[i].field == field && at_word(p, syms[i].name)) {
                 *e = (GuestExpr){ .present = true, .is_const = true, .value = syms[i].v };
                 return next(p);
@@ -304,10 +305,10 @@ static int stmt_raw(Parser *p, GuestInsn *in, const StmtDef *def)
         in->raw[f] = (GuestExpr){ .present = true, .is_const = true, .value = defaults[f] };
     while (tok(p)->kind == TK_IDENT) {
         size_t i;
-        for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        for (i = 0; i < ARRAY_SIZE(fields); i++)
             if (at_word(p, fields[i].name))
                 break;
-        if (i == sizeof(fields) / sizeof(fields[0]))
+        if (i == ARRAY_SIZE(fields))
             return parser_expected(p, "an ioreq field (type addr data count size dir df ptr "
                                    "state eport)");
         int ret = next(p);
@@ -357,7 +358,7 @@ static const StmtDef statements[] = {
 
 const StmtDef *guest_find_statement(const char *keyword)
 {
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(statements); i++)
         if (!strcmp(keyword, statements[i].keyword))
             return &statements[i];
     return NULL;

@@ -1,5 +1,6 @@
 /*
- * xen/ioreq_exec.h — carry out one ioreq against the memory model (module-private).
+ * xen/ioreq_exec.h — carry out one ioreq against the memory model. Used inside xen/;
+ * its handler and context types reach dm/ and the tests through xen/xen_dm.h.
  *
  * The ioreq loop copies each request out of the shared page exactly once and hands the
  * copy here. This file knows nothing about event channels or shared pages: it validates

@@ -325,13 +325,14 @@ static enum req_action parse_request(VirtioBlk *blk, BlkReq *r)
 {
     ChainLayout l;
     struct { uint32_t type, reserved; uint64_t sector; } hdr;
-    int layout = chain_layout(r->elem, &l);
-    if (l.in_bytes == 0)
+    /* No status byte, or a readable buffer after the writable ones: there is no byte
+     * the device may write the status to (it must not write readable buffers). */
+    if (chain_layout(r->elem, &l) < 0 || l.in_bytes == 0)
         return REQ_UNANSWERABLE;
     r->status_addr = stream_addr(r->elem, l.nr_out, r->elem->nr, l.in_bytes - 1);
     r->written = 1;
     r->status = S_IOERR;
-    if (layout < 0 || l.out_bytes < sizeof(hdr) ||
+    if (l.out_bytes < sizeof(hdr) ||
         stream_read(blk->vc->dma_as, r->elem, 0, l.nr_out, 0, &hdr, sizeof(hdr)) < 0)
         return REQ_ANSWER;
     uint32_t type = le32toh(hdr.type);

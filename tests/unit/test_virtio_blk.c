@@ -307,6 +307,16 @@ static void malformed_chains_are_answered(void **state)
     test_virtio_kick(&f->d, 0);
     wait_used(f, 0, 1, &id, &len);
     assert_int_equal(len, 0);
+    /* A readable buffer after the writable one: nothing may be written. */
+    f->b.ram_ptr[STATUS_AT] = S_UNSET;
+    TestVirtioBuf mixed[3] = { { .addr = HDRS, .len = 16 },
+                               { .addr = STATUS_AT, .len = 1, .device_writes = true },
+                               { .addr = DATA, .len = 512 } };
+    test_virtio_add(&f->d, 0, mixed, 3, 0);
+    test_virtio_kick(&f->d, 0);
+    wait_used(f, 0, 1, &id, &len);
+    assert_int_equal(len, 0);
+    assert_int_equal(f->b.ram_ptr[STATUS_AT], S_UNSET);
     /* The status byte outside RAM: the driver broke the queue. */
     TestVirtioBuf bad_status[2] = { { .addr = HDRS, .len = 16 },
                                     { .addr = RAM_SIZE + 5, .len = 1, .device_writes = true } };

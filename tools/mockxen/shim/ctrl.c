@@ -17,7 +17,7 @@ struct xc_interface_core {
 
 static int restrict_xc(MxToolcoreHandle *tc, domid_t domid)
 {
-    xc_interface *xch = MX_CONTAINER_OF(tc, xc_interface, tc);
+    xc_interface *xch = container_of(tc, xc_interface, tc);
     MxDomainReq req = { .domid = domid };
     return mx_client_simple_call(&xch->c, MX_OP_RESTRICT, &req, sizeof(req));
 }

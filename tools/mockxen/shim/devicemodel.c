@@ -20,7 +20,7 @@ struct xendevicemodel_handle {
 
 static int restrict_dmod(MxToolcoreHandle *tc, domid_t domid)
 {
-    xendevicemodel_handle *dmod = MX_CONTAINER_OF(tc, xendevicemodel_handle, tc);
+    xendevicemodel_handle *dmod = container_of(tc, xendevicemodel_handle, tc);
     MxDomainReq req = { .domid = domid };
     int rc = mx_client_simple_call(&dmod->c, MX_OP_RESTRICT, &req, sizeof(req));
     if (rc == 0)

@@ -39,7 +39,7 @@ struct xenevtchn_handle {
 
 static int restrict_xce(MxToolcoreHandle *tc, domid_t domid)
 {
-    xenevtchn_handle *xce = MX_CONTAINER_OF(tc, xenevtchn_handle, tc);
+    xenevtchn_handle *xce = container_of(tc, xenevtchn_handle, tc);
     xce->restricted = true;
     xce->restrict_domid = domid;
     return 0;

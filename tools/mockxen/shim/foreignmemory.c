@@ -36,7 +36,7 @@ struct xenforeignmemory_resource_handle {
 
 static int restrict_fmem(MxToolcoreHandle *tc, domid_t domid)
 {
-    xenforeignmemory_handle *fmem = MX_CONTAINER_OF(tc, xenforeignmemory_handle, tc);
+    xenforeignmemory_handle *fmem = container_of(tc, xenforeignmemory_handle, tc);
     pthread_mutex_lock(&fmem->lock);
     fmem->restricted = true;
     fmem->restrict_domid = domid;

@@ -13,6 +13,8 @@
 
 #include <xentoolcore.h>
 
+#include "util/macros.h"     /* container_of: a handle from its MxToolcoreHandle */
+
 typedef struct MxToolcoreHandle MxToolcoreHandle;
 typedef int MxRestrictCallback(MxToolcoreHandle *handle, domid_t domid);
 
@@ -26,9 +28,5 @@ void xentoolcore__register_active_handle(MxToolcoreHandle *handle);
 void xentoolcore__deregister_active_handle(MxToolcoreHandle *handle);
 /* A restrict callback for fd-based handles: make the fd refer to /dev/null. */
 int xentoolcore__restrict_by_dup2_null(int fd);
-
-/* Recover the handle that embeds a MxToolcoreHandle member. */
-#define MX_CONTAINER_OF(ptr, type, member) \
-    ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #endif

@@ -135,10 +135,34 @@ void virtio_core_write_driver_features(VirtioCore *vc, uint32_t val)
         virtio_core_set_half(&vc->driver_features, vc->driver_features_sel == 1, val);
 }
 
+/* The driver wrote 0 to the status. Where its driver waits for the status to read 0
+ * (async_reset), a device with requests in flight finishes them first while the loop
+ * goes on; elsewhere the reset is done now (the device waits for its requests). */
+static void begin_reset(VirtioCore *vc)
+{
+    if (vc->async_reset && vc->be.reset_begin && !vc->be.reset_begin(vc, vc->be.opaque)) {
+        vc->resetting = true;
+        for (unsigned q = 0; q < vc->be.nr_queues; q++)
+            device_loop_cancel(vc->loop, &vc->kick[q].work);
+        return;
+    }
+    virtio_core_reset(vc);
+}
+
+void virtio_core_reset_done(VirtioCore *vc)
+{
+    if (!vc->resetting)
+        return;
+    vc->resetting = false;
+    virtio_core_reset(vc);
+}
+
 void virtio_core_write_status(VirtioCore *vc, uint8_t val)
 {
+    if (vc->resetting)
+        return;                     /* the status reads 0 once the reset is over */
     if (val == 0) {
-        virtio_core_reset(vc);
+        begin_reset(vc);
         return;
     }
     if ((val & STATUS_FEATURES_OK) && !(vc->status & STATUS_FEATURES_OK) &&
@@ -187,7 +211,7 @@ void virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable)
 static bool queue_runs(const VirtioCore *vc, uint32_t q)
 {
     return q < vc->be.nr_queues && vc->vq[q].ready && (vc->status & STATUS_DRIVER_OK) &&
-           !(vc->status & STATUS_NEEDS_RESET);
+           !(vc->status & STATUS_NEEDS_RESET) && !vc->resetting;
 }
 
 /* Run the backend for queue q; more work than its budget goes to a later loop turn. */

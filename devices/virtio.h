@@ -72,6 +72,12 @@ typedef struct VirtioBackend {
     void (*config_write)(VirtioCore *vc, void *opaque, uint32_t off, unsigned len,
                          uint32_t val);
     void (*driver_ok)(VirtioCore *vc, void *opaque);
+    /* Optional, for a transport whose drivers wait for a reset to complete (virtio-pci:
+     * status reads non-zero until then): the driver asked for a reset. Return true if
+     * the device is idle (the reset completes now, through `reset`), false if it has
+     * requests in flight: the core then leaves the queues alone, and the device calls
+     * virtio_core_reset_done() once they finished, instead of waiting for them. */
+    bool (*reset_begin)(VirtioCore *vc, void *opaque);
     void *opaque;
 } VirtioBackend;
 
@@ -97,6 +103,8 @@ struct VirtioCore {
     const char *name;
     uint16_t initial_queue_size;    /* what a queue's size reads after reset (PCI: max) */
     VirtioTransportOps ops;
+    bool async_reset;               /* the transport's drivers wait for status 0 */
+    bool resetting;                 /* a reset waits for the device's requests in flight */
     uint8_t status, isr;
     uint32_t device_features_sel, driver_features_sel, queue_sel;
     uint64_t driver_features;
@@ -116,6 +124,8 @@ int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_
 /* Release the queues; pending deferred work is cancelled. */
 void virtio_core_fini(VirtioCore *vc);
 void virtio_core_reset(VirtioCore *vc);
+/* The device finished what was in flight when the driver asked for a reset. */
+void virtio_core_reset_done(VirtioCore *vc);
 uint32_t virtio_core_device_features(const VirtioCore *vc);     /* the selected bank */
 uint32_t virtio_core_driver_features(const VirtioCore *vc);     /* the selected bank */
 void virtio_core_write_driver_features(VirtioCore *vc, uint32_t val);

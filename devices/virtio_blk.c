@@ -24,9 +24,10 @@
  *
  * Bounded work: one notify takes at most BLK_BUDGET requests and never more than the
  * block layer's queue depth; the rest waits for a later loop turn or for completions
- * to free depth (then the queue is kicked again). A reset waits for requests in flight
- * (they complete into the old rings first), so nothing is written into guest memory on
- * their behalf afterwards.
+ * to free depth (then the queue is kicked again). A reset lets requests in flight
+ * complete into the old rings first, so nothing is written into guest memory on their
+ * behalf afterwards: on virtio-pci the reset completes when they have (the driver
+ * waits for the status to read 0), on virtio-mmio the device waits for them.
  */
 #include "devices/virtio.h"
 
@@ -113,6 +114,7 @@ struct VirtioBlk {
     unsigned queue_depth;           /* requests the block layer takes at once */
     uint64_t completed;             /* queues that got buffers back in this batch */
     uint64_t starved;               /* queues that stopped at full depth */
+    bool reset_pending;             /* the driver reset us: done when nothing is in flight */
     bool writeback_default;         /* the write cache at reset (cache=writethrough: off) */
     DeviceWork completions;         /* more completions than one wake-up's budget */
     const DeviceLoop *loop;
@@ -492,6 +494,10 @@ static void after_completions(VirtioBlk *blk)
         if (starved & 1)
             virtio_core_kick_later(blk->vc, q);
     }
+    if (blk->reset_pending && blk->in_flight == 0) {
+        blk->reset_pending = false;
+        virtio_core_reset_done(blk->vc);
+    }
 }
 
 static void run_completions(VirtioBlk *blk)
@@ -569,8 +575,19 @@ static void blk_config_write(VirtioCore *vc, void *opaque, uint32_t off, unsigne
         vc->config[CFG_WRITEBACK] = blk->writeback_default;
 }
 
+/* On virtio-pci the driver waits for the reset to complete: with requests in flight,
+ * let them finish (into the old rings) on later loop turns and complete the reset then
+ * (after_completions), instead of waiting for the disk here. */
+static bool blk_reset_begin(VirtioCore *vc, void *opaque)
+{
+    VirtioBlk *blk = opaque;
+    blk->reset_pending = blk->in_flight > 0;
+    return !blk->reset_pending;
+}
+
 /* Requests in flight complete (into the old rings) before the queues are cleared, so
- * nothing is written to guest memory on their behalf after the reset. */
+ * nothing is written to guest memory on their behalf after the reset. On virtio-mmio,
+ * whose drivers do not wait for the reset, that means waiting for them here. */
 static void blk_reset(VirtioCore *vc, void *opaque)
 {
     VirtioBlk *blk = opaque;
@@ -695,7 +712,8 @@ static int blk_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBa
     *be = (VirtioBackend){ .device_id = VIRTIO_ID_BLOCK, .features = blk_features(blk),
                            .nr_queues = blk->nr_queues, .queue_max = blk->queue_size,
                            .config_len = CFG_LEN, .notify = blk_notify, .reset = blk_reset,
-                           .config_write = blk_config_write, .opaque = blk };
+                           .config_write = blk_config_write, .reset_begin = blk_reset_begin,
+                           .opaque = blk };
     return 0;
 }
 

@@ -278,6 +278,7 @@ VirtioPci *virtio_pci_new(const VirtioBackend *be, AddressSpace *dma_as,
         virtio_pci_free(vp);
         return NULL;
     }
+    vp->core.async_reset = true;    /* drivers wait for status 0 (4.1.4.3.2) */
     return vp;
 }
 

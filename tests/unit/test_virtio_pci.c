@@ -13,8 +13,11 @@
 #include "tests/unit/support.h"
 
 #include <linux/pci_regs.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "devices/device.h"
 #include "devices/pci.h"
@@ -46,6 +49,7 @@ typedef struct Fixture {
     PciHost *host;
     Device *dev;
     uint32_t common, isr, notify, multiplier;   /* from the capabilities */
+    uint32_t device;                            /* device configuration, 0: none */
     uint32_t msix_cap, msix_table, msix_pba;    /* from the MSI-X capability */
 } Fixture;
 
@@ -100,11 +104,13 @@ static void find_caps(Fixture *f)
             f->notify = off;
             f->multiplier = cfg_rd(f, at + 16, 4);
             assert_int_equal(cfg_rd(f, at + 2, 1), 20);
+        } else if (type == 4) {
+            f->device = off;
         }
         found++;
-        assert_true(found <= 3);
+        assert_true(found <= 4);
     }
-    assert_int_equal(found, 3);
+    assert_int_equal(found, f->device ? 4 : 3);     /* the entropy device has no config */
     assert_int_not_equal(f->msix_cap, 0);
 }
 
@@ -400,6 +406,77 @@ static void disabling_msix_returns_to_inta(void **state)
     assert_int_equal(rd(f, f->isr, 1), 1);
 }
 
+/* A disk on virtio-pci reset with requests in flight: the status keeps reading what it
+ * was (the driver waits for 0) while the loop goes on; the requests complete into the
+ * old rings, and then the reset is over. Nothing waits for the disk. */
+static void a_disk_reset_completes_once_its_requests_have(void **state)
+{
+    Fixture *f = *state;
+    char img[TEST_PATH_MAX], spec[TEST_PATH_MAX + 64];
+    test_image_create(img, 1 << 20);
+    device_destroy(f->dev);
+    snprintf(spec, sizeof(spec), "virtio-blk-pci,slot=3,file=%s", img);
+    Error *err = NULL;
+    f->dev = device_create(&f->b.board, spec, &err);
+    assert_null(err);
+    pci_host_config_write(f->host, PCI_SBDF(0, 0, DEVFN), PCI_BASE_ADDRESS_0, 4, BAR);
+    pci_host_config_write(f->host, PCI_SBDF(0, 0, DEVFN), PCI_COMMAND, 2,
+                          PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    find_caps(f);
+    uint32_t c = f->common;
+    uint8_t *ram = f->b.ram_ptr;
+    memset(ram, 0, 0x8000);
+    wr(f, c + CC_STATUS, 0, 1);
+    wr(f, c + CC_STATUS, 3, 1);
+    wr(f, c + CC_GFSELECT, 1, 4);
+    wr(f, c + CC_GF, 1, 4);
+    wr(f, c + CC_STATUS, 11, 1);
+    wr(f, c + CC_Q_SELECT, 0, 2);
+    wr(f, c + CC_Q_SIZE, 16, 2);
+    wr(f, c + CC_Q_DESCLO, DESC, 4);
+    wr(f, c + CC_Q_AVAILLO, AVAIL, 4);
+    wr(f, c + CC_Q_USEDLO, USED, 4);
+    wr(f, c + CC_Q_ENABLE, 1, 2);
+    wr(f, c + CC_STATUS, 15, 1);
+    /* Four writes: header, 512 bytes, status; three descriptors each. */
+    for (uint16_t i = 0; i < 4; i++) {
+        uint64_t hdr = 0x5000 + 16 * i, data = BUF, st = 0x6000 + i;
+        uint32_t type = 1, hlen = 16, dlen = 512, slen = 1;
+        uint64_t sector = i;
+        memcpy(ram + hdr, &type, 4);
+        memcpy(ram + hdr + 8, &sector, 8);
+        ram[st] = 0xee;
+        uint16_t d = (uint16_t)(3 * i), next1 = d + 1, next2 = d + 2, fnext = 1, fboth = 1,
+                 fwrite = 2;
+        uint8_t *desc = ram + DESC + 16 * d;
+        memcpy(desc, &hdr, 8); memcpy(desc + 8, &hlen, 4);
+        memcpy(desc + 12, &fnext, 2); memcpy(desc + 14, &next1, 2);
+        memcpy(desc + 16, &data, 8); memcpy(desc + 24, &dlen, 4);
+        memcpy(desc + 28, &fboth, 2); memcpy(desc + 30, &next2, 2);
+        memcpy(desc + 32, &st, 8); memcpy(desc + 40, &slen, 4);
+        memcpy(desc + 44, &fwrite, 2);
+        memcpy(ram + AVAIL + 4 + 2 * i, &d, 2);
+    }
+    uint16_t idx = 4;
+    memcpy(ram + AVAIL + 2, &idx, 2);
+    wr(f, f->notify + (uint32_t)rd(f, c + CC_Q_NOFF, 2) * f->multiplier, 0, 2);
+    wr(f, c + CC_STATUS, 0, 1);                     /* reset, four requests in flight */
+    assert_int_equal(rd(f, c + CC_STATUS, 1), 15);  /* not over yet */
+    for (int spins = 0; rd(f, c + CC_STATUS, 1) != 0; spins++) {
+        assert_true(spins < 1000);
+        struct pollfd p = { .fd = device_poll_fd(f->dev), .events = POLLIN };
+        poll(&p, 1, 5);
+        assert_true(device_handle_readable(f->dev, NULL) >= 0);
+    }
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(ram[0x6000 + i], 0);       /* each completed OK first */
+    uint16_t used;
+    memcpy(&used, ram + USED + 2, 2);
+    assert_int_equal(used, 4);
+    assert_int_equal(rd(f, c + CC_Q_ENABLE, 2), 0); /* and the queue is reset */
+    unlink(img);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -412,6 +489,7 @@ int main(void)
         T(configuration_changes_go_to_the_config_vector),
         T(masked_vectors_pend_until_unmasked),
         T(disabling_msix_returns_to_inta),
+        T(a_disk_reset_completes_once_its_requests_have),
     };
     return cmocka_run_group_tests_name("virtio_pci", tests, NULL, NULL);
 }

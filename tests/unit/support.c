@@ -60,7 +60,7 @@ void test_machine_fini(TestMachine *m)
 
 static TestCountingListener *counting(MemoryListener *l)
 {
-    return (TestCountingListener *)l;
+    return container_of(l, TestCountingListener, l);
 }
 
 static void count_begin(MemoryListener *l) { counting(l)->begins++; }

@@ -60,7 +60,7 @@ void test_machine_fini(TestMachine *m);
 
 /* A listener that counts the calls it gets and does nothing else. */
 typedef struct TestCountingListener {
-    MemoryListener l;           /* first: the callbacks cast back from it */
+    MemoryListener l;           /* the callbacks get back with container_of */
     unsigned begins, commits, adds, dels, nops;
 } TestCountingListener;
 

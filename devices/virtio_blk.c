@@ -106,7 +106,6 @@ struct VirtioBlk {
     BlockBackend *bb;
     char serial[BLK_ID_BYTES];
     bool readonly;
-    bool discard_unmap;             /* discard=unmap (else: accepted, nothing done) */
     uint64_t sectors;
     unsigned nr_queues;
     uint16_t queue_size;

@@ -28,6 +28,21 @@
 
 static void kick_run(DeviceWork *work);
 
+/* Cancel the queues' deferred work and free them. */
+static void release_queues(VirtioCore *vc)
+{
+    for (unsigned q = 0; vc->vq && vc->kick && q < vc->be.nr_queues; q++) {
+        device_loop_cancel(vc->loop, &vc->kick[q].work);
+        virtq_reset(&vc->vq[q], 0);
+    }
+    free(vc->vq);
+    free(vc->queue_vector);
+    free(vc->kick);
+    vc->vq = NULL;
+    vc->queue_vector = NULL;
+    vc->kick = NULL;
+}
+
 int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_as,
                      const DeviceLoop *loop, const char *name, uint16_t initial_queue_size,
                      const VirtioTransportOps *ops, Error **errp)
@@ -47,7 +62,7 @@ int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_
     vc->queue_vector = calloc(be->nr_queues, sizeof(*vc->queue_vector));
     vc->kick = calloc(be->nr_queues, sizeof(*vc->kick));
     if (!vc->vq || !vc->queue_vector || !vc->kick) {
-        virtio_core_fini(vc);
+        release_queues(vc);
         error_setg_errno(errp, ENOMEM, "virtio device '%s': cannot allocate %u queues", name,
                          be->nr_queues);
         return -ENOMEM;
@@ -60,16 +75,11 @@ int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_
 
 void virtio_core_fini(VirtioCore *vc)
 {
-    for (unsigned q = 0; vc->vq && vc->kick && q < vc->be.nr_queues; q++) {
-        device_loop_cancel(vc->loop, &vc->kick[q].work);
-        virtq_reset(&vc->vq[q], 0);
-    }
-    free(vc->vq);
-    free(vc->queue_vector);
-    free(vc->kick);
-    vc->vq = NULL;
-    vc->queue_vector = NULL;
-    vc->kick = NULL;
+    /* As at a reset, the backend stops using the queues first: requests in flight
+     * complete into them now, not into freed state once the transport is gone. */
+    if (vc->vq && vc->be.reset)
+        vc->be.reset(vc, vc->be.opaque);
+    release_queues(vc);
 }
 
 void virtio_core_reset(VirtioCore *vc)

@@ -112,7 +112,9 @@ struct VirtioCore {
 int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_as,
                      const DeviceLoop *loop, const char *name, uint16_t initial_queue_size,
                      const VirtioTransportOps *ops, Error **errp);
-/* Release the queues; pending deferred work is cancelled. */
+/* Stop the backend as a reset does (requests in flight complete into the queues, while
+ * the transport can still deliver their interrupts), then release the queues; pending
+ * deferred work is cancelled. Transports call it before taking anything else down. */
 void virtio_core_fini(VirtioCore *vc);
 void virtio_core_reset(VirtioCore *vc);
 uint32_t virtio_core_device_features(const VirtioCore *vc);     /* the selected bank */

@@ -6,7 +6,9 @@
  * "virtio-NAME-pci" on modern virtio-pci (options slot= and fn=), each also taking the
  * device's own options. Creating one makes the device's state (the type's create,
  * which fills in its VirtioBackend), then the transport around it; destroying undoes
- * both, transport first, so the device is never called once its state is gone.
+ * both, transport first: its core stops the device as a reset does (requests in flight
+ * complete into the rings while the transport is whole), so neither side is ever called
+ * once the other's state is gone.
  */
 #include "devices/virtio.h"
 

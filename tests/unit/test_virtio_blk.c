@@ -464,6 +464,28 @@ static void reset_with_requests_in_flight(void **state)
     assert_int_equal(run(f, 0, T_FLUSH, 0, 0, 0, NULL), S_OK);
 }
 
+/* Destroying the device (as xendm does at exit) with requests in flight: they complete
+ * into the rings first, while the transport is still there to take them. */
+static void destroy_with_requests_in_flight(void **state)
+{
+    Fixture *f = *state;
+    start(f, F_ALL, 1, 128);
+    Req reqs[16];
+    for (unsigned i = 0; i < 16; i++) {
+        reqs[i] = (Req){ .type = T_OUT, .sector = 8 * i, .data = DATA, .len = 4096 };
+        post(f, 0, &reqs[i], false);
+    }
+    test_virtio_kick(&f->d, 0);
+    device_destroy(f->dev);
+    f->dev = NULL;
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(status_of(f, &reqs[i]), S_OK);
+    uint32_t id, len;
+    for (unsigned i = 0; i < 16; i++)
+        assert_true(test_virtio_used(&f->d, 0, &id, &len));
+    assert_false(test_virtio_used(&f->d, 0, &id, &len));
+}
+
 static void a_locked_image_is_refused(void **state)
 {
     Fixture *f = *state;
@@ -582,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(several_queues_and_a_long_serial, setup_mq, teardown),
         BOTH(one_notify_takes_a_bounded_batch),
         BOTH(reset_with_requests_in_flight),
+        BOTH(destroy_with_requests_in_flight),
         cmocka_unit_test_setup_teardown(a_locked_image_is_refused, setup_threads, teardown),
         cmocka_unit_test_setup_teardown(bad_options_are_refused, setup_threads, teardown),
         BOTH(random_requests_match_a_shadow_disk),

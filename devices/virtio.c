@@ -28,6 +28,13 @@
 
 static void kick_run(DeviceWork *work);
 
+/* The backend returns everything it took from the queues (see VirtioBackend). */
+static void quiesce_backend(VirtioCore *vc)
+{
+    if (vc->be.quiesce)
+        vc->be.quiesce(vc, vc->be.opaque);
+}
+
 /* Cancel the queues' deferred work and free them. */
 static void release_queues(VirtioCore *vc)
 {
@@ -75,10 +82,10 @@ int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_
 
 void virtio_core_fini(VirtioCore *vc)
 {
-    /* As at a reset, the backend stops using the queues first: requests in flight
-     * complete into them now, not into freed state once the transport is gone. */
-    if (vc->vq && vc->be.reset)
-        vc->be.reset(vc, vc->be.opaque);
+    /* Requests in flight complete into the queues now, not into freed state once the
+     * transport is gone. */
+    if (vc->vq)
+        quiesce_backend(vc);
     release_queues(vc);
 }
 
@@ -184,6 +191,10 @@ void virtio_core_write_queue(VirtQueue *vq, enum virtio_queue_field field, uint3
 void virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable)
 {
     if (!enable) {
+        /* A driver stops using a queue by disabling it and reading that back; then it
+         * may reuse the rings, so nothing in flight may complete into them later. */
+        if (vq->ready)
+            quiesce_backend(vc);
         vq->ready = false;
         return;
     }

@@ -24,9 +24,9 @@
  *
  * Bounded work: one notify takes at most BLK_BUDGET requests and never more than the
  * block layer's queue depth; the rest waits for a later loop turn or for completions
- * to free depth (then the queue is kicked again). A reset waits for requests in flight
- * (they complete into the old rings first), so nothing is written into guest memory on
- * their behalf afterwards.
+ * to free depth (then the queue is kicked again). A reset, a queue being disabled and
+ * the device going away wait for requests in flight (they complete into the old rings
+ * first), so nothing is written into guest memory on their behalf afterwards.
  */
 #include "devices/virtio.h"
 
@@ -562,9 +562,10 @@ static void blk_config_write(VirtioCore *vc, void *opaque, uint32_t off, unsigne
         vc->config[CFG_WRITEBACK] = blk->writeback_default;
 }
 
-/* Requests in flight complete (into the old rings) before the queues are cleared, so
- * nothing is written to guest memory on their behalf after the reset. */
-static void blk_reset(VirtioCore *vc, void *opaque)
+/* Every request in flight completes into its queue now (waiting for the block layer:
+ * a queue is being disabled or the device goes away). Their interrupts wait for the
+ * next batch of completions. */
+static void blk_quiesce(VirtioCore *vc, void *opaque)
 {
     VirtioBlk *blk = opaque;
     blk->vc = vc;
@@ -573,6 +574,14 @@ static void blk_reset(VirtioCore *vc, void *opaque)
         while (blk_process_completions(blk->bb, BLK_COMPLETION_BUDGET))
             ;
     }
+}
+
+/* Requests in flight complete (into the old rings) before the queues are cleared, so
+ * nothing is written to guest memory on their behalf after the reset. */
+static void blk_reset(VirtioCore *vc, void *opaque)
+{
+    VirtioBlk *blk = opaque;
+    blk_quiesce(vc, blk);
     device_loop_cancel(blk->loop, &blk->completions);
     blk->completed = blk->starved = 0;
     fill_config(blk, vc);
@@ -688,7 +697,8 @@ static int blk_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBa
     blk->completions.run = completions_work;
     *be = (VirtioBackend){ .device_id = VIRTIO_ID_BLOCK, .features = blk_features(blk),
                            .nr_queues = blk->nr_queues, .queue_max = blk->queue_size,
-                           .config_len = CFG_LEN, .notify = blk_notify, .reset = blk_reset,
+                           .config_len = CFG_LEN, .notify = blk_notify,
+                           .quiesce = blk_quiesce, .reset = blk_reset,
                            .config_write = blk_config_write, .opaque = blk };
     return 0;
 }

@@ -464,6 +464,35 @@ static void reset_with_requests_in_flight(void **state)
     assert_int_equal(run(f, 0, T_FLUSH, 0, 0, 0, NULL), S_OK);
 }
 
+/* The driver disables the queue (QueueReady 0, read back, as virtio-mmio's driver must
+ * to stop using it) with requests in flight, then gives it size 0: the requests have
+ * completed into the queue as it was, and nothing later touches it. */
+static void disabling_a_queue_with_requests_in_flight(void **state)
+{
+    Fixture *f = *state;
+    start(f, F_ALL, 1, 128);
+    Req reqs[16];
+    for (unsigned i = 0; i < 16; i++) {
+        reqs[i] = (Req){ .type = T_OUT, .sector = 8 * i, .data = DATA, .len = 4096 };
+        post(f, 0, &reqs[i], false);
+    }
+    test_virtio_kick(&f->d, 0);
+    test_virtio_write(&f->d, 0x030, 0);             /* QueueSel */
+    test_virtio_write(&f->d, 0x044, 0);             /* QueueReady */
+    assert_int_equal(test_virtio_read(&f->d, 0x044), 0);
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(status_of(f, &reqs[i]), S_OK);
+    uint32_t id, len;
+    for (unsigned i = 0; i < 16; i++)
+        assert_true(test_virtio_used(&f->d, 0, &id, &len));
+    test_virtio_write(&f->d, 0x038, 0);             /* QueueNum */
+    struct pollfd p = { .fd = device_poll_fd(f->dev), .events = POLLIN };
+    poll(&p, 1, 20);
+    assert_true(device_handle_readable(f->dev, NULL) >= 0);
+    assert_false(test_virtio_used(&f->d, 0, &id, &len));
+    assert_int_equal(test_virtio_read(&f->d, 0x070) & 64, 0);     /* no NEEDS_RESET */
+}
+
 /* Destroying the device (as xendm does at exit) with requests in flight: they complete
  * into the rings first, while the transport is still there to take them. */
 static void destroy_with_requests_in_flight(void **state)
@@ -605,6 +634,7 @@ int main(void)
         BOTH(one_notify_takes_a_bounded_batch),
         BOTH(reset_with_requests_in_flight),
         BOTH(destroy_with_requests_in_flight),
+        BOTH(disabling_a_queue_with_requests_in_flight),
         cmocka_unit_test_setup_teardown(a_locked_image_is_refused, setup_threads, teardown),
         cmocka_unit_test_setup_teardown(bad_options_are_refused, setup_threads, teardown),
         BOTH(random_requests_match_a_shadow_disk),

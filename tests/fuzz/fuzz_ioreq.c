@@ -98,9 +98,9 @@ static FuzzMachine *machine(void)
     if (!fm.pci || !fm.uart || !fm.testdev || !fm.rng || !fm.rng_pci)
         abort();
     fm.disks[0] = fuzz_create_blk(&board, "virtio-blk,addr=0xe0190000,irq=6,queue-size=64",
-                                  NULL, NULL);
+                                  NULL, FUZZ_IMAGE_TMP, NULL);
     fm.disks[1] = fuzz_create_blk(&board, "virtio-blk-pci,slot=5,aio=threads,queue-size=16",
-                                  NULL, NULL);
+                                  NULL, FUZZ_IMAGE_TMP, NULL);
     atexit(destroy_disks);
     fm.exec = (IoreqExecCtx){ .as_io = &fm.as_io, .as_mem = &fm.as_mem,
                               .handlers = { .pci_config_read = pci_read,

@@ -4,7 +4,8 @@
  *
  * The input is a program for a driver. Its first byte picks one of four disks (both
  * I/O engines; queue sizes from 8 to 1024; write-back, write-through and O_DIRECT
- * caching; one read-only) and whether the device is brought up before the program
+ * caching; one read-only; images on a disk filesystem and on tmpfs, which has no
+ * in-place zeroing) and whether the device is brought up before the program
  * runs. Then come actions, each an opcode byte and its operands (operands past the
  * end of the input read as zero): raw bytes into guest RAM; descriptors and avail
  * entries; whole request chains built from the bytes (any type, sector and framing,
@@ -74,14 +75,17 @@ enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_Z
 #define CFG_WRITEBACK   32
 #define SECTORS         (FUZZ_IMAGE_BYTES / 512)
 
-/* The disks: what varies is the engine, the queues, caching and read-only. */
+/* The disks: what varies is the engine, the queues, caching, read-only and the
+ * filesystem under the image. */
 static const struct {
     const char *opts, *fallback;    /* fallback: where the host has no O_DIRECT */
+    enum fuzz_image_fs fs;
 } disk_opts[NR_DISKS] = {
-    { "num-queues=2,queue-size=1024,serial=fuzz-serial-longer-than-20", NULL },
-    { "aio=threads,queue-size=8,cache=writethrough,discard=ignore", NULL },
-    { "queue-size=64,cache=none", "queue-size=64" },
-    { "aio=threads,queue-size=16,readonly=on", NULL },
+    { "num-queues=2,queue-size=1024,serial=fuzz-serial-longer-than-20", NULL,
+      FUZZ_IMAGE_TMP },
+    { "aio=threads,queue-size=8,cache=writethrough,discard=ignore", NULL, FUZZ_IMAGE_TMPFS },
+    { "queue-size=64,cache=none", "queue-size=64", FUZZ_IMAGE_TMP },
+    { "aio=threads,queue-size=16,readonly=on", NULL, FUZZ_IMAGE_TMPFS },
 };
 
 typedef struct Disk {
@@ -167,7 +171,7 @@ static void create_disk(Machine *m, unsigned d)
         snprintf(spec[i], sizeof(spec[i]), "virtio-blk,addr=0x%llx,irq=%u,%s",
                  (unsigned long long)disk->base, irqs[d], opts[i]);
     disk->dev = fuzz_create_blk(&m->board, spec[0], opts[1] ? spec[1] : NULL,
-                                &disk->image_fd);
+                                disk_opts[d].fs, &disk->image_fd);
     reg_write(m, disk->base + R_QUEUE_SEL, 0);
     disk->queue_max = (uint16_t)reg_read(m, disk->base + R_QUEUE_NUM_MAX);
     disk->nr_queues = address_space_lduw_le(&m->as, disk->base + R_CONFIG + CFG_NUM_QUEUES,

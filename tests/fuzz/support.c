@@ -2,8 +2,10 @@
 #include "tests/fuzz/support.h"
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,12 +20,15 @@ static Device *create_on(const DeviceBoard *board, const char *spec, const char 
 }
 
 Device *fuzz_create_blk(const DeviceBoard *board, const char *spec, const char *fallback,
-                        int *image_fd)
+                        enum fuzz_image_fs fs, int *image_fd)
 {
-    char path[] = "/tmp/xendm-fuzz-blk-XXXXXX";
+    struct stat st;
+    bool shm = fs == FUZZ_IMAGE_TMPFS && stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode);
+    char path[64];
+    snprintf(path, sizeof(path), "%s/xendm-fuzz-blk-XXXXXX", shm ? "/dev/shm" : "/tmp");
     int fd = mkstemp(path);
     if (fd < 0 || ftruncate(fd, FUZZ_IMAGE_BYTES) < 0) {
-        perror("fuzz: cannot make an image in /tmp");
+        perror("fuzz: cannot make an image");
         abort();
     }
     Error *err = NULL;

@@ -17,16 +17,20 @@
 /* Bytes of each image fuzz_create_blk() makes. */
 #define FUZZ_IMAGE_BYTES (1u << 20)
 
+/* Where an image lives: /tmp, or tmpfs (/dev/shm, else /tmp), which cannot zero a
+ * range in place, so that write-zeroes takes the block layer's fallback. */
+enum fuzz_image_fs { FUZZ_IMAGE_TMP, FUZZ_IMAGE_TMPFS };
+
 /*
  * Create the device `spec` (a virtio-blk type and its options, without file=) over a
- * new FUZZ_IMAGE_BYTES image of zeroes in /tmp, which is unlinked at once: the device
+ * new FUZZ_IMAGE_BYTES image of zeroes on `fs`, which is unlinked at once: the device
  * holds the image open (and locked) for as long as it lives. Where the host refuses
  * spec (cache=none on a filesystem without O_DIRECT), `fallback` (if not NULL) is
  * tried instead. *image_fd (if not NULL) gets another descriptor of the image, for the
  * harness's own checks; it stays open.
  */
 Device *fuzz_create_blk(const DeviceBoard *board, const char *spec, const char *fallback,
-                        int *image_fd);
+                        enum fuzz_image_fs fs, int *image_fd);
 
 /*
  * One turn of an event loop over devs (at most 8): wait up to timeout_us microseconds

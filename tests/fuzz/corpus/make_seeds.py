@@ -119,6 +119,12 @@ def virtio_blk_seeds():
     p.op(STATUS, b"\x00")                       # reset with the write in flight
     seeds["zeroes_discard_reset"] = p
 
+    p = Program(disk=1)                         # tmpfs: no ZERO_RANGE, zeroes are written
+    p.request(T_OUT, 20, sectors=8, fill=13)
+    p.segment_request(T_WRITE_ZEROES, 20, 4, 0).segment_request(T_WRITE_ZEROES, 24, 4, 1)
+    p.kick_and_serve().request(T_IN, 20, sectors=8).kick_and_serve()
+    seeds["zeroes_written_tmpfs"] = p
+
     p = Program(disk=0, bring_up=False)         # brought up by hand: EVENT_IDX, INDIRECT
     p.op(STATUS, b"\x00").op(STATUS, b"\x03")
     p.op(FEATURES, b"\x01", struct.pack("<I", 1))                      # VERSION_1

@@ -34,14 +34,15 @@ out 0xcfc, 2, 0x0002                           # another device's commits (its m
 out 0xcfc, 2, 0x0000                           # decode on, off, on): each retries it
 out 0xcfc, 2, 0x0002
 count xendevicemodel_map_io_range_to_ioreq_server -> $m2
-expect $m2 - $m1 == 5                          # virtio's two maps, three retries
+expect $m2 - $m1 == 9                          # virtio's BAR twice (registers, MSI-X
+                                               # table, PBA: 3 ranges), three retries
 mmio-read 0xd0000000, 4 == 0xffffffff          # still refused
 out 0xcf8, 4, $cfg | 0x10
 out 0xcfc, 4, 0xe1000000                       # somewhere valid
 count xendevicemodel_map_io_range_to_ioreq_server -> $m3
 count xendevicemodel_unmap_io_range_from_ioreq_server -> $u3
 expect $m3 - $m2 == 1                          # the new place only
-expect $u3 - $u0 == 2                          # 0xe0000000 and virtio, never the refused one
+expect $u3 - $u0 == 4                          # 0xe0000000 and virtio's 3, never the refused one
 mmio-read 0xe1000000, 4 == 0x010000ed          # served
 out 0xcf8, 4, $rng | 0x04
 out 0xcfc, 2, 0x0000                           # one more commit: nothing left to retry

@@ -234,6 +234,13 @@ static uint32_t take32(Driver *d) { return (uint32_t)take(d, 4); }
 
 /* ---- guest memory as the driver writes it ----------------------------------------- */
 
+/* v as `bytes` little-endian bytes at p. */
+static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* The driver writes its own RAM; what it aims elsewhere goes nowhere. */
 static void guest_put(Driver *d, uint64_t addr, const void *buf, size_t len)
 {
@@ -250,7 +257,8 @@ static uint16_t guest_get16(Driver *d, uint64_t addr)
 
 static void guest_put16(Driver *d, uint64_t addr, uint16_t v)
 {
-    uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+    uint8_t b[2];
+    put_le(b, v, sizeof(b));
     guest_put(d, addr, b, sizeof(b));
 }
 
@@ -332,15 +340,10 @@ typedef struct Buf {
 static void put_desc(Driver *d, uint64_t at, const Buf *b, uint16_t flags, uint16_t next)
 {
     uint8_t desc[16];
-    uint16_t f = b->flags | flags;
-    for (unsigned i = 0; i < 8; i++)
-        desc[i] = (uint8_t)(b->addr >> (8 * i));
-    for (unsigned i = 0; i < 4; i++)
-        desc[8 + i] = (uint8_t)(b->len >> (8 * i));
-    desc[12] = (uint8_t)f;
-    desc[13] = (uint8_t)(f >> 8);
-    desc[14] = (uint8_t)next;
-    desc[15] = (uint8_t)(next >> 8);
+    put_le(desc, b->addr, 8);
+    put_le(desc + 8, b->len, 4);
+    put_le(desc + 12, b->flags | flags, 2);
+    put_le(desc + 14, next, 2);
     guest_put(d, at, desc, sizeof(desc));
 }
 
@@ -376,7 +379,7 @@ static void post(Driver *d, DriverQueue *q, const Buf *bufs, unsigned n, bool in
     publish(d, q, head);
 }
 
-/* Rings of a queue of num entries at base, laid out as the bring-up does. */
+/* A queue's rings at base as the bring-up lays them out (room for 1024 entries). */
 static void standard_rings(DriverQueue *q, uint64_t base)
 {
     q->desc = base;
@@ -456,12 +459,9 @@ static unsigned data_bufs(Driver *d, uint32_t type, Buf *bufs)
             uint8_t seg[16];
             uint64_t sector = take_sector(d);
             uint32_t num = take8(d) < 200 ? take8(d) : take32(d), seg_flags = take8(d) % 4;
-            for (unsigned k = 0; k < 8; k++)
-                seg[k] = (uint8_t)(sector >> (8 * k));
-            for (unsigned k = 0; k < 4; k++) {
-                seg[8 + k] = (uint8_t)(num >> (8 * k));
-                seg[12 + k] = (uint8_t)(seg_flags >> (8 * k));
-            }
+            put_le(seg, sector, 8);
+            put_le(seg + 8, num, 4);
+            put_le(seg + 12, seg_flags, 4);
             bufs[i] = (Buf){ .addr = alloc(d, sizeof(seg), 16), .len = sizeof(seg) };
             guest_put(d, bufs[i].addr, seg, sizeof(seg));
         } else {
@@ -484,10 +484,8 @@ static void act_chain(Driver *d)
     uint64_t sector = take_sector(d);
     uint64_t hdr = kind & 0x80 ? take_addr(d, 16) : alloc(d, 16, 16);
     uint8_t h[16] = { 0 };
-    for (unsigned i = 0; i < 4; i++)
-        h[i] = (uint8_t)(type >> (8 * i));
-    for (unsigned i = 0; i < 8; i++)
-        h[8 + i] = (uint8_t)(sector >> (8 * i));
+    put_le(h, type, 4);
+    put_le(h + 8, sector, 8);
     guest_put(d, hdr, h, sizeof(h));
     Buf bufs[MAX_CHAIN];
     unsigned n = 0;

@@ -109,7 +109,7 @@ int blk_completion_fd(const BlockBackend *bb);
 /* Run at most budget completions' callbacks; true when more are ready now. */
 bool blk_process_completions(BlockBackend *bb, unsigned budget);
 /* Submit what is queued and wait until nothing is in flight (callbacks run). Blocks:
- * for shutdown and device reset only. */
+ * for shutdown, device reset and a queue the driver stops, only. */
 void blk_drain(BlockBackend *bb);
 unsigned blk_in_flight(const BlockBackend *bb);
 

@@ -94,8 +94,9 @@ build/$(1)/tests/xen-check/%: build/$(1)/tests/xen-check/%.o $$(LIBS_$(1))
 
 # Fuzz targets with the seeded random driver (make test); make fuzz builds libFuzzer ones.
 FUZZ_$(1) := $(patsubst tests/fuzz/%.c,build/$(1)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< build/$(1)/tests/fuzz/driver.o $$(LIBS_$(1)) $$(EXT_LIBS) -lm
+FUZZ_SUPPORT_$(1) := build/$(1)/tests/fuzz/driver.o build/$(1)/tests/fuzz/support.o
+build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o $$(FUZZ_SUPPORT_$(1)) $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(FUZZ_SUPPORT_$(1)) $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
 build/$(1)/bench/%: build/$(1)/bench/%.o build/$(1)/bench/support.o $$(LIBS_$(1))
@@ -143,18 +144,25 @@ demo: deps
 	$(Q)scripts/demo.sh build/rel
 
 # Coverage-guided fuzzing with clang's libFuzzer (not part of make test):
-#   make fuzz FUZZ_SECONDS=60
+#   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="fuzz_ioreq fuzz_virtio_blk"]
+# Each target starts from its seeds (tests/fuzz/corpus/<target>/, copied to
+# build/fuzz/corpus/<target>/, which the run grows: the repository's seeds stay as
+# they are); crashes land in build/fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS ?= $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz:
 	$(Q)command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(Q)mkdir -p build/fuzz
-	$(Q)for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	$(Q)for n in $(FUZZ_TARGETS); do \
 	    clang $(WARN) -Wno-error -g -O1 -D_GNU_SOURCE -I. -pthread $(XEN_CFLAGS) \
-	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f \
+	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n tests/fuzz/$$n.c \
+	        tests/fuzz/support.c \
 	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(EXT_LIBS) -lm || exit 1; \
+	    mkdir -p build/fuzz/corpus/$$n build/fuzz/artifacts/$$n; \
+	    [ ! -d tests/fuzz/corpus/$$n ] || cp -n tests/fuzz/corpus/$$n/* build/fuzz/corpus/$$n/; \
 	    echo "== $$n ($(FUZZ_SECONDS) s)"; \
-	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	        -artifact_prefix=build/fuzz/artifacts/$$n/ build/fuzz/corpus/$$n || exit 1; \
 	done
 
 clean:

@@ -28,6 +28,28 @@
 
 static void kick_run(DeviceWork *work);
 
+/* The backend returns everything it took from the queues (see VirtioBackend). */
+static void quiesce_backend(VirtioCore *vc)
+{
+    if (vc->be.quiesce)
+        vc->be.quiesce(vc, vc->be.opaque);
+}
+
+/* Cancel the queues' deferred work and free them. */
+static void release_queues(VirtioCore *vc)
+{
+    for (unsigned q = 0; vc->vq && vc->kick && q < vc->be.nr_queues; q++) {
+        device_loop_cancel(vc->loop, &vc->kick[q].work);
+        virtq_reset(&vc->vq[q], 0);
+    }
+    free(vc->vq);
+    free(vc->queue_vector);
+    free(vc->kick);
+    vc->vq = NULL;
+    vc->queue_vector = NULL;
+    vc->kick = NULL;
+}
+
 int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_as,
                      const DeviceLoop *loop, const char *name, uint16_t initial_queue_size,
                      const VirtioTransportOps *ops, Error **errp)
@@ -47,7 +69,7 @@ int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_
     vc->queue_vector = calloc(be->nr_queues, sizeof(*vc->queue_vector));
     vc->kick = calloc(be->nr_queues, sizeof(*vc->kick));
     if (!vc->vq || !vc->queue_vector || !vc->kick) {
-        virtio_core_fini(vc);
+        release_queues(vc);
         error_setg_errno(errp, ENOMEM, "virtio device '%s': cannot allocate %u queues", name,
                          be->nr_queues);
         return -ENOMEM;
@@ -60,16 +82,11 @@ int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_
 
 void virtio_core_fini(VirtioCore *vc)
 {
-    for (unsigned q = 0; vc->vq && vc->kick && q < vc->be.nr_queues; q++) {
-        device_loop_cancel(vc->loop, &vc->kick[q].work);
-        virtq_reset(&vc->vq[q], 0);
-    }
-    free(vc->vq);
-    free(vc->queue_vector);
-    free(vc->kick);
-    vc->vq = NULL;
-    vc->queue_vector = NULL;
-    vc->kick = NULL;
+    /* Requests in flight complete into the queues now, not into freed state once the
+     * transport is gone. */
+    if (vc->vq)
+        quiesce_backend(vc);
+    release_queues(vc);
 }
 
 void virtio_core_reset(VirtioCore *vc)
@@ -198,6 +215,10 @@ void virtio_core_write_queue(VirtQueue *vq, enum virtio_queue_field field, uint3
 void virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable)
 {
     if (!enable) {
+        /* A driver stops using a queue by disabling it and reading that back; then it
+         * may reuse the rings, so nothing in flight may complete into them later. */
+        if (vq->ready)
+            quiesce_backend(vc);
         vq->ready = false;
         return;
     }

@@ -54,6 +54,9 @@ typedef struct VirtioCore VirtioCore;
  * What a virtio device adds to a transport. notify runs when the driver kicks queue q
  * of a running device (or again, later, when it returned 1: more work than its budget);
  * -EIO (errp set) means the driver broke the queue, and the device then needs a reset.
+ * quiesce (optional) runs before a queue stops (the driver disables it, or the device
+ * goes away): after it returns, nothing the device took from any queue is still in use
+ * (what was in flight has been returned to its queue, which is still as it was).
  * reset (optional) runs when the driver resets the device: after it returns, the device
  * must not touch guest memory on behalf of the old queues. config_write (optional)
  * receives driver writes to the configuration space (len 1, 2 or 4 bytes, offset
@@ -68,6 +71,7 @@ typedef struct VirtioBackend {
     uint16_t queue_max;             /* a power of two, at most VIRTQ_MAX_SIZE */
     uint32_t config_len;            /* bytes of device configuration, <= VIRTIO_CONFIG_MAX */
     int (*notify)(VirtioCore *vc, unsigned q, void *opaque, Error **errp);
+    void (*quiesce)(VirtioCore *vc, void *opaque);
     void (*reset)(VirtioCore *vc, void *opaque);
     void (*config_write)(VirtioCore *vc, void *opaque, uint32_t off, unsigned len,
                          uint32_t val);
@@ -121,7 +125,9 @@ struct VirtioCore {
 int virtio_core_init(VirtioCore *vc, const VirtioBackend *be, AddressSpace *dma_as,
                      const DeviceLoop *loop, const char *name, uint16_t initial_queue_size,
                      const VirtioTransportOps *ops, Error **errp);
-/* Release the queues; pending deferred work is cancelled. */
+/* Quiesce the backend (requests in flight complete into the queues, while the transport
+ * can still deliver their interrupts), then release the queues; pending deferred work
+ * is cancelled. Transports call it before taking anything else down. */
 void virtio_core_fini(VirtioCore *vc);
 void virtio_core_reset(VirtioCore *vc);
 /* The device finished what was in flight when the driver asked for a reset. */
@@ -138,7 +144,8 @@ enum virtio_queue_field {
     VQ_DEVICE_HIGH,
 };
 void virtio_core_write_queue(VirtQueue *vq, enum virtio_queue_field field, uint32_t val);
-/* Enable (after checking its layout) or disable a queue. */
+/* Enable (after checking its layout) or disable a queue; disabling an enabled queue
+ * quiesces the backend first, so the queue is out of use once it reads as disabled. */
 void virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable);
 void virtio_core_notify(VirtioCore *vc, uint32_t q);
 /* Run queue q's notify handler again on a coming loop turn (no-op if already due). */

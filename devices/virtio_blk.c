@@ -24,10 +24,11 @@
  *
  * Bounded work: one notify takes at most BLK_BUDGET requests and never more than the
  * block layer's queue depth; the rest waits for a later loop turn or for completions
- * to free depth (then the queue is kicked again). A reset lets requests in flight
- * complete into the old rings first, so nothing is written into guest memory on their
- * behalf afterwards: on virtio-pci the reset completes when they have (the driver
- * waits for the status to read 0), on virtio-mmio the device waits for them.
+ * to free depth (then the queue is kicked again). A reset, a queue being disabled and
+ * the device going away let requests in flight complete into the old rings first, so
+ * nothing is written into guest memory on their behalf afterwards. On virtio-pci a
+ * reset does not wait for them: it completes once they have (the driver waits for the
+ * status to read 0); elsewhere the device waits for them.
  */
 #include "devices/virtio.h"
 
@@ -574,6 +575,17 @@ static void blk_config_write(VirtioCore *vc, void *opaque, uint32_t off, unsigne
         vc->config[CFG_WRITEBACK] = blk->writeback_default;
 }
 
+/* Every request in flight completes into its queue now (waiting for the block layer:
+ * a queue is being disabled, the device goes away, or a reset on a transport whose
+ * driver does not wait). Their interrupts wait for the next batch of completions. */
+static void blk_quiesce(VirtioCore *vc, void *opaque)
+{
+    VirtioBlk *blk = opaque;
+    blk->vc = vc;
+    if (blk->in_flight)
+        blk_drain(blk->bb);                 /* runs their callbacks */
+}
+
 /* On virtio-pci the driver waits for the reset to complete: with requests in flight,
  * let them finish (into the old rings) on later loop turns and complete the reset then
  * (after_completions), instead of waiting for the disk here. */
@@ -585,14 +597,11 @@ static bool blk_reset_begin(VirtioCore *vc, void *opaque)
 }
 
 /* Requests in flight complete (into the old rings) before the queues are cleared, so
- * nothing is written to guest memory on their behalf after the reset. On virtio-mmio,
- * whose drivers do not wait for the reset, that means waiting for them here. */
+ * nothing is written to guest memory on their behalf after the reset. */
 static void blk_reset(VirtioCore *vc, void *opaque)
 {
     VirtioBlk *blk = opaque;
-    blk->vc = vc;
-    if (blk->in_flight)
-        blk_drain(blk->bb);                 /* runs their callbacks */
+    blk_quiesce(vc, blk);
     device_loop_cancel(blk->loop, &blk->completions);
     blk->completed = blk->starved = 0;
     fill_config(blk, vc);
@@ -710,8 +719,9 @@ static int blk_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBa
     blk->completions.run = completions_work;
     *be = (VirtioBackend){ .device_id = VIRTIO_ID_BLOCK, .features = blk_features(blk),
                            .nr_queues = blk->nr_queues, .queue_max = blk->queue_size,
-                           .config_len = CFG_LEN, .notify = blk_notify, .reset = blk_reset,
-                           .config_write = blk_config_write, .reset_begin = blk_reset_begin,
+                           .config_len = CFG_LEN, .notify = blk_notify,
+                           .quiesce = blk_quiesce, .reset = blk_reset,
+                           .reset_begin = blk_reset_begin, .config_write = blk_config_write,
                            .opaque = blk };
     return 0;
 }

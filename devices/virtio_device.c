@@ -6,8 +6,9 @@
  * "virtio-NAME-pci" on modern virtio-pci (options slot= and fn=), each also taking the
  * device's own options. Creating one makes the device's state (the type's create,
  * which fills in its VirtioBackend), then the transport around it; destroying undoes
- * both, the device first, so that its requests in flight can still complete into the
- * guest's rings; the transport calls the device no more once it is being freed.
+ * both, transport first: its core stops the device as a reset does (requests in flight
+ * complete into the rings while the transport is whole), so neither side is ever called
+ * once the other's state is gone.
  */
 #include "devices/virtio.h"
 
@@ -47,16 +48,13 @@ VirtioCore *virtio_device_core(Device *dev)
 static void virtio_device_destroy(Device *dev)
 {
     VirtioDevice *vd = container_of(dev, VirtioDevice, dev);
-    /* The device first: it finishes what is in flight (a disk's requests complete into
-     * the guest's rings through the transport), then the transport goes, which never
-     * calls the device again. */
-    if (vd->be.opaque)
-        vd->vt->destroy(vd->be.opaque);
     virtio_mmio_free(vd->mmio);
     if (vd->pci) {
         pci_host_unregister_device(vd->host, virtio_pci_device(vd->pci));
         virtio_pci_free(vd->pci);
     }
+    if (vd->be.opaque)
+        vd->vt->destroy(vd->be.opaque);
     free(vd);
 }
 
@@ -169,9 +167,9 @@ void virtio_device_type_register(VirtioDeviceType *vt)
     vt->registered = t;
     snprintf(t->mmio_name, sizeof(t->mmio_name), "virtio-%s", vt->name);
     snprintf(t->pci_name, sizeof(t->pci_name), "virtio-%s-pci", vt->name);
-    snprintf(t->mmio_help, sizeof(t->mmio_help), "%s; on virtio-mmio: addr=0x%" PRIx64
+    snprintf(t->mmio_help, sizeof(t->mmio_help), "%s on virtio-mmio: addr=0x%" PRIx64
              " irq=%u", vt->help, vt->mmio_default_addr, vt->mmio_default_irq);
-    snprintf(t->pci_help, sizeof(t->pci_help), "%s; on PCI (modern, MSI-X): slot=first free from "
+    snprintf(t->pci_help, sizeof(t->pci_help), "%s on PCI (modern): slot=first free from "
              "%d, fn=0", vt->help, PCI_FIRST_DEFAULT_SLOT);
     merge_keys(t->mmio_keys, "addr", "irq", vt->keys);
     merge_keys(t->pci_keys, "slot", "fn", vt->keys);

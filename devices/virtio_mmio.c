@@ -157,11 +157,11 @@ void virtio_mmio_free(VirtioMmio *vm)
 {
     if (!vm)
         return;
+    virtio_core_fini(&vm->core);        /* first: the backend may still interrupt */
     if (vm->io.container)
         memory_region_del_subregion(vm->io.container, &vm->io, NULL);
     memory_region_finalize(&vm->io);
     irq_line_set_level(&vm->irq, false);
-    virtio_core_fini(&vm->core);
     free(vm);
 }
 

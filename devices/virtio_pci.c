@@ -286,12 +286,12 @@ void virtio_pci_free(VirtioPci *vp)
 {
     if (!vp)
         return;
+    virtio_core_fini(&vp->core);        /* first: the backend may still interrupt */
     pci_msix_fini(&vp->msix);
     if (vp->regs.container)
         memory_region_del_subregion(&vp->bar, &vp->regs, NULL);
     memory_region_finalize(&vp->regs);
     memory_region_finalize(&vp->bar);
-    virtio_core_fini(&vp->core);
     free(vp);
 }
 

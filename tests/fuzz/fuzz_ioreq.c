@@ -5,9 +5,16 @@
  * bit as the guest-influenced page could hold it), executed one after another by
  * ioreq_exec() on a machine like dm/machine.c builds: RAM at 0, the UART, the PCI host
  * and the PCI test device, with PCI config requests going to the PCI host, plus the
- * virtio entropy device on virtio-mmio at 0xe0180000 and on PCI (slot 4), whose
- * queues live in whatever RAM holds. The test device's DMA and rep data_is_ptr
- * requests point at RAM, holes and MMIO.
+ * virtio entropy device on virtio-mmio at 0xe0180000 and on PCI (slot 4), and the
+ * virtio block device on virtio-mmio at 0xe0190000 (io_uring) and on PCI (slot 5,
+ * the thread pool), each over its own small image, whose queues live in whatever RAM
+ * holds. The test device's DMA and rep data_is_ptr requests point at RAM, holes and
+ * MMIO.
+ *
+ * Like xendm, the machine has an event loop: after each input, one turn of it serves
+ * the disks' completions that are ready (without waiting) and the deferred device
+ * work, so requests progress across inputs as they would between a guest's exits.
+ * At exit the disks are destroyed, which waits for what they still have in flight.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,7 +25,9 @@
 #include "devices/pci.h"
 #include "memory/memory.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/support.h"
 #include "util/log.h"
+#include "util/macros.h"
 #include "xen/ioreq_exec.h"
 
 #define GUEST_RAM (1u << 20)
@@ -29,6 +38,9 @@ typedef struct FuzzMachine {
     IrqRouter irq;
     PciHost *pci;
     Device *uart, *testdev, *rng, *rng_pci;
+    Device *disks[2];               /* virtio-blk on virtio-mmio and on PCI */
+    DeviceWorkQueue work;
+    DeviceLoop loop;
     IoreqExecCtx exec;
 } FuzzMachine;
 
@@ -46,38 +58,56 @@ static void pci_write(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size, 
     pci_host_config_write(opaque, sbdf, reg, size, (uint32_t)v);
 }
 
+static FuzzMachine fm;
+
+/* Requests still in flight finish (into guest RAM) before the process goes. */
+static void destroy_disks(void)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(fm.disks); i++) {
+        device_destroy(fm.disks[i]);
+        fm.disks[i] = NULL;
+    }
+}
+
 /* Built once: the fuzzer keeps state across inputs, as a long-running xendm does. */
 static FuzzMachine *machine(void)
 {
-    static FuzzMachine m;
     static bool ready;
     if (ready)
-        return &m;
+        return &fm;
     log_set_level(LOG_ERROR);
-    memory_region_init(&m.sys, "/machine", "system", UINT64_MAX);
-    memory_region_init(&m.io, "/machine", "io", 0x10000);
-    if (memory_region_init_ram(&m.ram, "/machine", "ram", GUEST_RAM, NULL) < 0 ||
-        memory_region_add_subregion(&m.sys, 0, &m.ram, NULL) < 0 ||
-        address_space_init(&m.as_mem, &m.sys, "memory", NULL) < 0 ||
-        address_space_init(&m.as_io, &m.io, "I/O", NULL) < 0)
+    memory_region_init(&fm.sys, "/machine", "system", UINT64_MAX);
+    memory_region_init(&fm.io, "/machine", "io", 0x10000);
+    if (memory_region_init_ram(&fm.ram, "/machine", "ram", GUEST_RAM, NULL) < 0 ||
+        memory_region_add_subregion(&fm.sys, 0, &fm.ram, NULL) < 0 ||
+        address_space_init(&fm.as_mem, &fm.sys, "memory", NULL) < 0 ||
+        address_space_init(&fm.as_io, &fm.io, "I/O", NULL) < 0)
         abort();
-    m.irq = (IrqRouter){ .set_isa_irq = irq_isa, .set_pci_intx = irq_intx,
-                         .inject_msi = irq_msi };
-    m.pci = pci_host_new(&m.sys, &m.io, &m.irq, 0, NULL);
-    DeviceBoard board = { .system_memory = &m.sys, .system_io = &m.io, .dma_as = &m.as_mem,
-                          .irq = &m.irq, .pci = m.pci };
-    m.uart = device_create(&board, "uart,chardev=null", NULL);
-    m.testdev = device_create(&board, "pci-testdev", NULL);
-    m.rng = device_create(&board, "virtio-rng,addr=0xe0180000", NULL);
-    m.rng_pci = device_create(&board, "virtio-rng-pci", NULL);
-    if (!m.pci || !m.uart || !m.testdev || !m.rng || !m.rng_pci)
+    fm.irq = (IrqRouter){ .set_isa_irq = irq_isa, .set_pci_intx = irq_intx,
+                          .inject_msi = irq_msi };
+    fm.pci = pci_host_new(&fm.sys, &fm.io, &fm.irq, 0, NULL);
+    device_work_queue_init(&fm.work);
+    fm.loop = (DeviceLoop){ .work = &fm.work };
+    DeviceBoard board = { .system_memory = &fm.sys, .system_io = &fm.io,
+                          .dma_as = &fm.as_mem, .irq = &fm.irq, .pci = fm.pci,
+                          .loop = &fm.loop };
+    fm.uart = device_create(&board, "uart,chardev=null", NULL);
+    fm.testdev = device_create(&board, "pci-testdev", NULL);
+    fm.rng = device_create(&board, "virtio-rng,addr=0xe0180000", NULL);
+    fm.rng_pci = device_create(&board, "virtio-rng-pci", NULL);
+    if (!fm.pci || !fm.uart || !fm.testdev || !fm.rng || !fm.rng_pci)
         abort();
-    m.exec = (IoreqExecCtx){ .as_io = &m.as_io, .as_mem = &m.as_mem,
-                             .handlers = { .pci_config_read = pci_read,
-                                           .pci_config_write = pci_write },
-                             .handlers_opaque = m.pci };
+    fm.disks[0] = fuzz_create_blk(&board, "virtio-blk,addr=0xe0190000,irq=6,queue-size=64",
+                                  NULL, FUZZ_IMAGE_TMP, NULL);
+    fm.disks[1] = fuzz_create_blk(&board, "virtio-blk-pci,slot=5,aio=threads,queue-size=16",
+                                  NULL, FUZZ_IMAGE_TMP, NULL);
+    atexit(destroy_disks);
+    fm.exec = (IoreqExecCtx){ .as_io = &fm.as_io, .as_mem = &fm.as_mem,
+                              .handlers = { .pci_config_read = pci_read,
+                                            .pci_config_write = pci_write },
+                              .handlers_opaque = fm.pci };
     ready = true;
-    return &m;
+    return &fm;
 }
 
 /*
@@ -112,5 +142,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             req.count %= 4096;
         ioreq_exec(&m->exec, &req);
     }
+    fuzz_serve_turn(m->disks, ARRAY_SIZE(m->disks), &m->work, 0);
     return 0;
 }

@@ -17,7 +17,7 @@ top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # scheduler gives to others; these leave room for the sanitizers and a loaded two-core
 # machine, and are still far below what each abuse cost before (seconds, or forever).
 PROBE_LIMIT_MS=250          # the other vCPU's slowest port read, as the guest sees it
-BUSY_LIMIT_MS=100           # xendm's longest stretch between two waits
+BUSY_LIMIT_MS=250           # xendm's longest stretch between two waits
 
 ctl=$tmp/ctl.sock
 

@@ -97,6 +97,7 @@ write_scripts() {
           [ "$qd" = 32 ] && blk_gs_marker "after-$rw"
       done <<<"$workloads"
       blk_gs_guest_loop blk_guest_loop "$(scaled $loop_n)"
+      echo "sleep 1s                # mockxen (sampled at the last marker) stays a while"
     } >"$tmp/cached.gs"
     { blk_gs_setup "$slot"; blk_gs_marker start
       while read -r m cache rw bs qd pattern n; do
@@ -158,8 +159,10 @@ window() {
     local n=$((b[0] - a[0])) dm=blk_dm_cpu_us_per_req guest=blk_guest_cpu_us_per_req
     [ "$1" = all ] || dm=x_dm_cpu_$1 guest=x_guest_cpu_$1
     if [ "$n" -le 0 ] || [ -z "${a[3]}" ] || [ -z "${b[3]}" ] || [ -z "${a[4]}" ] || [ -z "${b[4]}" ]; then
-        bench_unavailable "$dm" "$session_col" "no CPU time for the device model or mockxen"
-        bench_unavailable "$guest" "$session_col" "no CPU time for the device model or mockxen"
+        local why="no sample for window $1: requests, MSIs, ioreqs, DM and mockxen ns at $2: ${a[*]}; at $3: ${b[*]}"
+        echo "blk: $session_col: $why" >&2
+        bench_unavailable "$dm" "$session_col" "$why"
+        bench_unavailable "$guest" "$session_col" "$why"
         return
     fi
     bench_record "$dm" "$session_col" "$(bench_calc "(${b[3]} - ${a[3]}) / 1000 / $n")"
@@ -202,7 +205,7 @@ session() {
         session_failed "$col" "$group" "$bench_why"
         return
     fi
-    session_col=$col session_discard= flush_write_ns=
+    session_col=$col session_discard= flush_write_ns= at_before=() at_after_read=() at_after_write=()
     bench_read_guest on_line "$tmp/$col.$group.out" || why=$?
     bench_session_end "$why" || session_failed "$col" "$group" "$bench_why"
 }
@@ -229,6 +232,7 @@ host() {
         # fio's start-up and tear-down cost, taken out: the same job for one request
         local run_ns=$fio_cpu_ns run_ios=$fio_ios
         fio_cpu "$m" --rw="$mode" --bs="$bs" --iodepth="$qd" --direct=$direct --number_ios=1 || continue
+        bench_record "x_dm_cpu_$rw" host "$(bench_calc "($run_ns - $fio_cpu_ns) / 1000 / $run_ios")"
         cpu_ns=$((cpu_ns + run_ns - fio_cpu_ns)) ios=$((ios + run_ios))
     done <<<"$workloads"
     [ "$1" = cached ] || return 0
@@ -410,9 +414,10 @@ guest_note() {
         [ -n "$line" ] && echo "- $(column_name "$col"):$line"
     done
     m=$(for col in uring threads qemu; do bench_median blk_guest_loop_us_per_req "$col"; done | sort -g | sed -n 1p)
-    [ -n "$m" ] || return 0
+    line=$(bench_median x_dm_cpu_read host) m=$(bench_median x_dm_cpu_write host)
+    [ -n "$line" ] && [ -n "$m" ] && printf -- '- host (fio): reads: CPU %.2f us; writes: CPU %.2f us per request\n' "$line" "$m"
     echo "The guest script's own statements per request (blk_guest_loop_us_per_req, no device)"
-    echo "take $(printf '%.2f' "$m") us or more; the rest of the guest's CPU is mockxen's transport (the"
+    echo "are the table's last row; the rest of the guest's CPU is mockxen's transport (the"
     echo "notify ioreq, the MSIs and the wake-ups), which every device model pays."
 }
 

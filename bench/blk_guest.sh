@@ -19,8 +19,10 @@
 #                                   with no device: the guest's own cost (row NAME)
 #   blk_gs_marker WORD              echo WORD, the requests completed so far and
 #                                   mockxen's counts of MSIs the device model sent and
-#                                   of the guest's ioreqs, then idle briefly so that
-#                                   the shell can sample CPU times
+#                                   of the guest's ioreqs, then idle for 100 ms so
+#                                   that the shell samples CPU times before the next
+#                                   workload (a script that ends with a marker must
+#                                   idle longer: mockxen exits with it)
 # and the shell variable blk_image_bytes (the disk size the guest assumes; set it before
 # blk_gs_setup).
 #
@@ -414,6 +416,6 @@ blk_gs_marker() {
 count xendevicemodel_inject_msi -> \$inj
 count guest_ioreq -> \$nio
 echo "$1" \$done \$inj \$nio
-sleep 30ms
+sleep 100ms
 GS
 }

@@ -284,13 +284,15 @@ bench_summary() {
 
 # bench_na_notes NAME_FN ALL: the reasons behind every n/a, one line per column and
 # reason, naming the metrics (or "every workload" when all ALL of them); NAME_FN COL
-# prints a column's name. A "does not apply" is left out: the heading says it.
+# prints a column's name. A metric that has figures from some runs is named with "some
+# runs": its reason is the first missing run's. A "does not apply" is left out: the
+# heading says it.
 bench_na_notes() {
     local name_fn=$1 all=$2 f m col
     for f in "$tmp"/v/*.na; do
         [ -f "$f" ] || continue
         m=${f##*/}; m=${m%.*.na}; col=${f%.na}; col=${col##*.}
-        [ -s "$tmp/v/$m.$col" ] && continue
+        [ -s "$tmp/v/$m.$col" ] && m+=" (some runs)"
         [ "$(cat "$f")" = "does not apply" ] && continue
         printf '%s\t%s\t%s\n' "$("$name_fn" "$col")" "$(cat "$f")" "$m"
     done | awk -F'\t' -v all="$all" '

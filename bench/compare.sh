@@ -11,9 +11,10 @@
 # A round is one mockxen session per device model for the first group (start-up, RSS,
 # round trips, CPU, rep) and one per DM for the memory group (maps, dirty log); the DMs
 # alternate within each group and the order rotates between rounds, so all of them
-# see the same (noisy, shared) machine. The table is printed on stdout, written to
-# bench/results.md with the machine, date and command, and, under scripts/run-bench.sh,
-# to $XENDM_BENCH_SECTIONS so that `make bench` prints it as its own section.
+# see the same (noisy, shared) machine. The table is printed on stdout, written to its
+# section of bench/results.md with the machine, date and command, and, under
+# scripts/run-bench.sh, to $XENDM_BENCH_SECTIONS so that `make bench` prints it as its
+# own section.
 # A device model that is missing or fails gets "n/a" with the reason under the table;
 # a failed session also makes the exit status 1.
 #
@@ -34,7 +35,6 @@ rep_n=8                                 # 64 KiB transfers per rep workload
 touch_first=0x100000                    # the memory group reads 1 MiB .. 1 GiB
 touch_nr=$(( (1024 - 1) * 16 ))         # one 4-byte read per 64 KiB
 status=0
-mkdir -p "$tmp/v"
 workloads="\
 - pio_rtt_ns: 1-byte port write round trip to the UART scratch register 0x3ff
   (guest script \`time $pio_n\` block).
@@ -92,15 +92,6 @@ echo "dirty" (\$c - \$a) + (\$d - \$b) 65536
 GS
 
 # ---- measurements ---------------------------------------------------------------------
-# record METRIC DM VALUE: one run's figure (an empty VALUE: the sample failed).
-record() {
-    if [ -n "$3" ]; then echo "$3" >>"$tmp/v/$1.$2"
-    else unavailable "$1" "$2" "the sample gave no value"; fi
-}
-# unavailable METRIC DM WHY: METRIC cannot be measured for DM (the first reason stays).
-unavailable() { [ -f "$tmp/v/$1.$2.na" ] || echo "$3" >"$tmp/v/$1.$2.na"; }
-calc() { awk "BEGIN { printf \"%.10g\", ($1) }"; }
-
 main_metrics="startup_ms rss_kib pio_rtt_ns pio_read_rtt_ns dm_cpu_us_per_ioreq rep_outsb_mibps rep_insb_mibps"
 mem_metrics="foreign_maps_per_gib dirty_calls_per_mib"
 
@@ -121,60 +112,41 @@ on_line() {
         if [ "$dm" != null ]; then
             local t0=
             read -r t0 2>/dev/null <"$tmp/dm.t0"
-            if [ -n "$t0" ]; then record startup_ms "$dm" "$(calc "($line_seen - $t0) * 1000")"
-            else unavailable startup_ms "$dm" "no start time in $tmp/dm.t0"; fi
-            record rss_kib "$dm" "$(bench_rss_kib "$dm_pid")"
+            if [ -n "$t0" ]; then bench_record startup_ms "$dm" "$(bench_calc "($line_seen - $t0) * 1000")"
+            else bench_unavailable startup_ms "$dm" "no start time in $tmp/dm.t0"; fi
+            bench_record rss_kib "$dm" "$(bench_rss_kib "$dm_pid")"
         fi ;;
     "vcpu0: cpu-begin")
         cpu0=$(bench_cpu_ns "$cpu_pid") ;;
     "vcpu0: cpu-end "*)
         cpu1=$(bench_cpu_ns "$cpu_pid")
         if [ -n "$cpu0" ] && [ -n "$cpu1" ]; then
-            record dm_cpu_us_per_ioreq "$dm" "$(calc "($cpu1 - $cpu0) / 1000 / $((${line##* }))")"
+            bench_record dm_cpu_us_per_ioreq "$dm" "$(bench_calc "($cpu1 - $cpu0) / 1000 / $((${line##* }))")"
         else
-            unavailable dm_cpu_us_per_ioreq "$dm" "no CPU time for pid '$cpu_pid'"
+            bench_unavailable dm_cpu_us_per_ioreq "$dm" "no CPU time for pid '$cpu_pid'"
         fi ;;
     "vcpu0: maps "*)
         read -r _ _ a b <<<"$line"          # maps, bytes touched
-        record foreign_maps_per_gib "$dm" "$(calc "$((a)) / ($((b)) / 2^30)")" ;;
+        bench_record foreign_maps_per_gib "$dm" "$(bench_calc "$((a)) / ($((b)) / 2^30)")" ;;
     "vcpu0: dirty "*)
         read -r _ _ a b <<<"$line"          # calls, bytes written
-        record dirty_calls_per_mib "$dm" "$(calc "$((a)) / ($((b)) / 2^20)")" ;;
+        bench_record dirty_calls_per_mib "$dm" "$(bench_calc "$((a)) / ($((b)) / 2^20)")" ;;
     row*)
         IFS=$'\t' read -r _ f ns _ <<<"$line"
         case $f in
-        pio_rtt_ns|pio_read_rtt_ns) record "$f" "$dm" "$ns" ;;
-        rep_outsb|rep_insb) record "${f}_mibps" "$dm" "$(calc "65536 / 2^20 / ($ns / 1e9)")" ;;
+        pio_rtt_ns|pio_read_rtt_ns) bench_record "$f" "$dm" "$ns" ;;
+        rep_outsb|rep_insb) bench_record "${f}_mibps" "$dm" "$(bench_calc "65536 / 2^20 / ($ns / 1e9)")" ;;
         esac ;;
     esac
 }
 
-# read_guest DM GROUP: handle the guest's output (fd 4) until mockxen closes it.
-# Gives up (status 1) when the device model exits before the guest has started, or
-# (status 2) when mockxen says nothing for 120 s.
-read_guest() {
-    local dm=$1 group=$2 line quiet=0 st
-    : >"$tmp/$dm.$group.out"
-    while :; do
-        IFS= read -r -t 1 -u 4 line
-        st=$? line_seen=$EPOCHREALTIME     # when the line arrived, before any fork
-        if [ "$st" = 0 ]; then
-            quiet=0
-            echo "$line" >>"$tmp/$dm.$group.out"
-            on_line "$dm" "$line"
-            continue
-        fi
-        [ "$st" -gt 128 ] || return 0                           # EOF: mockxen is done
-        [ -s "$tmp/$dm.$group.out" ] || [ -z "$dm_pid" ] || kill -0 "$dm_pid" 2>/dev/null || return 1
-        quiet=$((quiet + 1))
-        [ "$quiet" -lt 120 ] || return 2
-    done
-}
+# on_session_line LINE: on_line for the session's device model.
+on_session_line() { on_line "$session_dm" "$1"; }
 
 # session DM GROUP: one mockxen run of GROUP's guest script (main or mem) with DM
 # (null, xendm or qemu), reading the guest's output as it comes.
 session() {
-    local dm=$1 group=$2 fifo=$tmp/guest.fifo qmp_pid= rc=0 why=0 m
+    local dm=$1 group=$2 qmp_pid= why=0 m
     local mx_args=(--script "$tmp/$group.gs" --populate-mb 128) dm_args=()
     case $dm.$group in
     null.main)  mx_args+=(--null-dm) ;;
@@ -182,16 +154,11 @@ session() {
     qemu.mem)   mx_args=(--script "$tmp/mem.gs" --populate-mb 1024)
                 dm_args=(-m 1024 -S -qmp "unix:$tmp/qmp.sock,server,nowait") ;;
     esac
-    rm -f "$fifo" "$tmp/qmp.sock" "$tmp/dm.t0" && mkfifo "$fifo"
-    exec 3<>"$fifo"                 # a reader, so that mockxen's open does not block
-    if ! bench_mx_start "$fifo" "${mx_args[@]}"; then
-        exec 3>&-
-        kill "$mx_pid" 2>/dev/null; bench_mx_wait
-        session_failed "$dm" "$group" "mockxen did not start: $(head -1 "$tmp/mx.err")"
+    rm -f "$tmp/qmp.sock"
+    if ! bench_session_start "$dm" "${mx_args[@]}" -- "${dm_args[@]}"; then
+        session_failed "$dm" "$group" "$bench_why"
         return
     fi
-    exec 4<"$fifo" 3>&-             # from now on EOF means mockxen has exited
-    [ "$dm" = null ] || bench_dm_start "$dm" "${dm_args[@]}"
     if [ "$dm" = qemu ] && [ "$group" = mem ]; then
         # QEMU started paused (-S): turn on its dirty log as libxl does, then let it run.
         bench_qmp "$tmp/qmp.sock" '{"execute":"qmp_capabilities"}' \
@@ -199,47 +166,37 @@ session() {
             '{"execute":"cont"}' 2>"$tmp/qmp.err" &
         qmp_pid=$!
     fi
-    read_guest "$dm" "$group" || why=$?
-    exec 4<&-
-    if kill -0 "$mx_pid" 2>/dev/null; then kill "$mx_pid"; fi     # given up on it
-    bench_mx_wait || rc=$?
-    bench_dm_stop
-    case $why in
-    1) session_failed "$dm" "$group" "the device model exited before the guest started" ;;
-    2) session_failed "$dm" "$group" "mockxen printed nothing for 120 s" ;;
-    *) [ "$rc" = 0 ] || session_failed "$dm" "$group" \
-           "mockxen exit status $rc: $(grep -m1 -i 'error\|fail\|expected' "$tmp/mx.err")" ;;
-    esac
+    session_dm=$dm
+    bench_read_guest on_session_line "$tmp/$dm.$group.out" || why=$?
+    bench_session_end "$why" || session_failed "$dm" "$group" "$bench_why"
     if [ -n "$qmp_pid" ]; then
         kill "$qmp_pid" 2>/dev/null             # still waiting for a QEMU that is gone
         wait "$qmp_pid" ||
-            for m in $mem_metrics; do unavailable "$m" qemu "QMP failed: $(head -1 "$tmp/qmp.err")"; done
+            for m in $mem_metrics; do bench_unavailable "$m" qemu "QMP failed: $(head -1 "$tmp/qmp.err")"; done
     fi
 }
 
 # session_failed DM GROUP WHY: report a failed session; its missing figures get WHY.
 session_failed() {
-    local m metrics=$main_metrics
+    local metrics=$main_metrics
     [ "$2" = mem ] && metrics=$mem_metrics
-    echo "compare: $1 ($2 workloads) failed: $3" >&2
-    sed 's/^/  dm: /' "$tmp/dm.err" 2>/dev/null | head -5 >&2
-    for m in $metrics; do unavailable "$m" "$1" "$3"; done
+    bench_session_failed compare "$1" "$2" "$3" $metrics
     status=1
 }
 
 # Which device models can run here; the missing ones get their reason once.
 dms=(null)
 if [ -x "$xendm" ]; then dms+=(xendm)
-else for m in $main_metrics $mem_metrics; do unavailable "$m" xendm "$xendm not built"; done; fi
+else for m in $main_metrics $mem_metrics; do bench_unavailable "$m" xendm "$xendm not built"; done; fi
 if [ -x "$qemu" ]; then
     dms+=(qemu)
     if ! command -v python3 >/dev/null; then
         qemu_mem=no
-        for m in $mem_metrics; do unavailable "$m" qemu "python3 (the QMP client) not installed"; done
+        for m in $mem_metrics; do bench_unavailable "$m" qemu "python3 (the QMP client) not installed"; done
     fi
-else for m in $main_metrics $mem_metrics; do unavailable "$m" qemu "$qemu not installed (qemu-system-xen)"; done; fi
+else for m in $main_metrics $mem_metrics; do bench_unavailable "$m" qemu "$qemu not installed (qemu-system-xen)"; done; fi
 for m in startup_ms rss_kib dirty_calls_per_mib foreign_maps_per_gib; do
-    unavailable "$m" null "does not apply"
+    bench_unavailable "$m" null "does not apply"
 done
 if [ ! -x "$mockxen" ]; then
     echo "compare: $mockxen is missing (make bench-build)" >&2
@@ -261,25 +218,9 @@ done
 elapsed=$((SECONDS - started))
 
 # ---- the table ----------------------------------------------------------------------
-# stats METRIC DM: "median min max runs" of DM's figures for METRIC; nothing if none.
-stats() {
-    [ -s "$tmp/v/$1.$2" ] || return 0
-    sort -g "$tmp/v/$1.$2" | awk '
-        { v[NR] = $1 }
-        END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
-}
-median() { stats "$1" "$2" | cut -d' ' -f1; }
-# summary METRIC DM: the table cell, "median (min-max)" with the number of runs if
-# some failed, "n/a" if there is none (the reason goes under the table).
-summary() {
-    local med min max runs
-    read -r med min max runs <<<"$(stats "$1" "$2")"
-    if [ -z "$med" ]; then echo "n/a"; return; fi
-    local fmt; fmt=$(format "$1")
-    printf "$fmt ($fmt-$fmt" "$med" "$min" "$max"
-    [ "$runs" -lt "$rounds" ] && printf ', %d runs' "$runs"
-    echo ")"
-}
+# summary METRIC DM: the table cell (the reason for an n/a goes under the table).
+summary() { bench_summary "$1" "$2" "$(format "$1")" "$rounds"; }
+median() { bench_median "$@"; }
 format() {
     case $1 in
     dm_cpu_us_per_ioreq) echo "%.2f" ;;
@@ -295,12 +236,6 @@ goal() {
     esac
 }
 
-# ratio_text A B: A/B for the table ("n/a" without both, or when B is not above 0).
-ratio_text() {
-    if [ -z "$1" ] || [ -z "$2" ] || [ "$(calc "$2 > 0")" != 1 ]; then echo n/a; return; fi
-    awk -v r="$(calc "$1 / $2")" 'BEGIN { printf (r < 0.01 ? "%.2g" : "%.2f"), r }'
-}
-
 # table_rows: one TAB-separated line per workload: name, the three cells, the ratio,
 # the goal verdict and, where the null responder has a figure, the ratio of what each
 # device model adds to it (its own cost, with the transport's taken out).
@@ -309,14 +244,14 @@ table_rows() {
     for m in pio_rtt_ns pio_read_rtt_ns rep_outsb_mibps rep_insb_mibps dirty_calls_per_mib \
              foreign_maps_per_gib dm_cpu_us_per_ioreq rss_kib startup_ms; do
         n=$(median "$m" null) x=$(median "$m" xendm) q=$(median "$m" qemu) g=$(goal "$m")
-        ratio=$(ratio_text "$x" "$q") own=n/a verdict=
+        ratio=$(bench_ratio_text "$x" "$q") own=n/a verdict=
         case $m in
         pio_rtt_ns|pio_read_rtt_ns|dm_cpu_us_per_ioreq)
             if [ -n "$n" ] && [ -n "$x" ] && [ -n "$q" ]; then
-                if [ "$(calc "$x <= $n")" = 1 ]; then
+                if [ "$(bench_calc "$x <= $n")" = 1 ]; then
                     own="0 (xendm within the null's noise)"
                 else
-                    own=$(ratio_text "$(calc "$x - $n")" "$(calc "$q - $n")")
+                    own=$(bench_ratio_text "$(bench_calc "$x - $n")" "$(bench_calc "$q - $n")")
                 fi
             fi ;;
         esac
@@ -331,26 +266,9 @@ table_rows() {
     done
 }
 
-# notes: the reasons behind every n/a, one line per device model and reason (the
-# null responder's "does not apply" is said once in the heading instead).
-notes() {
-    local f m dm
-    for f in "$tmp"/v/*.na; do
-        [ -f "$f" ] || continue
-        m=${f##*/}; m=${m%.*.na}; dm=${f%.na}; dm=${dm##*.}
-        [ -s "$tmp/v/$m.$dm" ] && continue
-        [ "$dm" = null ] && [ "$(cat "$f")" = "does not apply" ] && continue
-        printf '%s\t%s\t%s\n' "$(column_name "$dm")" "$(cat "$f")" "$m"
-    done | awk -F'\t' -v all="$(echo $main_metrics $mem_metrics | wc -w)" '
-        !(($1 FS $2) in what) { order[++n] = $1 FS $2 }
-        { what[$1 FS $2] = what[$1 FS $2] (what[$1 FS $2] == "" ? "" : ", ") $3; count[$1 FS $2]++ }
-        END {
-            for (i = 1; i <= n; i++) {
-                split(order[i], k, FS)
-                printf "- %s: n/a (%s): %s\n", k[1], count[order[i]] == all ? "every workload" : what[order[i]], k[2]
-            }
-        }'
-}
+# notes: the reasons behind every n/a (the null responder's "does not apply" is said
+# once in the heading instead).
+notes() { bench_na_notes column_name "$(echo $main_metrics $mem_metrics | wc -w)"; }
 column_name() { case $1 in null) echo "null responder" ;; xendm) echo xendm ;; qemu) echo QEMU-xen ;; esac; }
 
 heading="xendm vs QEMU-xen on mockxen: median of $rounds rounds (min-max); null responder n/a where it does not apply"
@@ -358,9 +276,9 @@ goals="Goals (xendm/QEMU): <= 0.5 round trips and CPU per ioreq (2x faster), <= 
 # floor_note: what the null responder says about the round-trip goal on this machine.
 floor_note() {
     local n q; n=$(median pio_rtt_ns null) q=$(median pio_rtt_ns qemu)
-    [ -n "$n" ] && [ -n "$q" ] && [ "$(calc "$q > 0")" = 1 ] || return 0
+    [ -n "$n" ] && [ -n "$q" ] && [ "$(bench_calc "$q > 0")" = 1 ] || return 0
     echo "The null responder does no device-model work, so no device model's round trip can be"
-    echo "below its $(printf '%.0f' "$n") ns here: xendm/QEMU cannot go under $(ratio_text "$n" "$q") on this machine"
+    echo "below its $(printf '%.0f' "$n") ns here: xendm/QEMU cannot go under $(bench_ratio_text "$n" "$q") on this machine"
     echo "whatever xendm does. That floor is the transport's two process wake-ups per round"
     echo "trip (mockxen.pingpong_ns); \"over null\" compares what each device model adds to it."
 }
@@ -377,24 +295,16 @@ text=$( {
     notes
 } )
 echo "$text"
-[ -n "${XENDM_BENCH_SECTIONS:-}" ] && [ -d "$XENDM_BENCH_SECTIONS" ] &&
-    echo "$text" >"$XENDM_BENCH_SECTIONS/compare.txt"
+bench_print_section compare "$text"
 
-command="\`bash bench/compare.sh\`"
-[ -n "${XENDM_BENCH_SECTIONS:-}" ] && command="\`make bench\` running bench/compare.sh"
 qemu_version=n/a
 [ -x "$qemu" ] && qemu_version=$("$qemu" --version 2>/dev/null | head -1)
 [ -n "$results" ] || exit $status
 pinned="not pinned"
 [ -n "$bench_cpu" ] && pinned="mockxen and the device model pinned to CPU $bench_cpu"
-{
-    echo "# xendm vs QEMU-xen vs the null responder"
-    echo
-    echo "Generated by \`bench/compare.sh\` (run by \`make bench\`); do not edit by hand."
-    echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, Linux $(uname -r); load average $load_before before the run"
-    echo "- command: $command with COMPARE_ROUNDS=$rounds COMPARE_PIO_N=$pio_n ($elapsed s); $pinned"
+section=$( {
+    bench_section_head "xendm vs QEMU-xen vs the null responder" compare.sh "$load_before"
+    echo "- command: $(bench_command compare.sh) with COMPARE_ROUNDS=$rounds COMPARE_PIO_N=$pio_n ($elapsed s); $pinned"
     echo "- device models on mockxen: null responder \`mockxen --null-dm\`; xendm \`build/rel/xendm --domid 1\`; $qemu_version (Debian's \`$qemu\`, unmodified)"
     echo
     echo "Each cell: median of $rounds rounds (min-max). xendm/QEMU is the ratio of the medians."
@@ -415,5 +325,6 @@ pinned="not pinned"
     echo "Workloads:"
     echo
     echo "$workloads"
-} >"$results"
+} )
+bench_write_section "$results" compare "$section"
 exit $status

@@ -4,11 +4,17 @@
 #   top, rel                  the source tree and the optimised build (build/rel, or
 #                             $XENDM_TOP / $XENDM_REL_BUILD as scripts/run-bench.sh sets)
 #   mockxen, xendm, qemu      the programs (qemu: Debian's unmodified QEMU-xen)
-#   tmp                       a scratch folder, removed on exit
+#   tmp                       a scratch folder under $TMPDIR (default /tmp), removed
+#                             on exit
 #   bench_cpu                 if set (by the caller, after sourcing), mockxen and the
 #                             device models run pinned to this one CPU
 # and exports MOCKXEN_SOCKET, XENSTORED_PATH and LD_LIBRARY_PATH (the shims) so that
 # every device model started here talks to the mockxen started here.
+#
+# It also holds what the side-by-side benchmarks (compare.sh, blk.sh) share: a guest
+# session (bench_session_start / bench_read_guest / bench_session_end), the figures of
+# each run and their medians (bench_record ... bench_summary), and the sections of
+# bench/results.md (bench_write_section).
 #
 # Ownership: one mockxen and at most one device model at a time. mx_pid and dm_pid
 # name the running ones (empty when none); the exit trap stops both, so a benchmark
@@ -21,11 +27,11 @@ rel=${XENDM_REL_BUILD:-$top/build/rel}
 mockxen=$rel/tools/mockxen/mockxen
 xendm=$rel/xendm
 qemu=${XENDM_QEMU:-/usr/libexec/xen-qemu-system-i386}
-tmp=$(mktemp -d /tmp/xendm-bench-XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/xendm-bench-XXXXXX")
 export MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock LD_LIBRARY_PATH=$top/build/shim
 mkfifo "$tmp/dm.stdin"                  # xendm's console input: open, never a byte
 . "$top/tools/mockxen/procs.sh"
-mx_pid= dm_pid= bench_cpu=
+mx_pid= dm_pid= bench_cpu= bench_why=
 
 bench_cleanup() {
     bench_dm_stop
@@ -159,4 +165,192 @@ for command in commands:
         if "return" in answer:
             break                                  # events are skipped
 PY
+}
+
+# ---- guest sessions ---------------------------------------------------------------------
+# A session is one mockxen run of a guest script with one device model, the guest's
+# output read line by line as it comes (so that the shell can sample the device model
+# at the moments the guest marks).
+
+# bench_session_start DM [mockxen options] [-- device-model options]: start mockxen
+# (output into a fifo, read on fd 4) and the device model DM (xendm, qemu, or null for
+# mockxen's own --null-dm, which the caller puts in the options). Fails, with the
+# reason in $bench_why, if mockxen did not start; then nothing is left running.
+bench_session_start() {
+    local dm=$1 mx_args=() fifo=$tmp/guest.fifo
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do mx_args+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    rm -f "$fifo" "$tmp/dm.t0" && mkfifo "$fifo"
+    exec 3<>"$fifo"                 # a reader, so that mockxen's open does not block
+    if ! bench_mx_start "$fifo" "${mx_args[@]}"; then
+        exec 3>&-
+        kill "$mx_pid" 2>/dev/null; bench_mx_wait
+        bench_why="mockxen did not start: $(head -1 "$tmp/mx.err")"
+        return 1
+    fi
+    exec 4<"$fifo" 3>&-             # from now on EOF means mockxen has exited
+    [ "$dm" = null ] || bench_dm_start "$dm" "$@"
+}
+
+# bench_read_guest HANDLER LOG: pass each line of the guest's output (fd 4) to
+# "HANDLER LINE", with $line_seen the time it arrived, and append it to LOG, until
+# mockxen closes it. Gives up (status 1) when the device model exits before the guest
+# has said anything, or (status 2) when mockxen says nothing for 120 s.
+bench_read_guest() {
+    local handler=$1 log=$2 line quiet=0 st
+    : >"$log"
+    while :; do
+        IFS= read -r -t 1 -u 4 line
+        st=$? line_seen=$EPOCHREALTIME     # when the line arrived, before any fork
+        if [ "$st" = 0 ]; then
+            quiet=0
+            echo "$line" >>"$log"
+            "$handler" "$line"
+            continue
+        fi
+        [ "$st" -gt 128 ] || return 0                           # EOF: mockxen is done
+        [ -s "$log" ] || [ -z "$dm_pid" ] || kill -0 "$dm_pid" 2>/dev/null || return 1
+        quiet=$((quiet + 1))
+        [ "$quiet" -lt 120 ] || return 2
+    done
+}
+
+# bench_session_end WHY: stop mockxen (if the reader gave up on it) and the device model.
+# WHY is bench_read_guest's status. Returns 0 if mockxen says the guest succeeded, else
+# 1 with the reason in $bench_why.
+bench_session_end() {
+    local why=$1 rc=0
+    exec 4<&-
+    if kill -0 "$mx_pid" 2>/dev/null; then kill "$mx_pid"; fi     # given up on it
+    bench_mx_wait || rc=$?
+    bench_dm_stop
+    case $why in
+    1) bench_why="the device model exited before the guest started" ;;
+    2) bench_why="mockxen printed nothing for 120 s" ;;
+    *) [ "$rc" = 0 ] && return 0
+       bench_why="mockxen exit status $rc: $(grep -m1 -i 'error\|fail\|expected' "$tmp/mx.err")" ;;
+    esac
+    return 1
+}
+
+# bench_session_failed BENCH COL GROUP WHY METRIC...: report on stderr that COL's session
+# of GROUP failed (with the device model's first messages); its METRICs get WHY.
+bench_session_failed() {
+    local bench=$1 col=$2 group=$3 why=$4 m
+    shift 4
+    echo "$bench: $col ($group workloads) failed: $why" >&2
+    sed 's/^/  dm: /' "$tmp/dm.err" 2>/dev/null | head -5 >&2
+    for m in "$@"; do bench_unavailable "$m" "$col" "$why"; done
+}
+
+# ---- figures ----------------------------------------------------------------------------
+# Each run's figure for METRIC in column COL (a device model, or fio) is a line of
+# $tmp/v/METRIC.COL; why there is none, the first reason given, is $tmp/v/METRIC.COL.na.
+mkdir -p "$tmp/v"
+
+# bench_calc EXPR: EXPR evaluated by awk (floating point).
+bench_calc() { awk "BEGIN { printf \"%.10g\", ($1) }" </dev/null; }
+
+# bench_record METRIC COL VALUE: one run's figure (an empty VALUE: the sample failed).
+bench_record() {
+    if [ -n "$3" ]; then echo "$3" >>"$tmp/v/$1.$2"
+    else bench_unavailable "$1" "$2" "the sample gave no value"; fi
+}
+
+# bench_unavailable METRIC COL WHY: METRIC cannot be measured for COL (the first reason
+# stays).
+bench_unavailable() { [ -f "$tmp/v/$1.$2.na" ] || echo "$3" >"$tmp/v/$1.$2.na"; }
+
+# bench_stats METRIC COL: "median min max runs" of COL's figures; nothing if none.
+bench_stats() {
+    [ -s "$tmp/v/$1.$2" ] || return 0
+    sort -g "$tmp/v/$1.$2" | awk '
+        { v[NR] = $1 }
+        END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
+}
+bench_median() { bench_stats "$1" "$2" | cut -d' ' -f1; }
+
+# bench_summary METRIC COL FORMAT ROUNDS: the table cell, "median (min-max)" in printf
+# FORMAT, with the number of runs if fewer than ROUNDS, or "n/a" if there is none.
+bench_summary() {
+    local med min max runs fmt=$3
+    read -r med min max runs <<<"$(bench_stats "$1" "$2")"
+    if [ -z "$med" ]; then echo "n/a"; return; fi
+    printf "$fmt ($fmt-$fmt" "$med" "$min" "$max"
+    [ "$runs" -lt "$4" ] && printf ', %d runs' "$runs"
+    echo ")"
+}
+
+# bench_na_notes NAME_FN ALL: the reasons behind every n/a, one line per column and
+# reason, naming the metrics (or "every workload" when all ALL of them); NAME_FN COL
+# prints a column's name. A metric that has figures from some runs is named with "some
+# runs": its reason is the first missing run's. A "does not apply" is left out: the
+# heading says it.
+bench_na_notes() {
+    local name_fn=$1 all=$2 f m col
+    for f in "$tmp"/v/*.na; do
+        [ -f "$f" ] || continue
+        m=${f##*/}; m=${m%.*.na}; col=${f%.na}; col=${col##*.}
+        [ -s "$tmp/v/$m.$col" ] && m+=" (some runs)"
+        [ "$(cat "$f")" = "does not apply" ] && continue
+        printf '%s\t%s\t%s\n' "$("$name_fn" "$col")" "$(cat "$f")" "$m"
+    done | awk -F'\t' -v all="$all" '
+        !(($1 FS $2) in what) { order[++n] = $1 FS $2 }
+        { what[$1 FS $2] = what[$1 FS $2] (what[$1 FS $2] == "" ? "" : ", ") $3; count[$1 FS $2]++ }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(order[i], k, FS)
+                printf "- %s: n/a (%s): %s\n", k[1], count[order[i]] == all ? "every workload" : what[order[i]], k[2]
+            }
+        }'
+}
+
+# bench_ratio_text A B: A/B for a table ("n/a" without both, or when B is not above 0).
+bench_ratio_text() {
+    if [ -z "$1" ] || [ -z "$2" ] || [ "$(bench_calc "$2 > 0")" != 1 ]; then echo n/a; return; fi
+    awk -v r="$(bench_calc "$1 / $2")" 'BEGIN { printf (r < 0.01 ? "%.2g" : "%.2f"), r }'
+}
+
+# ---- bench/results.md ----------------------------------------------------------------------
+# The file is a title and one section per benchmark, each between the lines
+# "<!-- begin ID -->" and "<!-- end ID -->", so that each benchmark rewrites its own.
+
+# bench_print_section NAME TEXT: under scripts/run-bench.sh, hand TEXT (the table as
+# printed) over as the section NAME of `make bench`'s output.
+bench_print_section() {
+    [ -n "${XENDM_BENCH_SECTIONS:-}" ] && [ -d "$XENDM_BENCH_SECTIONS" ] &&
+        echo "$2" >"$XENDM_BENCH_SECTIONS/$1.txt"
+    return 0
+}
+
+# bench_command SCRIPT: how bench/SCRIPT was started, for its section's heading.
+bench_command() {
+    if [ -n "${XENDM_BENCH_SECTIONS:-}" ]; then echo "\`make bench\` running bench/$1"
+    else echo "\`bash bench/$1\`"; fi
+}
+
+# bench_section_head TITLE SCRIPT LOAD: the start of bench/SCRIPT's section: its title,
+# where it comes from, the date and the machine (LOAD: the load average before the run).
+bench_section_head() {
+    echo "## $1"
+    echo
+    echo "Generated by \`bench/$2\` (run by \`make bench\`); do not edit by hand."
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, Linux $(uname -r); load average $3 before the run"
+}
+
+# bench_write_section FILE ID TEXT: put TEXT (a markdown section) into FILE as section ID,
+# where the old one was, or at the end.
+bench_write_section() {
+    local file=$1 id=$2 new=$tmp/section.md
+    { echo "<!-- begin $id -->"; echo "$3"; echo "<!-- end $id -->"; } >"$new"
+    [ -s "$file" ] || printf '# Benchmark results\n\nWritten by `make bench`; each section by the benchmark it names. Do not edit by hand.\n' >"$file"
+    awk -v id="$id" -v new="$new" '
+        function put(  l) { while ((getline l <new) > 0) print l; placed = 1 }
+        $0 == "<!-- begin " id " -->" { skip = 1; put(); next }
+        skip && $0 == "<!-- end " id " -->" { skip = 0; next }
+        !skip { print }
+        END { if (!placed) { print ""; put() } }' "$file" >"$file.new" && mv "$file.new" "$file"
 }

@@ -8,8 +8,9 @@
 #     row<TAB>name<TAB>value<TAB>unit<TAB>goal / comparison (free text)
 # and anything else as commentary (shown only on failure). Rows are printed as a table
 # and written to build/bench-results.txt. A benchmark may also write a text file into
-# $XENDM_BENCH_SECTIONS (e.g. bench/compare.sh's three-column table); each is printed
-# after the table as a section of its own.
+# $XENDM_BENCH_SECTIONS (e.g. the side-by-side tables of bench/compare.sh and
+# bench/blk.sh); each is printed after the table as a section of its own. A bench/*.sh
+# that is a library (bench/lib.sh, bench/blk_guest.sh) exits at once when run.
 set -u
 rel=${1:?rel build dir}
 top=$(cd "$(dirname "$0")/.." && pwd)

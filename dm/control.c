@@ -56,11 +56,6 @@ struct DmControl {
     ControlClient clients[CONTROL_MAX_CLIENTS];
 };
 
-static uint64_t monotonic_ms(void)
-{
-    return clock_monotonic_ns() / 1000000u;
-}
-
 static int control_address(const char *path, struct sockaddr_un *sa, Error **errp)
 {
     memset(sa, 0, sizeof(*sa));
@@ -325,7 +320,7 @@ static void client_accept(DmControl *c)
         if (control_watch(c, EPOLL_CTL_ADD, fd, EPOLLIN, i) < 0)
             break;
         cl->fd = fd;
-        cl->deadline_ms = monotonic_ms() + CONTROL_LINE_DEADLINE_MS;
+        cl->deadline_ms = clock_monotonic_ms() + CONTROL_LINE_DEADLINE_MS;
         return;
     }
     char busy[80];
@@ -372,7 +367,7 @@ void dm_control_serve(Dm *dm)
         if (cl->fd >= 0)                /* else closed earlier in this batch */
             client_read(dm, cl);
     }
-    expire_clients(c, monotonic_ms());
+    expire_clients(c, clock_monotonic_ms());
 }
 
 int dm_control_timeout_ms(const Dm *dm)
@@ -380,7 +375,7 @@ int dm_control_timeout_ms(const Dm *dm)
     const DmControl *c = dm->control;
     if (!c)
         return -1;
-    uint64_t now = monotonic_ms(), first = UINT64_MAX;
+    uint64_t now = clock_monotonic_ms(), first = UINT64_MAX;
     for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
         if (c->clients[i].fd >= 0 && c->clients[i].deadline_ms < first)
             first = c->clients[i].deadline_ms;

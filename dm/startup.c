@@ -13,9 +13,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/macros.h"
 
@@ -149,13 +149,6 @@ static const DmStep steps[] = {
 };
 #define NR_STEPS ARRAY_SIZE(steps)
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int dm_start(Dm *dm, Error **errp)
 {
     dm->signal_fd = -1;
@@ -163,10 +156,10 @@ int dm_start(Dm *dm, Error **errp)
     for (dm->steps_done = 0; dm->steps_done < NR_STEPS; dm->steps_done++) {
         const DmStep *s = &steps[dm->steps_done];
         log_info("step %u/%zu: %s", dm->steps_done + 1, NR_STEPS, s->name);
-        double t0 = monotonic_ms();
+        uint64_t t0 = clock_monotonic_ns();
         int ret = s->up(dm, errp);
         log_debug("step %u/%zu took %.3f ms", dm->steps_done + 1, NR_STEPS,
-                  monotonic_ms() - t0);
+                  (clock_monotonic_ns() - t0) / 1e6);
         if (ret < 0) {
             error_prepend(errp, "%s", s->name);
             /* The failed step may have done part of its work: undo that too. */

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "util/clock.h"
 #include "util/macros.h"
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -60,18 +60,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 void log_ratelimited(LogRateLimit *rl, enum log_level level, const char *fmt, ...)
 {
     if (level > log_get_level())
         return;
-    uint64_t now = now_ms();
+    uint64_t now = clock_monotonic_ms();
     if (now >= rl->next_ms) {           /* refill the bucket once per interval */
         rl->tokens = LOG_RATELIMIT_BURST;
         rl->next_ms = now + LOG_RATELIMIT_INTERVAL_MS;

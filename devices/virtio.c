@@ -97,6 +97,7 @@ void virtio_core_reset(VirtioCore *vc)
     vc->status = vc->isr = 0;
     vc->device_features_sel = vc->driver_features_sel = vc->queue_sel = 0;
     vc->driver_features = 0;
+    vc->stopping = 0;
     vc->config_vector = VIRTIO_NO_VECTOR;
     for (unsigned q = 0; q < vc->be.nr_queues; q++) {
         device_loop_cancel(vc->loop, &vc->kick[q].work);
@@ -174,13 +175,13 @@ void virtio_core_reset_done(VirtioCore *vc)
     virtio_core_reset(vc);
 }
 
-void virtio_core_write_status(VirtioCore *vc, uint8_t val)
+bool virtio_core_write_status(VirtioCore *vc, uint8_t val)
 {
     if (vc->resetting)
-        return;                     /* the status reads 0 once the reset is over */
+        return false;               /* the status reads 0 once the reset is over */
     if (val == 0) {
         begin_reset(vc);
-        return;
+        return !vc->resetting;
     }
     if ((val & STATUS_FEATURES_OK) && !(vc->status & STATUS_FEATURES_OK) &&
         (!(vc->driver_features & VIRTIO_F_VERSION_1) ||
@@ -190,6 +191,7 @@ void virtio_core_write_status(VirtioCore *vc, uint8_t val)
     vc->status = (val & ~STATUS_NEEDS_RESET) | (vc->status & STATUS_NEEDS_RESET);
     if (driver_ok && vc->be.driver_ok)
         vc->be.driver_ok(vc, vc->be.opaque);
+    return true;
 }
 
 VirtQueue *virtio_core_selected_queue(VirtioCore *vc)
@@ -212,27 +214,40 @@ void virtio_core_write_queue(VirtQueue *vq, enum virtio_queue_field field, uint3
     }
 }
 
-void virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable)
+/* Disable queue vq; see virtio_core_enable_queue. */
+static bool disable_queue(VirtioCore *vc, VirtQueue *vq)
 {
-    if (!enable) {
-        /* A driver stops using a queue by disabling it and reading that back; then it
-         * may reuse the rings, so nothing in flight may complete into them later. */
-        if (vq->ready)
-            quiesce_backend(vc);
-        vq->ready = false;
-        return;
+    uint64_t bit = 1ull << (vq - vc->vq);
+    if (vq->ready && vc->async_reset && vc->be.busy && vc->be.busy(vc, vc->be.opaque)) {
+        vc->stopping |= bit;
+        return false;
     }
+    /* A driver stops using a queue by disabling it and reading that back; then it may
+     * reuse the rings, so nothing in flight may complete into them later. */
+    if (vq->ready)
+        quiesce_backend(vc);
+    vq->ready = false;
+    vc->stopping &= ~bit;
+    return true;
+}
+
+bool virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable)
+{
+    if (!enable)
+        return disable_queue(vc, vq);
     Error *err = NULL;
     if (virtq_enable(vq, vc->dma_as, vc->be.queue_max,
                      virtio_core_has_feature(vc, VIRTIO_F_EVENT_IDX),
                      virtio_core_has_feature(vc, VIRTIO_F_INDIRECT_DESC), &err) < 0)
         virtio_core_needs_reset(vc, err);
+    return true;
 }
 
 static bool queue_runs(const VirtioCore *vc, uint32_t q)
 {
     return q < vc->be.nr_queues && vc->vq[q].ready && (vc->status & STATUS_DRIVER_OK) &&
-           !(vc->status & STATUS_NEEDS_RESET) && !vc->resetting;
+           !(vc->status & STATUS_NEEDS_RESET) && !vc->resetting &&
+           !(vc->stopping & (1ull << q));
 }
 
 /* Run the backend for queue q; more work than its budget goes to a later loop turn. */

@@ -82,6 +82,10 @@ typedef struct VirtioBackend {
      * requests in flight: the core then leaves the queues alone, and the device calls
      * virtio_core_reset_done() once they finished, instead of waiting for them. */
     bool (*reset_begin)(VirtioCore *vc, void *opaque);
+    /* Optional, for the same transports: are requests the device took from its queues
+     * still in flight? A queue disable then waits for them (virtio_core_enable_queue
+     * returns false until they finished) instead of quiescing the device at once. */
+    bool (*busy)(VirtioCore *vc, void *opaque);
     void *opaque;
 } VirtioBackend;
 
@@ -107,8 +111,10 @@ struct VirtioCore {
     const char *name;
     uint16_t initial_queue_size;    /* what a queue's size reads after reset (PCI: max) */
     VirtioTransportOps ops;
-    bool async_reset;               /* the transport's drivers wait for status 0 */
+    bool async_reset;               /* the transport can wait for a reset: its drivers
+                                     * wait for status 0, or it holds their write */
     bool resetting;                 /* a reset waits for the device's requests in flight */
+    uint64_t stopping;              /* queues whose disable waits for them (bit q) */
     uint8_t status, isr;
     uint32_t device_features_sel, driver_features_sel, queue_sel;
     uint64_t driver_features;
@@ -135,7 +141,10 @@ void virtio_core_reset_done(VirtioCore *vc);
 uint32_t virtio_core_device_features(const VirtioCore *vc);     /* the selected bank */
 uint32_t virtio_core_driver_features(const VirtioCore *vc);     /* the selected bank */
 void virtio_core_write_driver_features(VirtioCore *vc, uint32_t val);
-void virtio_core_write_status(VirtioCore *vc, uint8_t val);
+/* False while a reset waits for requests in flight: the write was not done (virtio-pci
+ * drops it, its driver waits for status 0; virtio-mmio holds the driver's write and
+ * performs it again later). */
+bool virtio_core_write_status(VirtioCore *vc, uint8_t val);
 VirtQueue *virtio_core_selected_queue(VirtioCore *vc);          /* NULL: no such queue */
 /* A queue's size or ring address (64-bit ones in halves); ignored while it is enabled
  * (and for vq NULL: no such queue). */
@@ -145,8 +154,11 @@ enum virtio_queue_field {
 };
 void virtio_core_write_queue(VirtQueue *vq, enum virtio_queue_field field, uint32_t val);
 /* Enable (after checking its layout) or disable a queue; disabling an enabled queue
- * quiesces the backend first, so the queue is out of use once it reads as disabled. */
-void virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable);
+ * quiesces the backend first, so the queue is out of use once it reads as disabled.
+ * Where the transport can wait (async_reset) and the backend is busy, a disable takes
+ * no new requests from the queue and returns false until those in flight finished:
+ * the transport then performs the same write again later. True: done. */
+bool virtio_core_enable_queue(VirtioCore *vc, VirtQueue *vq, bool enable);
 void virtio_core_notify(VirtioCore *vc, uint32_t q);
 /* Run queue q's notify handler again on a coming loop turn (no-op if already due). */
 void virtio_core_kick_later(VirtioCore *vc, unsigned q);

@@ -586,14 +586,21 @@ static void blk_quiesce(VirtioCore *vc, void *opaque)
         blk_drain(blk->bb);                 /* runs their callbacks */
 }
 
-/* On virtio-pci the driver waits for the reset to complete: with requests in flight,
- * let them finish (into the old rings) on later loop turns and complete the reset then
+/* The transport waits for the reset to complete (virtio-pci: the driver waits for
+ * status 0; virtio-mmio: the driver's write is held): with requests in flight, let them
+ * finish (into the old rings) on later loop turns and complete the reset then
  * (after_completions), instead of waiting for the disk here. */
 static bool blk_reset_begin(VirtioCore *vc, void *opaque)
 {
     VirtioBlk *blk = opaque;
     blk->reset_pending = blk->in_flight > 0;
     return !blk->reset_pending;
+}
+
+static bool blk_busy(VirtioCore *vc, void *opaque)
+{
+    (void)vc;
+    return ((VirtioBlk *)opaque)->in_flight > 0;
 }
 
 /* Requests in flight complete (into the old rings) before the queues are cleared, so
@@ -721,7 +728,7 @@ static int blk_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBa
                            .nr_queues = blk->nr_queues, .queue_max = blk->queue_size,
                            .config_len = CFG_LEN, .notify = blk_notify,
                            .quiesce = blk_quiesce, .reset = blk_reset,
-                           .reset_begin = blk_reset_begin, .config_write = blk_config_write,
+                           .reset_begin = blk_reset_begin, .busy = blk_busy, .config_write = blk_config_write,
                            .opaque = blk };
     return 0;
 }

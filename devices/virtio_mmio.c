@@ -102,34 +102,42 @@ static void write_queue_reg(VirtQueue *vq, hwaddr addr, uint32_t val)
     }
 }
 
-static void virtio_mmio_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
+/* A reset (status 0) or a queue disable while requests are in flight waits for them:
+ * Linux's virtio-mmio driver does not read the status back, so the write itself is
+ * held (MEMTX_RETRY: the writing vCPU waits, the loop serves everyone else) and done
+ * again once the device is idle. */
+static MemTxResult virtio_mmio_write(void *opaque, hwaddr addr, uint64_t data,
+                                     unsigned size)
 {
     VirtioMmio *vm = opaque;
     VirtioCore *vc = &vm->core;
     uint32_t val = (uint32_t)data;
     if (addr >= VIRTIO_MMIO_CONFIG) {
         virtio_core_config_write(vc, (uint32_t)(addr - VIRTIO_MMIO_CONFIG), size, val);
-        return;
+        return MEMTX_OK;
     }
     if (size != 4)
-        return;
+        return MEMTX_OK;
     VirtQueue *vq = virtio_core_selected_queue(vc);
     switch (addr) {
+    case REG_QUEUE_READY:
+        return !vq || virtio_core_enable_queue(vc, vq, val != 0) ? MEMTX_OK : MEMTX_RETRY;
+    case REG_STATUS:
+        return virtio_core_write_status(vc, (uint8_t)val) ? MEMTX_OK : MEMTX_RETRY;
     case REG_DEVICE_FEATURES_SEL: vc->device_features_sel = val; break;
     case REG_DRIVER_FEATURES_SEL: vc->driver_features_sel = val; break;
     case REG_DRIVER_FEATURES:   virtio_core_write_driver_features(vc, val); break;
     case REG_QUEUE_SEL:         vc->queue_sel = val; break;
-    case REG_QUEUE_READY:       if (vq) virtio_core_enable_queue(vc, vq, val != 0); break;
     case REG_QUEUE_NOTIFY:      virtio_core_notify(vc, val); break;
     case REG_INTERRUPT_ACK:     virtio_core_ack_isr(vc, val); break;
-    case REG_STATUS:            virtio_core_write_status(vc, (uint8_t)val); break;
     default:                    write_queue_reg(vq, addr, val); break;
     }
+    return MEMTX_OK;
 }
 
 static const MemoryRegionOps virtio_mmio_ops = {
     .read = virtio_mmio_read,
-    .write = virtio_mmio_write,
+    .write_with_result = virtio_mmio_write,
     .endianness = DEVICE_LITTLE_ENDIAN,
     .valid = { .min_access_size = 1, .max_access_size = 4 },
     .impl = { .min_access_size = 1, .max_access_size = 4 },
@@ -150,6 +158,7 @@ VirtioMmio *virtio_mmio_new(const VirtioBackend *be, IrqLine irq, AddressSpace *
         virtio_mmio_free(vm);
         return NULL;
     }
+    vm->core.async_reset = true;    /* its status and queue-ready writes are held */
     return vm;
 }
 

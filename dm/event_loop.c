@@ -177,12 +177,17 @@ static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
 }
 
 /* How long the wait may sleep: not at all while a device is always ready or a request
- * is unfinished, else until the next control-client deadline (-1: no limit). */
+ * can go on, briefly while one waits for its device, else until the next control-client
+ * deadline (-1: no limit). */
 static int wait_timeout_ms(Dm *dm, int ready)
 {
     if (ready || xen_dm_requests_pending(dm->xen) || device_work_pending(&dm->work))
         return 0;
-    return dm_control_timeout_ms(dm);
+    int timeout = dm_control_timeout_ms(dm);
+    if (xen_dm_requests_waiting(dm->xen) &&
+        (timeout < 0 || timeout > XEN_DM_WAIT_RETRY_MS))
+        timeout = XEN_DM_WAIT_RETRY_MS;
+    return timeout;
 }
 
 /* The loop was busy from woke_ns until now, about to wait again: the longest such

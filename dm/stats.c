@@ -20,6 +20,8 @@ void dm_print_stats(Dm *dm, FILE *out)
         fprintf(out, "ioreq.buffered %" PRIu64 "\n", x->buffered_ioreqs);
         fprintf(out, "ioreq.rejected %" PRIu64 "\n", e->rejected);
         fprintf(out, "ioreq.split %" PRIu64 "\n", e->split);
+        fprintf(out, "ioreq.waits %" PRIu64 "\n", e->waits);
+        fprintf(out, "ioreq.dropped %" PRIu64 "\n", e->dropped);
         fprintf(out, "xen.ranges_mapped %" PRIu64 "\n", x->ranges_mapped);
         fprintf(out, "xen.ranges_unmapped %" PRIu64 "\n", x->ranges_unmapped);
         fprintf(out, "xen.ranges_refused %" PRIu64 "\n", x->ranges_refused);

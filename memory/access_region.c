@@ -77,10 +77,13 @@ static uint64_t call_read(MemoryRegion *mr, hwaddr addr, unsigned n)
     return v & access_all_ones(n);
 }
 
-static void call_write(MemoryRegion *mr, hwaddr addr, uint64_t v, unsigned n)
+static MemTxResult call_write(MemoryRegion *mr, hwaddr addr, uint64_t v, unsigned n)
 {
+    if (mr->ops->write_with_result)
+        return mr->ops->write_with_result(mr->opaque, addr, v, n);
     if (mr->ops->write)
         mr->ops->write(mr->opaque, addr, v, n);
+    return MEMTX_OK;
 }
 
 /* Callback n-byte word of the device ↔ its bytes in memory-image order. */
@@ -110,13 +113,13 @@ static Window window_for(const MemoryRegionOps *ops, hwaddr addr, unsigned size,
 }
 
 /* One callback of exactly the access. */
-static inline void call_direct(MemoryRegion *mr, hwaddr addr, uint64_t *data,
-                               unsigned size, bool is_write)
+static inline MemTxResult call_direct(MemoryRegion *mr, hwaddr addr, uint64_t *data,
+                                      unsigned size, bool is_write)
 {
     if (is_write)
-        call_write(mr, addr, device_order(mr, *data, size), size);
-    else
-        *data = device_order(mr, call_read(mr, addr, size), size);
+        return call_write(mr, addr, device_order(mr, *data, size), size);
+    *data = device_order(mr, call_read(mr, addr, size), size);
+    return MEMTX_OK;
 }
 
 /* What a read that nothing answers returns. */
@@ -129,8 +132,8 @@ static void fill_all_ones(uint64_t *data, unsigned size, bool is_write)
 /* The access does not fit one callback: go through the memory image of its window.
  * (Out of line, like the refusal below, to keep the common path lean.) */
 __attribute__((noinline))
-static void access_adjusted(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsigned size,
-                            unsigned w, bool is_write)
+static MemTxResult access_adjusted(MemoryRegion *mr, hwaddr addr, uint64_t *data,
+                                   unsigned size, unsigned w, bool is_write)
 {
     Window win = window_for(mr->ops, addr, size, w);
     unsigned head = addr - win.start;
@@ -143,11 +146,13 @@ static void access_adjusted(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsig
     }
     if (!is_write) {
         *data = access_ldn_le(img + head, size);
-        return;
+        return MEMTX_OK;
     }
     access_stn_le(img + head, size, *data);
+    MemTxResult r = MEMTX_OK;
     for (unsigned k = 0; k < win.len; k += w)
-        call_write(mr, win.start + k, image_get(mr, img + k, w), w);
+        r |= call_write(mr, win.start + k, image_get(mr, img + k, w), w);
+    return r;
 }
 
 __attribute__((noinline, cold))
@@ -184,10 +189,8 @@ static MemTxResult access_ops_general(MemoryRegion *mr, hwaddr addr, uint64_t *d
     unsigned w = size < min ? min : size > max ? max : size;
     assert(w <= 8 && !(w & (w - 1)) && "impl sizes must be powers of two up to 8");
     if (w == size && (ops->impl.unaligned || !(addr & (w - 1))))
-        call_direct(mr, addr, data, size, is_write);
-    else
-        access_adjusted(mr, addr, data, size, w, is_write);
-    return MEMTX_OK;
+        return call_direct(mr, addr, data, size, is_write);
+    return access_adjusted(mr, addr, data, size, w, is_write);
 }
 
 MemTxResult access_ops(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsigned size,
@@ -195,8 +198,7 @@ MemTxResult access_ops(MemoryRegion *mr, hwaddr addr, uint64_t *data, unsigned s
 {
     if (!ops_take_directly(mr->ops, addr, size))
         return access_ops_general(mr, addr, data, size, is_write);
-    call_direct(mr, addr, data, size, is_write);
-    return MEMTX_OK;
+    return call_direct(mr, addr, data, size, is_write);
 }
 
 /* A RAM-backed region, as a guest-order value. */

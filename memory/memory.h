@@ -61,11 +61,21 @@ typedef uint32_t MemTxResult;
 #define MEMTX_ERROR          (1u << 0)  /* device returned an error */
 #define MEMTX_DECODE_ERROR   (1u << 1)  /* nothing answers at this address */
 #define MEMTX_ACCESS_ERROR   (1u << 2)  /* access refused (size, alignment, readonly) */
+/* The device cannot take this write yet (it waits for work in flight): nothing was done,
+ * and the caller performs the same write again later (xen/ioreq_exec.c holds the
+ * guest's request meanwhile, the way a bus holds a CPU's write to a slow device). */
+#define MEMTX_RETRY          (1u << 3)
 
 struct MemoryRegionOps {
     /* addr is relative to the region; size is 1, 2, 4 or 8 (within impl limits). */
     uint64_t (*read)(void *opaque, hwaddr addr, unsigned size);
     void (*write)(void *opaque, hwaddr addr, uint64_t data, unsigned size);
+    /* Instead of write, for a device whose write may have to wait: it returns MEMTX_OK
+     * or MEMTX_RETRY (the write had no effect; the same write comes again later, so it
+     * must be idempotent). Such a device declares impl sizes that take every valid
+     * write in one call, so that a retried write was not half done. */
+    MemTxResult (*write_with_result)(void *opaque, hwaddr addr, uint64_t data,
+                                     unsigned size);
     enum device_endian endianness;
     /* What the guest may do: accesses outside these are refused (MEMTX_ACCESS_ERROR,
      * reads return all ones). 0 means "no constraint" (min 1, max 4). */

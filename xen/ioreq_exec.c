@@ -94,12 +94,14 @@ static int validate(IoreqExecCtx *ctx, ioreq_t *req)
     return 0;
 }
 
-/* One access of req->size bytes to the device side. */
-static void device_access(IoreqExecCtx *ctx, const ioreq_t *req, uint64_t addr, void *val,
+/* One access of req->size bytes to the device side. False: the device could not take
+ * the write yet (MEMTX_RETRY) and nothing was done. */
+static bool device_access(IoreqExecCtx *ctx, const ioreq_t *req, uint64_t addr, void *val,
                           bool is_write)
 {
     AddressSpace *as = req->type == IOREQ_TYPE_PIO ? ctx->as_io : ctx->as_mem;
-    address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, val, req->size, is_write);
+    return !(address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, val, req->size, is_write) &
+             MEMTX_RETRY);
 }
 
 /*
@@ -141,19 +143,20 @@ static void element_store(uint8_t *slot, unsigned size, uint64_t v)
     }
 }
 
-static void port_element(IoreqExecCtx *ctx, const ioreq_t *req, MemoryRegion *mr,
+/* One element of a port rep; false as device_access. */
+static bool port_element(IoreqExecCtx *ctx, const ioreq_t *req, MemoryRegion *mr,
                          hwaddr offset, uint8_t *slot, bool is_write)
 {
-    if (!mr) {
-        device_access(ctx, req, req->addr, slot, is_write);
-    } else if (is_write) {
-        memory_region_dispatch_write(mr, offset, element_load(slot, req->size), req->size,
-                                     MEMTXATTRS_UNSPECIFIED);
-    } else {
-        uint64_t v = 0;
-        memory_region_dispatch_read(mr, offset, &v, req->size, MEMTXATTRS_UNSPECIFIED);
-        element_store(slot, req->size, v);
-    }
+    if (!mr)
+        return device_access(ctx, req, req->addr, slot, is_write);
+    if (is_write)
+        return !(memory_region_dispatch_write(mr, offset, element_load(slot, req->size),
+                                              req->size, MEMTXATTRS_UNSPECIFIED) &
+                 MEMTX_RETRY);
+    uint64_t v = 0;
+    memory_region_dispatch_read(mr, offset, &v, req->size, MEMTXATTRS_UNSPECIFIED);
+    element_store(slot, req->size, v);
+    return true;
 }
 
 /* After `done` elements of this slice: has the slice used up its time? */
@@ -169,9 +172,10 @@ static uint32_t slice_elements(const ioreq_t *req, uint32_t done)
     return left < per_slice ? left : per_slice;
 }
 
-/* data_is_ptr = 0: the same value (or a read) `count` times. Returns elements done. */
+/* data_is_ptr = 0: the same value (or a read) `count` times. Returns elements done;
+ * *wait is set when the slice stopped at an element the device could not take yet. */
 static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
-                               uint64_t deadline_ns)
+                               uint64_t deadline_ns, bool *wait)
 {
     uint64_t step = req->type == IOREQ_TYPE_COPY ? req->size : 0;
     if (req->df)
@@ -181,7 +185,10 @@ static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
     uint32_t k = 0;
     while (k < n) {
         uint64_t val = req->dir == IOREQ_READ ? 0 : req->data;
-        device_access(ctx, req, addr, &val, req->dir == IOREQ_WRITE);
+        if (!device_access(ctx, req, addr, &val, req->dir == IOREQ_WRITE)) {
+            *wait = true;
+            break;
+        }
         if (req->dir == IOREQ_READ)
             req->data = val;
         addr += step;
@@ -198,10 +205,12 @@ static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
  * registers among them) reaches no device, reads all ones and drops writes. With df
  * set, element i lives at data - i * size: the slice [done, done + n) is the guest
  * block ending at data - done * size + size, in reverse element order, so the first
- * k elements of the slice sit in the block's top k slots. Returns elements done.
+ * k elements of the slice sit in the block's top k slots. Returns elements done, and
+ * *wait as exec_immediate (only writes to a device wait, so the bounce buffer was read
+ * from the guest, not written to it: the next slice reads it again).
  */
 static uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
-                              uint64_t deadline_ns)
+                              uint64_t deadline_ns, bool *wait)
 {
     uint8_t bounce[IOREQ_SLICE_BYTES];
     const uint32_t size = req->size, n = slice_elements(req, done);
@@ -218,11 +227,13 @@ static uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
     while (k < n) {
         uint64_t elem = done + k;
         uint8_t *slot = bounce + (req->df ? (uint64_t)(n - 1 - k) * size : (uint64_t)k * size);
-        if (req->type == IOREQ_TYPE_PIO) {
-            port_element(ctx, req, port_mr, port_offset, slot, !to_guest);
-        } else {
-            uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
-            device_access(ctx, req, dev, slot, !to_guest);
+        uint64_t dev = req->df ? req->addr - elem * dev_step : req->addr + elem * dev_step;
+        bool taken = req->type == IOREQ_TYPE_PIO
+                         ? port_element(ctx, req, port_mr, port_offset, slot, !to_guest)
+                         : device_access(ctx, req, dev, slot, !to_guest);
+        if (!taken) {
+            *wait = true;
+            break;
         }
         if (slice_expired(++k, deadline_ns))
             break;
@@ -264,10 +275,15 @@ static int exec_slice(IoreqExecCtx *ctx, IoreqRun *run)
     }
     uint64_t deadline_ns = clock_monotonic_ns() + IOREQ_SLICE_NS;
     uint32_t before = run->done;
+    bool wait = false;
     if (req->data_is_ptr)
-        run->done += exec_indirect(ctx, req, run->done, deadline_ns);
+        run->done += exec_indirect(ctx, req, run->done, deadline_ns, &wait);
     else
-        run->done += exec_immediate(ctx, req, run->done, deadline_ns);
+        run->done += exec_immediate(ctx, req, run->done, deadline_ns, &wait);
+    if (wait) {
+        ctx->waits++;
+        return IOREQ_EXEC_WAIT;
+    }
     if (run->done < req->count)
         return IOREQ_EXEC_MORE;
     if (before > 0)
@@ -314,6 +330,8 @@ int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req)
     do {
         ret = ioreq_exec_slice(ctx, &run);
     } while (ret == IOREQ_EXEC_MORE);
+    if (ret == IOREQ_EXEC_WAIT)
+        ctx->dropped++;         /* see ioreq_exec() in ioreq_exec.h */
     *req = run.req;
     return ret;
 }

@@ -50,6 +50,8 @@ typedef struct IoreqExecCtx {
     /* Counters (readable by tools and tests). split: requests that took more than
      * one slice. */
     uint64_t handled, rejected, split;
+    uint64_t waits;             /* slices that stopped at a write the device held */
+    uint64_t dropped;           /* ioreq_exec(): writes a device could not take yet */
     LogRateLimit bad_request_log;
 } IoreqExecCtx;
 
@@ -60,18 +62,25 @@ typedef struct IoreqRun {
 } IoreqRun;
 
 #define IOREQ_EXEC_MORE 1
+#define IOREQ_EXEC_WAIT 2
 
 /*
  * Perform the next slice of run->req and store the result in run->req.data for reads
- * that return a value. Returns IOREQ_EXEC_MORE when elements remain (call again later;
- * do not answer yet), 0 when the request is complete, or -EINVAL when it was
- * malformed: then it was logged (rate-limited), nothing was done, and the data of a
- * read is all ones. On 0 or -EINVAL the caller answers the request.
+ * that return a value. Returns IOREQ_EXEC_MORE when elements remain (call again on the
+ * next loop turn; do not answer yet), IOREQ_EXEC_WAIT when the device could not take
+ * the next element yet (MEMTX_RETRY: it waits for its own work in flight; call again
+ * later, do not answer yet — the vCPU waits as for a slow device), 0 when the request
+ * is complete, or -EINVAL when it was malformed: then it was logged (rate-limited),
+ * nothing was done, and the data of a read is all ones. On 0 or -EINVAL the caller
+ * answers the request.
  */
 int ioreq_exec_slice(IoreqExecCtx *ctx, IoreqRun *run);
 
 /* Perform *req (a private copy) to the end, all slices at once: for requests that are
- * a single access (the buffered ring) and for tests. Returns 0 or -EINVAL, as above. */
+ * a single access (the buffered ring) and for tests. Returns 0 or -EINVAL, as above, or
+ * IOREQ_EXEC_WAIT when a device could not take a write yet: nobody waits for a buffered
+ * write (Xen resumed the vCPU when it queued it), so the rest is dropped and counted in
+ * ctx->dropped. */
 int ioreq_exec(IoreqExecCtx *ctx, ioreq_t *req);
 
 #endif

@@ -41,23 +41,26 @@ static void answer_slot(XenDM *xd, unsigned vcpu, const ioreq_t *req)
     xenevtchn_notify(xd->xce, (evtchn_port_t)xd->vcpu_local_port[vcpu]);
 }
 
+/* Record why vcpu's request is still unanswered (0: it is not). */
+static void set_busy(XenDM *xd, unsigned vcpu, uint8_t why)
+{
+    uint8_t was = xd->vcpu_busy[vcpu];
+    xd->nr_busy += (why != 0) - (was != 0);
+    xd->nr_waiting += (why == IOREQ_EXEC_WAIT) - (was == IOREQ_EXEC_WAIT);
+    xd->vcpu_busy[vcpu] = why;
+}
+
 /* The next slice of vcpu's request; answer it once it is complete. */
 static void run_slice(XenDM *xd, unsigned vcpu)
 {
     int ret = ioreq_exec_slice(&xd->exec, &xd->vcpu_run[vcpu]);
-    if (ret == IOREQ_EXEC_MORE) {
-        if (!xd->vcpu_busy[vcpu]) {
-            xd->vcpu_busy[vcpu] = true;
-            xd->nr_busy++;
-        }
+    if (ret == IOREQ_EXEC_MORE || ret == IOREQ_EXEC_WAIT) {
+        set_busy(xd, vcpu, (uint8_t)ret);
         return;
     }
     if (ret < 0)
         xd->stats.bad_ioreqs++;
-    if (xd->vcpu_busy[vcpu]) {
-        xd->vcpu_busy[vcpu] = false;
-        xd->nr_busy--;
-    }
+    set_busy(xd, vcpu, 0);
     answer_slot(xd, vcpu, &xd->vcpu_run[vcpu].req);
 }
 
@@ -80,7 +83,12 @@ static void serve_slot(XenDM *xd, unsigned vcpu)
 
 bool xen_dm_requests_pending(const XenDM *xd)
 {
-    return xd->nr_busy > 0;
+    return xd->nr_busy > xd->nr_waiting;
+}
+
+bool xen_dm_requests_waiting(const XenDM *xd)
+{
+    return xd->nr_waiting > 0;
 }
 
 void xen_dm_continue_requests(XenDM *xd)

@@ -199,7 +199,7 @@ void xen_ioreq_server_teardown(XenDM *xd)
     free(xd->vcpu_busy);
     xd->vcpu_run = NULL;
     xd->vcpu_busy = NULL;
-    xd->nr_busy = 0;
+    xd->nr_busy = xd->nr_waiting = 0;
     xd->vcpu_local_port = NULL;
     xd->port_to_vcpu = NULL;
     if (xd->server_enabled)

@@ -44,8 +44,10 @@ struct XenDM {
     int buffered_local_port;                            /* -1: not bound */
     int *vcpu_local_port;                               /* per vCPU, -1: not bound */
     IoreqRun *vcpu_run;         /* per vCPU: the request taken from its slot */
-    bool *vcpu_busy;            /* per vCPU: vcpu_run not answered yet (a long rep) */
-    unsigned nr_busy;
+    /* per vCPU: 0, or why vcpu_run is not answered yet: IOREQ_EXEC_MORE (a long rep,
+     * more slices to run) or IOREQ_EXEC_WAIT (a device waits for its work in flight) */
+    uint8_t *vcpu_busy;
+    unsigned nr_busy, nr_waiting;       /* vCPUs busy, and of those waiting */
     unsigned *port_to_vcpu;                             /* local port → vCPU + 1 */
     unsigned port_to_vcpu_len;
 

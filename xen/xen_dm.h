@@ -104,10 +104,15 @@ int xen_dm_event_fd(const XenDM *xd);
  * message is in errp). */
 int xen_dm_handle_events(XenDM *xd, Error **errp);
 /* A long rep is performed a slice per loop iteration (xen/ioreq_exec.h): are requests
- * taken but not answered yet? Then the loop must not sleep, and calls
- * xen_dm_continue_requests, which runs the next slice of each and answers those that
- * complete. */
+ * taken but not answered yet that can go on now? Then the loop must not sleep, and
+ * calls xen_dm_continue_requests, which runs the next slice of each (and tries again
+ * the writes that waited) and answers those that complete. */
 bool xen_dm_requests_pending(const XenDM *xd);
+/* Is a request held because its device could not take a write yet (IOREQ_EXEC_WAIT)?
+ * The device's own completions wake the loop; it also comes back within
+ * XEN_DM_WAIT_RETRY_MS in case nothing does. */
+bool xen_dm_requests_waiting(const XenDM *xd);
+#define XEN_DM_WAIT_RETRY_MS 1
 void xen_dm_continue_requests(XenDM *xd);
 
 /*

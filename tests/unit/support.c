@@ -261,9 +261,11 @@ uint32_t test_virtio_read(TestVirtioDriver *d, uint64_t reg)
     return address_space_ldl_le(&d->b->as, d->base + reg, MEMTXATTRS_UNSPECIFIED, NULL);
 }
 
-void test_virtio_write(TestVirtioDriver *d, uint64_t reg, uint32_t val)
+MemTxResult test_virtio_write(TestVirtioDriver *d, uint64_t reg, uint32_t val)
 {
-    address_space_stl_le(&d->b->as, d->base + reg, val, MEMTXATTRS_UNSPECIFIED, NULL);
+    MemTxResult r = MEMTX_OK;
+    address_space_stl_le(&d->b->as, d->base + reg, val, MEMTXATTRS_UNSPECIFIED, &r);
+    return r;
 }
 
 uint64_t test_virtio_device_features(TestVirtioDriver *d)

@@ -150,7 +150,8 @@ typedef struct TestVirtioBuf {
 } TestVirtioBuf;
 
 uint32_t test_virtio_read(TestVirtioDriver *d, uint64_t reg);
-void test_virtio_write(TestVirtioDriver *d, uint64_t reg, uint32_t val);
+/* MEMTX_RETRY: the device holds the write (it waits for requests in flight). */
+MemTxResult test_virtio_write(TestVirtioDriver *d, uint64_t reg, uint32_t val);
 uint64_t test_virtio_device_features(TestVirtioDriver *d);
 /* Reset and bring the device up with `features` (VERSION_1 added) and nr_queues queues
  * of num entries. Returns the status read back (FEATURES_OK clear: refused). */

@@ -22,6 +22,10 @@ typedef struct Recorder {
     uint64_t next_read;         /* reads return next_read++ */
     uint64_t total, weighted;   /* every access; sum of (position + 1) * data of writes */
     unsigned delay_us;          /* a slow device: busy for this long per access */
+    /* A device that waits for its own work: the write after `hold_after` accesses is
+     * refused (MEMTX_RETRY) `holds` times before it is taken. */
+    uint64_t hold_after;
+    unsigned holds;
 } Recorder;
 
 static uint64_t now_ns(void)
@@ -53,13 +57,19 @@ static uint64_t rec_read(void *opaque, hwaddr addr, unsigned size)
     return v;
 }
 
-static void rec_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
+static MemTxResult rec_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    rec_access(opaque, addr, data, size, true);
+    Recorder *r = opaque;
+    if (r->holds && r->total == r->hold_after) {
+        r->holds--;
+        return MEMTX_RETRY;
+    }
+    rec_access(r, addr, data, size, true);
+    return MEMTX_OK;
 }
 
 static const MemoryRegionOps rec_ops = {
-    .read = rec_read, .write = rec_write, .endianness = DEVICE_LITTLE_ENDIAN,
+    .read = rec_read, .write_with_result = rec_write, .endianness = DEVICE_LITTLE_ENDIAN,
     .valid = { .min_access_size = 1, .max_access_size = 8 },
     .impl = { .min_access_size = 1, .max_access_size = 8 },
 };
@@ -200,6 +210,42 @@ static void rep_outsb_from_guest_memory(void **state)
         assert_int_equal(f->port_rec.log[i].data, (uint8_t)"hello"[i]);
         assert_int_equal(f->port_rec.log[i].addr, 0);       /* the port does not move */
     }
+}
+
+/* A device that cannot take a write yet holds the request (IOREQ_EXEC_WAIT) with the
+ * elements before it done; each later call tries the same element again, and the rep
+ * goes on from there once the device takes it. Nothing is done twice or skipped. */
+static void held_write_waits_and_resumes(void **state)
+{
+    Fixture *f = *state;
+    memcpy(guest(f, 0x100), "hello", 5);
+    f->port_rec = (Recorder){ .hold_after = 2, .holds = 3 };
+    IoreqRun run = { .req = req_of(IOREQ_TYPE_PIO, IOREQ_WRITE, PORT_BASE, 1, 5, 0x100,
+                                   true, false) };
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(ioreq_exec_slice(&f->ctx, &run), IOREQ_EXEC_WAIT);
+        assert_int_equal(run.done, 2);
+    }
+    assert_int_equal(ioreq_exec_slice(&f->ctx, &run), 0);
+    assert_int_equal(f->port_rec.n, 5);
+    for (unsigned i = 0; i < 5; i++)
+        assert_int_equal(f->port_rec.log[i].data, (uint8_t)"hello"[i]);
+
+    /* A single MMIO write, as a virtio-mmio status write. */
+    f->mmio_rec = (Recorder){ .hold_after = 0, .holds = 1 };
+    run = (IoreqRun){ .req = req_of(IOREQ_TYPE_COPY, IOREQ_WRITE, MMIO_BASE + 0x70, 4, 1, 0,
+                                    false, false) };
+    assert_int_equal(ioreq_exec_slice(&f->ctx, &run), IOREQ_EXEC_WAIT);
+    assert_int_equal(f->mmio_rec.n, 0);
+    assert_int_equal(ioreq_exec_slice(&f->ctx, &run), 0);
+    assert_int_equal(f->mmio_rec.n, 1);
+
+    /* Nobody can wait for a buffered write: ioreq_exec drops what is held, and counts. */
+    f->mmio_rec = (Recorder){ .hold_after = 0, .holds = 1 };
+    ioreq_t w = req_of(IOREQ_TYPE_COPY, IOREQ_WRITE, MMIO_BASE, 4, 1, 7, false, false);
+    assert_int_equal(ioreq_exec(&f->ctx, &w), IOREQ_EXEC_WAIT);
+    assert_int_equal(f->ctx.dropped, 1);
+    assert_int_equal(f->mmio_rec.n, 0);
 }
 
 static void rep_outsb_backwards(void **state)
@@ -470,6 +516,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pio_every_size, setup, teardown),
         cmocka_unit_test_setup_teardown(mmio_every_size, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_outsb_from_guest_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(held_write_waits_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_outsb_backwards, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_insw_both_directions, setup, teardown),
         cmocka_unit_test_setup_teardown(rep_movs_mmio_to_memory, setup, teardown),

@@ -112,6 +112,11 @@ static void uring_destroy(BlockEngine *e)
     free(u);
 }
 
+struct io_uring *blk_uring_engine_ring(BlockEngine *e)
+{
+    return &uring_of(e)->ring;
+}
+
 static const BlockEngineOps uring_ops = {
     .name = "io_uring",
     .can = uring_can,

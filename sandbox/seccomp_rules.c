@@ -64,6 +64,7 @@ static const SandboxRule production[] = {
     ALLOW(newfstatat, "stdio sizing a stream's buffer on its first write"),
     ALLOW(fstat, "fstat as older glibc issues it"),
     ALLOW(lseek, "stdio syncing a stream's position on fclose"),
+    ALLOW(getrandom, "virtio-rng's entropy (devices/virtio_rng.c)"),
     ALLOW(unlink, "the control socket's path, removed at exit (dm_control_close)"),
 
     /* ---- disk I/O (block/) ---- */
@@ -86,7 +87,7 @@ static const SandboxRule production[] = {
     ALLOW(munmap, "free; the mapcache and the teardown unmapping guest memory"),
     ALLOW(mremap, "realloc of large blocks"),
     ALLOW(madvise, "free returning memory; thread stacks at exit"),
-    ALLOW(brk, "malloc"),
+    ALLOW(brk, "malloc growing its main heap"),
 
     /* ---- Xen: privcmd (libxenforeignmemory, libxendevicemodel, libxenctrl) ---- */
     IOCTL(IOCTL_PRIVCMD_MMAPBATCH_V2, "xenforeignmemory_map: the mapcache's buckets"),
@@ -106,13 +107,13 @@ static const SandboxRule production[] = {
     ALLOW(rt_sigprocmask, "glibc blocking signals around raise() and thread exit"),
     ALLOW(rt_sigaction, "libxenstore ignoring SIGPIPE around a request"),
     ALLOW(rt_sigreturn, "returning from a signal handler"),
-    ALLOW(getpid, "raise()"),
-    ALLOW(gettid, "raise()"),
+    ALLOW(getpid, "raise(), in the report handler and abort()"),
+    ALLOW(gettid, "raise(), in the report handler and abort()"),
     { .nr = SCMP_SYS(tgkill), .name = "tgkill", .nr_args = 1, .arg = { ARG_EQ(0, 0) },
       .arg0_is_own_pid = true, .why = "raise() and abort(): signals to our own threads only" },
     ALLOW(sched_yield, "glibc and libxenstore spinning on a lock"),
     ALLOW(exit, "worker threads ending at teardown"),
-    ALLOW(exit_group, "the end"),
+    ALLOW(exit_group, "the end of the process: main returning, exit(), a fatal error"),
 };
 
 const SandboxRuleTable sandbox_production_rules = {

@@ -43,10 +43,9 @@ typedef struct SandboxFilterConfig {
  * test) REPORT, so a missing rule names itself in the test's log, plus their extras. */
 SandboxFilterConfig sandbox_filter_default(void);
 
-/* Set no_new_privs and load the filter into the calling process (every thread started
- * later inherits it; threads that exist already keep running unfiltered, so call it
- * from a process whose threads only ever make calls the filter allows anyway). 0, or
- * -errno with the reason. */
+/* Set no_new_privs and load the filter onto every thread of the calling process
+ * (TSYNC: the threads that exist already get it too, so they too may only make the
+ * calls it allows). 0, or -errno with the reason. */
 int sandbox_seccomp_install(const SandboxFilterConfig *cfg, Error **errp);
 
 /* unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS) when running as

@@ -3,7 +3,7 @@
 # Two build variants live side by side:
 #   build/rel   optimised, what `make`, `make bench` and `make demo` use;
 #   build/asan  the same sources under AddressSanitizer + UBSan, what `make test` uses.
-# Each top-level module (util/, memory/, mapcache/, block/, devices/, xen/) is a static
+# Each top-level module (util/, memory/, mapcache/, block/, devices/, xen/, sandbox/) is a static
 # library built from every .c file in its folder; dm/ links them into the `xendm` program. tools/mockxen
 # brings its own rules in tools/mockxen/mockxen.mk. Unit tests are tests/unit/test_*.c
 # (cmocka, one binary each); integration tests are tests/integration/*.sh; benchmarks are
@@ -16,8 +16,9 @@ Q        := $(if $(filter 1,$(V)),,@)
 XEN_PKGS := xencontrol xenforeignmemory xendevicemodel xenevtchn xenstore xentoolcore
 XEN_CFLAGS = $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
 XEN_LIBS   = $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null)
-# What the modules need from the system besides Xen (block/: liburing), and everything.
-SYS_LIBS   := -luring
+# What the modules need from the system besides Xen (block/: liburing; sandbox/:
+# libseccomp), and everything.
+SYS_LIBS   := -luring $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 EXT_LIBS   = $(XEN_LIBS) $(SYS_LIBS)
 
 WARN     := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -31,9 +32,9 @@ CFLAGS_asan := $(BASE_CFLAGS) -O1 $(SAN)
 LDFLAGS_rel :=
 LDFLAGS_asan := $(SAN)
 
-MODULES  := util memory mapcache block devices xen
+MODULES  := util memory mapcache block devices xen sandbox
 # Link order: later modules depend on earlier ones.
-LINK_ORDER := xen devices block mapcache memory util
+LINK_ORDER := xen devices block mapcache memory sandbox util
 
 .PRECIOUS: build/%.o
 .DELETE_ON_ERROR:

@@ -192,6 +192,8 @@ struct BlockEngine {
 };
 
 BlockEngine *blk_uring_engine_new(int fd, int event_fd, unsigned depth, Error **errp);
+/* The engine's ring, for tests of its restrictions. */
+struct io_uring *blk_uring_engine_ring(BlockEngine *e);
 BlockEngine *blk_threads_engine_new(int fd, int event_fd, unsigned nthreads,
                                     Error **errp);
 

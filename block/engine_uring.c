@@ -3,8 +3,12 @@
  *
  * The ring has an entry per request slot (a slot has at most one operation in flight),
  * so neither queue can overflow. The image is the ring's only registered file and every
- * operation names it by index (IOSQE_FIXED_FILE): a sandbox may later restrict the ring
- * to that file. Completions signal the backend's eventfd (IORING_REGISTER_EVENTFD).
+ * operation names it by index (IOSQE_FIXED_FILE). The ring is created disabled and
+ * restricted before it is enabled (IORING_REGISTER_RESTRICTIONS): only the four
+ * operations below, only on registered files, and no further registrations, so a
+ * compromised xendm cannot turn the ring into a way around its seccomp filter (which
+ * forbids io_uring_setup and io_uring_register once started). Completions signal the
+ * backend's eventfd (IORING_REGISTER_EVENTFD).
  * The ioctls for block devices (BLKDISCARD, BLKZEROOUT) have no io_uring operation;
  * the backend gives those to a thread pool.
  */
@@ -14,6 +18,8 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/macros.h"
 
@@ -106,6 +112,11 @@ static void uring_destroy(BlockEngine *e)
     free(u);
 }
 
+struct io_uring *blk_uring_engine_ring(BlockEngine *e)
+{
+    return &uring_of(e)->ring;
+}
+
 static const BlockEngineOps uring_ops = {
     .name = "io_uring",
     .can = uring_can,
@@ -116,16 +127,61 @@ static const BlockEngineOps uring_ops = {
     .destroy = uring_destroy,
 };
 
-/* SUBMIT_ALL (5.18) keeps one refused SQE from holding back the rest of a batch. */
+/* SUBMIT_ALL (5.18) keeps one refused SQE from holding back the rest of a batch.
+ * R_DISABLED (5.10): the ring takes no SQE until uring_restrict() enabled it. */
 static int ring_init(struct io_uring *ring, unsigned depth)
 {
-    struct io_uring_params params = { .flags = IORING_SETUP_SUBMIT_ALL };
+    struct io_uring_params params = {
+        .flags = IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL };
     int ret = io_uring_queue_init_params(depth, ring, &params);
     if (ret == -EINVAL) {
         memset(&params, 0, sizeof(params));
+        params.flags = IORING_SETUP_R_DISABLED;
         ret = io_uring_queue_init_params(depth, ring, &params);
     }
     return ret;
+}
+
+/* What uring_stage() submits, and nothing else: the SQE opcodes, each on a registered
+ * file (FIXED_FILE required, no other SQE flag allowed); no register opcode at all. */
+static const struct io_uring_restriction uring_allowed[] = {
+    { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV },
+    { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
+    { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC },
+    { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE },
+    { .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
+    { .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_FIXED_FILE },
+};
+
+/* io_uring_register(2) itself: Debian's liburing 2.3 declares
+ * io_uring_register_restrictions and io_uring_enable_rings but does not export them. */
+static int ring_register(struct io_uring *ring, unsigned opcode, const void *arg,
+                         unsigned nr_args)
+{
+    return syscall(__NR_io_uring_register, ring->ring_fd, opcode, arg, nr_args) < 0 ? -errno
+                                                                                     : 0;
+}
+
+/* Register the image and the eventfd, restrict the ring, enable it. 0 or -errno, with
+ * *what naming the call that failed. */
+static int uring_register(struct io_uring *ring, int fd, int event_fd, const char **what)
+{
+    *what = "io_uring_register_files";
+    int ret = io_uring_register_files(ring, &fd, 1);
+    if (ret >= 0) {
+        *what = "io_uring_register_eventfd";
+        ret = io_uring_register_eventfd(ring, event_fd);
+    }
+    if (ret >= 0) {
+        *what = "io_uring_register_restrictions";
+        ret = ring_register(ring, IORING_REGISTER_RESTRICTIONS, uring_allowed,
+                            ARRAY_SIZE(uring_allowed));
+    }
+    if (ret >= 0) {
+        *what = "io_uring_enable_rings";
+        ret = ring_register(ring, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    }
+    return ret < 0 ? ret : 0;
 }
 
 BlockEngine *blk_uring_engine_new(int fd, int event_fd, unsigned depth, Error **errp)
@@ -142,12 +198,8 @@ BlockEngine *blk_uring_engine_new(int fd, int event_fd, unsigned depth, Error **
         free(u);
         return NULL;
     }
-    const char *what = "io_uring_register_files";
-    ret = io_uring_register_files(&u->ring, &fd, 1);
-    if (ret >= 0) {
-        what = "io_uring_register_eventfd";
-        ret = io_uring_register_eventfd(&u->ring, event_fd);
-    }
+    const char *what;
+    ret = uring_register(&u->ring, fd, event_fd, &what);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "%s failed", what);
         uring_destroy(&u->engine);

@@ -44,6 +44,7 @@ typedef struct DmOptions {
     bool runas;                     /* --runas: become runas_uid / runas_gid */
     uid_t runas_uid;
     gid_t runas_gid;
+    bool sandbox;                   /* --sandbox: namespaces, limits, seccomp (dm/sandbox.c) */
 } DmOptions;
 
 typedef struct Dm {
@@ -63,6 +64,7 @@ typedef struct Dm {
     DeviceWorkQueue work;           /* device work deferred to the next loop turn */
     DeviceLoop loop;                /* how devices reach `work` */
     int signal_fd;
+    int loop_fd;                    /* the event loop's epoll set */
     FILE *stats_out;                /* --stats: opened at start-up, written at exit */
     int control_fd;                 /* --control: what the loop polls, -1: none */
     struct DmControl *control;      /* --control: the socket and its clients */
@@ -82,7 +84,11 @@ void dm_stop(Dm *dm);
 int dm_machine_create(Dm *dm, Error **errp);
 void dm_machine_destroy(Dm *dm);
 
-/* dm/event_loop.c: serve until a signal or a fatal error. Returns 0 or -errno. */
+/* dm/event_loop.c: the loop's epoll set is made by a start-up step (nothing is
+ * created once the sandbox is in place) and closed by its teardown; dm_run serves
+ * until a signal or a fatal error. Returns 0 or -errno. */
+int dm_loop_open(Dm *dm, Error **errp);
+void dm_loop_close(Dm *dm);
 int dm_run(Dm *dm, Error **errp);
 
 /* dm/stats.c: counters as "name value" lines. The --stats file is opened at start-up
@@ -98,6 +104,13 @@ void dm_stats_close(Dm *dm);
 int dm_resolve_runas(const char *spec, DmOptions *o, Error **errp);
 int dm_set_chroot(const char *dir, DmOptions *o, Error **errp);
 int dm_drop_privileges(Dm *dm, Error **errp);
+
+/* dm/sandbox.c: the start-up steps that confine xendm (sandbox/sandbox.h), each
+ * nothing with --sandbox off: namespaces before the machine starts threads, limits
+ * before privileges are dropped, the seccomp filter last. */
+int dm_enter_namespaces(Dm *dm, Error **errp);
+int dm_set_limits(Dm *dm, Error **errp);
+int dm_install_seccomp(Dm *dm, Error **errp);
 
 /* dm/control.c: the --control socket (protocol in control.c). open is a start-up step
  * (no path: nothing to do). The loop polls control_fd and calls serve when it is

@@ -240,18 +240,28 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
     return ret;
 }
 
-int dm_run(Dm *dm, Error **errp)
+int dm_loop_open(Dm *dm, Error **errp)
 {
-    EventLoop loop;
-    loop.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (loop.epfd < 0) {
+    dm->loop_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (dm->loop_fd < 0) {
         int err = errno;
         error_setg_errno(errp, err, "cannot create the event loop's epoll set");
         return -err;
     }
+    return 0;
+}
+
+void dm_loop_close(Dm *dm)
+{
+    if (dm->loop_fd >= 0)
+        close(dm->loop_fd);
+    dm->loop_fd = -1;
+}
+
+int dm_run(Dm *dm, Error **errp)
+{
+    EventLoop loop = { .epfd = dm->loop_fd };
     for (unsigned i = 0; i < DM_MAX_DEVICES; i++)
         loop.input[i] = loop.output[i] = (FdWatch){ .fd = -1 };
-    int ret = loop_run(dm, &loop, errp);
-    close(loop.epfd);
-    return ret;
+    return loop_run(dm, &loop, errp);
 }

@@ -46,6 +46,9 @@ static void print_usage(FILE *out)
 "      --runas USER[:GROUP]   once started, run as USER (name or uid) and GROUP\n"
 "                             (default: USER's group); needs root\n"
 "      --chroot DIR           once started, make DIR the root directory; needs root\n"
+"      --sandbox on|off       once started, confine xendm (default on): own mount, IPC,\n"
+"                             network and UTS namespaces (as root), resource limits,\n"
+"                             and a seccomp filter; off for debugging\n"
 "      --stats FILE           write counters to FILE at exit (it is created at start-up;\n"
 "                             \"-\" for stderr)\n"
 "      --control PATH         answer xendm-ctl on a Unix socket created at PATH (mode\n"
@@ -73,7 +76,7 @@ static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint
 enum {
     OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
     OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT, OPT_CONTROL,
-    OPT_RUNAS, OPT_CHROOT,
+    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX,
 };
 
 static const struct option long_options[] = {
@@ -92,6 +95,7 @@ static const struct option long_options[] = {
     { "control", required_argument, NULL, OPT_CONTROL },
     { "runas", required_argument, NULL, OPT_RUNAS },
     { "chroot", required_argument, NULL, OPT_CHROOT },
+    { "sandbox", required_argument, NULL, OPT_SANDBOX },
     { "log", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -143,6 +147,13 @@ static int apply_option(DmOptions *o, int c, const char *arg)
     case OPT_CONTROL: o->control_path = arg; return 0;
     case OPT_RUNAS: return option_checked("--runas", dm_resolve_runas, arg, o);
     case OPT_CHROOT: return option_checked("--chroot", dm_set_chroot, arg, o);
+    case OPT_SANDBOX:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            fprintf(stderr, "xendm: --sandbox: expected on or off, not '%s'\n", arg);
+            return -EINVAL;
+        }
+        o->sandbox = strcmp(arg, "on") == 0;
+        return 0;
     case OPT_MC_BUCKET:
         if (parse_option_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
             return -EINVAL;
@@ -189,7 +200,7 @@ static int check_mapcache_options(const DmOptions *o)
 
 int dm_parse_options(int argc, char **argv, DmOptions *o)
 {
-    *o = (DmOptions){ .buffered_ioreqs = true, .restrict_handles = true };
+    *o = (DmOptions){ .buffered_ioreqs = true, .restrict_handles = true, .sandbox = true };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:m:D:l:hV", long_options, NULL)) != -1) {

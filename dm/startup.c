@@ -5,7 +5,9 @@
  * Each step is logged as it starts; a failing step reports why and stops the list.
  * The order follows what Xen needs: the ioreq server must exist before ranges and PCI
  * devices can be registered, the server is enabled once the machine is complete, and
- * the guest is told we are ready (xenstore "running") only after that.
+ * the guest is told we are ready (xenstore "running") only after that. The sandbox
+ * steps (dm/sandbox.c) come where each can: namespaces before the machine starts
+ * threads, limits once everything is open, the seccomp filter last.
  */
 #include "dm/dm.h"
 
@@ -136,22 +138,27 @@ static void nothing_down(Dm *dm)
 
 static const DmStep steps[] = {
     { "signal handling",             signals_up,  signals_down },
+    { "create the event loop",       dm_loop_open, dm_loop_close },
     { "open the statistics file",    stats_up,    dm_stats_close },
     { "open the control socket",     control_up,  dm_control_close },
     { "open the Xen interfaces",     xen_up,      xen_down },
     { "create the ioreq server",     server_up,   server_down },
     { "set up guest memory access",  memory_up,   memory_down },
+    { "enter namespaces",            dm_enter_namespaces, nothing_down },
     { "build the machine",           machine_up,  dm_machine_destroy },
     { "enable the ioreq server",     enable_up,   nothing_down },
     { "announce 'running'",          announce_up, nothing_down },
     { "restrict the Xen handles",    restrict_up, nothing_down },
+    { "set resource limits",         dm_set_limits, nothing_down },
     { "drop privileges",             privileges_up, nothing_down },
+    { "install the seccomp filter",  dm_install_seccomp, nothing_down },
 };
 #define NR_STEPS ARRAY_SIZE(steps)
 
 int dm_start(Dm *dm, Error **errp)
 {
     dm->signal_fd = -1;
+    dm->loop_fd = -1;
     dm->control_fd = -1;
     for (dm->steps_done = 0; dm->steps_done < NR_STEPS; dm->steps_done++) {
         const DmStep *s = &steps[dm->steps_done];

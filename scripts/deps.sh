@@ -2,7 +2,7 @@
 # Install the Debian packages xendm needs to build, test and benchmark, when they are
 # missing. As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
-PKGS="gcc make pkg-config libxen-dev libcmocka-dev liburing-dev xenstore-utils qemu-system-xen valgrind procps python3 fio"
+PKGS="gcc make pkg-config libxen-dev libcmocka-dev liburing-dev libseccomp-dev xenstore-utils qemu-system-xen valgrind procps python3 fio"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -104,6 +104,27 @@ static int create_vcpu(MxKvmGuest *g, Error **errp)
     return 0;
 }
 
+/* Give the vCPU the CPUID KVM supports: without it the guest has no long mode (a
+ * write of EFER.LME faults), no TSC, nothing a 64-bit guest needs. */
+static int set_cpuid(MxKvmGuest *g, Error **errp)
+{
+    enum { MAX_ENTRIES = 256 };
+    struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) +
+                                         MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+    if (!cpuid) {
+        error_setg(errp, "out of memory for the KVM guest's CPUID");
+        return -ENOMEM;
+    }
+    cpuid->nent = MAX_ENTRIES;
+    int rc = 0;
+    if (ioctl(g->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+        rc = errno_error(errp, "KVM unavailable: KVM_GET_SUPPORTED_CPUID");
+    else if (ioctl(g->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
+        rc = errno_error(errp, "KVM unavailable: KVM_SET_CPUID2 (%u entries)", cpuid->nent);
+    free(cpuid);
+    return rc;
+}
+
 MxKvmGuest *mx_kvm_guest_create(Error **errp)
 {
     MxKvmGuest *g = calloc(1, sizeof(*g));
@@ -112,7 +133,7 @@ MxKvmGuest *mx_kvm_guest_create(Error **errp)
         return NULL;
     }
     g->kvm_fd = g->vm_fd = g->vcpu_fd = -1;
-    if (open_vm(g, errp) || create_vcpu(g, errp)) {
+    if (open_vm(g, errp) || create_vcpu(g, errp) || set_cpuid(g, errp)) {
         mx_kvm_guest_destroy(g);
         return NULL;
     }

@@ -242,7 +242,7 @@ window() {
         local why="no sample for window $1: requests, MSIs, ioreqs, DM and mockxen ns at $2: ${a[*]}; at $3: ${b[*]}"
         echo "blk: $session_col: $why" >&2
         bench_unavailable "$dm" "$session_col" "$why"
-        bench_unavailable "$guest" "$session_col" "$why"
+        [ "$guest_kind" = script ] && bench_unavailable "$guest" "$session_col" "$why"
         return
     fi
     bench_record "$dm" "$session_col" "$(bench_calc "(${b[3]} - ${a[3]}) / 1000 / $n")"

@@ -12,8 +12,13 @@
 # a 4 KiB write, the device model's and the guest's CPU time per request, and the
 # guest's own per-request cost. Each cell is the median of ROUNDS runs (min-max).
 #
-# The guest is a mockxen guest script generated for each session by blk_guest.sh (how
-# it finds and drives the device is described there). Random 4 KiB rows run over the
+# The guest, where KVM works here, is tests/guests/blk_bench.c (build/guests/blk_bench.bin,
+# run by mockxen --kvm-guest with its workloads as parameters, see blk_kvm_guest.sh): a
+# polling virtio-blk-pci driver whose loop runs natively in 64-bit ring 3 and times its
+# own code, so the table shows that the guest is not the bottleneck. Elsewhere (or with
+# BLK_GUEST=script) it is a mockxen guest script generated for each session by
+# blk_guest.sh, interrupt-driven, and the notes say why. Both find and drive the device
+# the same way from config space alone. Random 4 KiB rows run over the
 # page cache (cache=writeback everywhere; the image is read once before, so reads hit
 # cached, allocated blocks): they measure what the device model and transport cost per
 # request. The 1 MiB sequential rows use O_DIRECT (cache=none; fio --direct=1): they
@@ -24,8 +29,10 @@
 # then, for every column again, the O_DIRECT session; the image is fsynced before each
 # session so that one column's dirty pages are not the next one's writeback. Device
 # model CPU time is summed over /proc/PID/task/*/schedstat (as compare.sh does) between
-# two guest markers around the QD 32 workloads; the guest's (mockxen's, all threads:
-# the script's vCPU, its ioreq and interrupt handling) likewise.
+# two guest markers around the QD 32 workloads; for the script guest mockxen's CPU
+# (all threads: the script's vCPU, its ioreq and interrupt handling) likewise; the KVM
+# guest spins on a whole core while it polls, so instead it reports the time of its own
+# code and of its notifies per request.
 #
 # The table is printed on stdout, written to its section of bench/results.md and,
 # under scripts/run-bench.sh, to $XENDM_BENCH_SECTIONS. A column that cannot run gets
@@ -33,9 +40,11 @@
 #
 # Environment: BLK_ROUNDS (default 5), BLK_SCALE (fraction of the requests per
 # workload, default 1; 0.05 is a smoke run), BLK_RESULTS (where to write results.md;
-# empty: nowhere), XENDM_QEMU (default /usr/libexec/xen-qemu-system-i386).
+# empty: nowhere), XENDM_QEMU (default /usr/libexec/xen-qemu-system-i386), BLK_GUEST
+# (kvm, script, or auto: the KVM guest where KVM works; the default).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk_guest.sh"
+. "$(dirname "$0")/blk_kvm_guest.sh"
 rounds=${BLK_ROUNDS:-5}
 scale=${BLK_SCALE:-1}
 results=${BLK_RESULTS-$top/bench/results.md}
@@ -59,8 +68,9 @@ fio_ms=$(awk -v s="$scale" 'BEGIN { ms = int(1000 * s); print ms < 200 ? 200 : m
 workload_notes="\
 - blk_randread_4k_iops_qd1/_qd32, blk_randwrite_4k_iops_qd32: random 4 KiB requests
   anywhere in the image (a 64-bit LCG in the guest, fio --norandommap), QD 1 or 32, over
-  the page cache; IOPS = 1 / the guest's mean time per request (a \`time\` block over
-  all of them; fio: its own IOPS).
+  the page cache; IOPS = 1 / the guest's mean time per request (the script: a \`time\`
+  block over all of them; the KVM guest: mockxen's clock read before and after them;
+  fio: its own IOPS).
 - blk_seqread_1m_mibps, blk_seqwrite_1m_mibps: 1 MiB requests in order through the
   image, QD 32, O_DIRECT (cache=none; fio --direct=1).
 - blk_flush_us: at QD 1, the mean time of a 4 KiB random write followed by a FLUSH minus
@@ -69,7 +79,8 @@ workload_notes="\
 - blk_dm_cpu_us_per_req: the device model's CPU time (user + system, all threads, from
   /proc/PID/task/*/schedstat) over the two QD 32 random workloads, per request (fio:
   its whole CPU time, io_uring's kernel workers included, from the shell's \`times\`,
-  minus that of the same job for one request, over the same two workloads).
+  minus that of the same job for one request, over the same two workloads)."
+script_workload_notes="\
 - blk_guest_cpu_us_per_req: the same for mockxen: the guest script's vCPU thread plus
   mockxen's handling of its ioreqs and of the device model's interrupts.
 - blk_guest_loop_us_per_req: the guest script's own statements per request (take a
@@ -77,11 +88,32 @@ workload_notes="\
   the guest itself writes each used-ring entry and status byte (two extra pokes), so
   this slightly overstates the guest's part."
 
+kvm_workload_notes="\
+- blk_guest_own_us_per_req: the KVM guest's own code per request over the two QD 32
+  random workloads: taking completions, checking their status, drawing sectors,
+  refilling and publishing the ring (TSC, scaled by mockxen's clock); the rest of its
+  time it polls the used ring or waits in a notify.
+- blk_guest_notify_us_per_req: the time the KVM guest spends in its notify writes per
+  request over the same workloads: an MMIO exit through mockxen's transport to the
+  device model and back, the device model's handling of the notify included."
+
+# The guest: the KVM one where KVM works (or BLK_GUEST says), else the script.
+guest_image=$top/build/guests/blk_bench.bin
+guest_kind=script guest_why="BLK_GUEST=script"
+if [ "${BLK_GUEST:-auto}" != script ]; then
+    if blk_kvm_usable "$mockxen" "$guest_image"; then guest_kind=kvm guest_why=
+    else guest_why=$blk_kvm_why; fi
+    if [ "$guest_kind" != kvm ] && [ "${BLK_GUEST:-auto}" = kvm ]; then
+        echo "blk: BLK_GUEST=kvm, but $guest_why" >&2; exit 1
+    fi
+fi
+guest_metrics="blk_guest_cpu_us_per_req blk_guest_loop_us_per_req"
+[ "$guest_kind" = kvm ] && guest_metrics="blk_guest_own_us_per_req blk_guest_notify_us_per_req"
+
 columns="host uring threads qemu"
-cpu_metrics="blk_dm_cpu_us_per_req blk_guest_cpu_us_per_req"
-cached_metrics="$(awk '$2 == "cached" { print $1 }' <<<"$workloads") blk_flush_us $cpu_metrics blk_guest_loop_us_per_req"
+cached_metrics="$(awk '$2 == "cached" { print $1 }' <<<"$workloads") blk_flush_us blk_dm_cpu_us_per_req $guest_metrics"
 direct_metrics=$(awk '$2 == "direct" { print $1 }' <<<"$workloads")
-all_metrics="$(awk '{ print $1 }' <<<"$workloads") blk_flush_us $cpu_metrics blk_guest_loop_us_per_req"
+all_metrics="$(awk '{ print $1 }' <<<"$workloads") blk_flush_us blk_dm_cpu_us_per_req $guest_metrics"
 
 # ---- guest scripts ----------------------------------------------------------------------
 # cached: the flush pairs first (nothing else dirty yet, so a flush writes one page),
@@ -106,6 +138,21 @@ write_scripts() {
     } >"$tmp/direct.gs"
 }
 
+# write_kvm_params: the KVM guest's parameters for each group, one mockxen option a line,
+# in the order of the scripts: 100 ms idle after each line the guest prints (for the CPU
+# samples), the flush pairs first, then the workloads.
+write_kvm_params() {
+    local m cache rw bs qd pattern n group
+    for group in cached direct; do
+        { blk_kvm_idle 100000
+          [ "$group" = cached ] && blk_kvm_flush blk_flush "$(scaled $flush_n)"
+          while read -r m cache rw bs qd pattern n; do
+              [ "$cache" = "$group" ] && blk_kvm_workload "$m" "$rw" "$bs" "$qd" "$pattern" "$(scaled "$n")"
+          done <<<"$workloads"
+        } >"$tmp/$group.params"
+    done
+}
+
 # ---- the guest's output -----------------------------------------------------------------
 # on_line LINE: act on one line of the session's guest ($session_col): samples at the
 # markers and the benchmark rows (ns per request, or per write + flush pair). If the
@@ -115,7 +162,7 @@ on_line() {
     local col=$session_col line=$1 f ns bs
     [ -z "$session_discard" ] || return 0
     case $line in
-    "vcpu0: start "*)
+    "vcpu0: start "*|"vcpu0: ready "*)
         if [ "$col" = uring ] && ! has_io_uring "$dm_pid"; then
             session_discard=1
             for f in $cached_metrics $direct_metrics; do
@@ -130,6 +177,10 @@ on_line() {
         after-write) window write after-read after-write
                      window all before after-write ;;
         esac ;;
+    "vcpu0: begin blk_randread_4k_iops_qd32")
+        sample before "$kvm_done" 0 "$kvm_notifies" ;;
+    "vcpu0: result "*)
+        kvm_result ${line#vcpu0: result } ;;
     row*)
         IFS=$'\t' read -r _ f ns _ <<<"$line"
         case $f in
@@ -141,6 +192,35 @@ on_line() {
                  bench_record "$f" "$col" "$(bench_calc "1e9 / $ns * $bs / 2^20")" ;;
         esac ;;
     esac
+}
+
+# kvm_result NAME REQUESTS WALL_NS OWN_NS NOTIFY_NS NOTIFIES: the KVM guest's result for
+# the workload NAME (blk_bench.c): its figure, and for the QD 32 random ones the CPU
+# samples and windows (as the script's markers) and the guest's own and notify time.
+kvm_result() {
+    local m=$1 n=$2 wall=$3 own=$4 notify=$5 notifies=$6 col=$session_col bs rw
+    kvm_done=$((kvm_done + n)) kvm_notifies=$((kvm_notifies + notifies))
+    case $m in
+    blk_flush_write) flush_write_ns=$(bench_calc "$wall / $n") ;;
+    blk_flush) bench_record blk_flush_us "$col" "$(bench_calc "($wall / $n - $flush_write_ns) / 1000")" ;;
+    *_iops_*) bench_record "$m" "$col" "$(bench_calc "$n * 1e9 / $wall")" ;;
+    *_mibps) bs=$(awk -v m="$m" '$1 == m { print $4 }' <<<"$workloads")
+             bench_record "$m" "$col" "$(bench_calc "$n * $bs / 2^20 / ($wall / 1e9)")" ;;
+    esac
+    case $m in
+    blk_randread_4k_iops_qd32) rw=read ;;
+    blk_randwrite_4k_iops_qd32) rw=write ;;
+    *) return 0 ;;
+    esac
+    bench_record "x_guest_own_$rw" "$col" "$(bench_calc "$own / 1000 / $n")"
+    bench_record "x_guest_notify_$rw" "$col" "$(bench_calc "$notify / 1000 / $n")"
+    kvm_qd32=($((kvm_qd32[0] + n)) $((kvm_qd32[1] + own)) $((kvm_qd32[2] + notify)))
+    sample "after-$rw" "$kvm_done" 0 "$kvm_notifies"
+    if [ "$rw" = read ]; then window read before after-read; return; fi
+    window write after-read after-write
+    window all before after-write
+    bench_record blk_guest_own_us_per_req "$col" "$(bench_calc "${kvm_qd32[1]} / 1000 / ${kvm_qd32[0]}")"
+    bench_record blk_guest_notify_us_per_req "$col" "$(bench_calc "${kvm_qd32[2]} / 1000 / ${kvm_qd32[0]}")"
 }
 
 # sample NAME DONE MSIS IOREQS: what the marker NAME said (the guest's completed
@@ -162,13 +242,14 @@ window() {
         local why="no sample for window $1: requests, MSIs, ioreqs, DM and mockxen ns at $2: ${a[*]}; at $3: ${b[*]}"
         echo "blk: $session_col: $why" >&2
         bench_unavailable "$dm" "$session_col" "$why"
-        bench_unavailable "$guest" "$session_col" "$why"
+        [ "$guest_kind" = script ] && bench_unavailable "$guest" "$session_col" "$why"
         return
     fi
     bench_record "$dm" "$session_col" "$(bench_calc "(${b[3]} - ${a[3]}) / 1000 / $n")"
+    bench_record "x_notify_per_req_$1" "$session_col" "$(bench_calc "(${b[2]} - ${a[2]}) / $n")"
+    [ "$guest_kind" = script ] || return 0      # a polling KVM guest: no MSIs, a whole core
     bench_record "$guest" "$session_col" "$(bench_calc "(${b[4]} - ${a[4]}) / 1000 / $n")"
     bench_record "x_msi_per_req_$1" "$session_col" "$(bench_calc "(${b[1]} - ${a[1]}) / $n")"
-    bench_record "x_notify_per_req_$1" "$session_col" "$(bench_calc "(${b[2]} - ${a[2]}) / $n")"
 }
 
 # has_io_uring PID: PID has an io_uring instance open.
@@ -196,16 +277,22 @@ dm_args() {
     esac
 }
 
-# session COL GROUP: one mockxen run of GROUP's guest script with COL's device model.
+# session COL GROUP: one mockxen run of GROUP's guest (the KVM guest with its
+# parameters, or the script) with COL's device model.
 session() {
-    local col=$1 group=$2 why=0
+    local col=$1 group=$2 why=0 guest_args=(--script "$tmp/$group.gs")
+    if [ "$guest_kind" = kvm ]; then
+        mapfile -t guest_args <"$tmp/$group.params"
+        guest_args=(--kvm-guest "$guest_image" "${guest_args[@]}")
+    fi
     dm_args "$col" "$group"
-    if ! bench_session_start "${dm_cmd[0]}" --script "$tmp/$group.gs" --populate-mb 128 -- \
+    if ! bench_session_start "${dm_cmd[0]}" "${guest_args[@]}" --populate-mb 128 -- \
             "${dm_cmd[@]:1}"; then
         session_failed "$col" "$group" "$bench_why"
         return
     fi
     session_col=$col session_discard= flush_write_ns= at_before=() at_after_read=() at_after_write=()
+    kvm_done=0 kvm_notifies=0 kvm_qd32=(0 0 0)
     bench_read_guest on_line "$tmp/$col.$group.out" || why=$?
     bench_session_end "$why" || session_failed "$col" "$group" "$bench_why"
 }
@@ -305,6 +392,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 dd if=/dev/zero of="$img" bs=1M count=$((blk_image_bytes >> 20)) conv=fsync status=none || {
     echo "blk: cannot write the image $img" >&2; exit 1; }
 write_scripts
+write_kvm_params
 
 cols=()
 for col in $columns; do
@@ -318,7 +406,7 @@ for col in $columns; do
     if [ -n "$why" ]; then for m in $all_metrics; do bench_unavailable "$m" "$col" "$why"; done
     else cols+=("$col"); fi
 done
-for m in blk_guest_cpu_us_per_req blk_guest_loop_us_per_req; do
+for m in $guest_metrics; do
     bench_unavailable "$m" host "no guest: fio runs on the host"
 done
 qemu_aio_cached=threads qemu_aio_direct=threads
@@ -396,6 +484,7 @@ table_rows() {
 # mockxen) spent on it, and the interrupts and notifies per request; then the script's
 # own statements per request.
 guest_note() {
+    if [ "$guest_kind" = kvm ]; then kvm_guest_note; return; fi
     local col rw iops wall line m
     echo "Where the time goes at QD 32 (medians; wall = 1 / IOPS; guest = mockxen's CPU: the"
     echo "script's vCPU, its ioreqs and the interrupts it receives; 2 CPUs in all):"
@@ -421,9 +510,37 @@ guest_note() {
     echo "notify ioreq, the MSIs and the wake-ups), which every device model pays."
 }
 
+# kvm_guest_note: is the KVM guest the bottleneck? For each device model and QD 32
+# workload: the wall time per request next to the device model's CPU time, the guest's
+# own code and its time in notifies, and the notifies per request.
+kvm_guest_note() {
+    local col rw iops wall line
+    echo "Where the time goes at QD 32 (medians, per request; wall = 1 / IOPS; the KVM guest"
+    echo "polls the used ring on a core of its own, the device model has the other one):"
+    for col in uring threads qemu; do
+        line=
+        for rw in read write; do
+            iops=$(bench_median "blk_rand${rw}_4k_iops_qd32" "$col")
+            [ -n "$iops" ] && [ -n "$(bench_median "x_dm_cpu_$rw" "$col")" ] || continue
+            wall=$(bench_calc "1e6 / $iops")
+            line+=$(printf '%s %s: wall %.2f us, device model CPU %.2f us, guest own code %.3f us (%.1f%% of wall), in notifies %.2f us, %.3f notifies' \
+                "${line:+;}" "${rw}s" "$wall" "$(bench_median "x_dm_cpu_$rw" "$col")" \
+                "$(bench_median "x_guest_own_$rw" "$col")" \
+                "$(bench_calc "100 * $(bench_median "x_guest_own_$rw" "$col") / $wall")" \
+                "$(bench_median "x_guest_notify_$rw" "$col")" "$(bench_median "x_notify_per_req_$rw" "$col")")
+        done
+        [ -n "$line" ] && echo "- $(column_name "$col"):$line"
+    done
+    echo "The guest's own code is the table's blk_guest_own_us_per_req; the rest of its time it"
+    echo "polls or waits in a notify (an MMIO exit through mockxen to the device model, which"
+    echo "handles the notify before answering it: blk_guest_notify_us_per_req)."
+}
+
 # notes: the reasons behind every n/a, and the engine QEMU-xen ran with if not io_uring.
 notes() {
     bench_na_notes column_name "$(echo $all_metrics | wc -w)"
+    [ "$guest_kind" = kvm ] ||
+        echo "- guest: the mockxen guest script (bench/blk_guest.sh), not the KVM guest: $guest_why"
     [ "$qemu_aio_cached" = io_uring ] && return
     echo "- QEMU-xen runs with aio=$qemu_aio_cached (page cache) and aio=$qemu_aio_direct (O_DIRECT): this build refuses"
     echo "  aio=io_uring ($(head -1 "$tmp/qemu.io_uring.err" 2>/dev/null | sed 's/.*: //'))$(
@@ -455,6 +572,11 @@ section=$( {
     echo "- image: 1 GiB raw, written once with zeros, $(df -T "$img" | awk 'NR == 2 { print "on " $2 " (" $1 ")" }')"
     echo "- command: $(bench_command blk.sh) with BLK_ROUNDS=$rounds BLK_SCALE=$scale ($elapsed s); not pinned"
     echo "- host: $(fio --version) with --ioengine=io_uring, ${fio_ms} ms per workload"
+    if [ "$guest_kind" = kvm ]; then
+        echo "- guest: \`build/guests/blk_bench.bin\` (tests/guests/blk_bench.c) under KVM (mockxen --kvm-guest): polls the used ring in 64-bit ring 3, no interrupts"
+    else
+        echo "- guest: mockxen guest script (bench/blk_guest.sh), interrupt-driven: $guest_why"
+    fi
     echo "- xendm: \`build/rel/xendm --domid 1 --device virtio-blk-pci,slot=$slot,file=IMG,cache=writeback|none,aio=io_uring|threads\`"
     echo "- QEMU-xen: $("$qemu" --version 2>/dev/null | head -1) (Debian's \`$qemu\`, unmodified): \`-drive if=none,id=d0,file=IMG,format=raw,cache=writeback|none,aio=$qemu_aio_cached -device virtio-blk-pci,drive=d0,addr=$slot\`"
     echo
@@ -473,6 +595,7 @@ section=$( {
     echo "Workloads (QD: requests the guest keeps outstanding; every request checked for status OK):"
     echo
     echo "$workload_notes"
+    if [ "$guest_kind" = kvm ]; then echo "$kvm_workload_notes"; else echo "$script_workload_notes"; fi
 } )
 bench_write_section "$results" blk "$section"
 exit $status

@@ -88,6 +88,35 @@ static const uint8_t msi_guest[] = {
     0xef,                                           /* out %eax, (%dx) */
 };
 
+/*
+ * mockxen's own ports and the parameter page: out 0x84 <- the first parameter's first
+ * value (dword at 0x9f028); out 0x88 <- the clock (in 0x502); sleep 20000 us (0x505);
+ * out 0x8c <- the clock; print the string at PRINT_GPA (0x504); exit 0.
+ */
+#define PRINT_GPA 0x40020
+static const uint8_t own_ports_guest[] = {
+    0xa1, 0x28, 0xf0, 0x09, 0x00,                   /* mov 0x9f028, %eax */
+    0x66, 0xba, 0x84, 0x00,                         /* mov $0x84, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+    0x66, 0xba, 0x02, 0x05,                         /* mov $0x502, %dx */
+    0xed,                                           /* in (%dx), %eax */
+    0x66, 0xba, 0x88, 0x00,                         /* mov $0x88, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+    0x66, 0xba, 0x05, 0x05,                         /* mov $0x505, %dx */
+    0xb8, 0x20, 0x4e, 0x00, 0x00,                   /* mov $20000, %eax */
+    0xef,                                           /* out %eax, (%dx) */
+    0x66, 0xba, 0x02, 0x05,                         /* mov $0x502, %dx */
+    0xed,                                           /* in (%dx), %eax */
+    0x66, 0xba, 0x8c, 0x00,                         /* mov $0x8c, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+    0xb8, 0x20, 0x00, 0x04, 0x00,                   /* mov $PRINT_GPA, %eax */
+    0x66, 0xba, 0x04, 0x05,                         /* mov $0x504, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+    0x31, 0xc0,                                     /* xor %eax, %eax */
+    0x66, 0xba, 0x01, 0x05,                         /* mov $0x501, %dx */
+    0xef,                                           /* out %eax, (%dx) */
+};
+
 typedef struct Fake {
     MxDomain *d;
     MxKvmGuest *g;
@@ -98,6 +127,7 @@ typedef struct Fake {
     uint64_t timed_iterations;
     unsigned msis;                  /* MSIs the fake device model has injected */
     unsigned msi_waits;
+    char printed[MX_KVM_PRINT_MAX];
 } Fake;
 
 /* The fake device model: records, answers reads, and for a string read DMAs element i
@@ -145,9 +175,17 @@ static int fake_wait_irq(void *opaque, unsigned vcpu, const GuestIrq *irq,
     return 0;
 }
 
+static void fake_print(void *opaque, unsigned vcpu, const char *text)
+{
+    Fake *f = opaque;
+    assert_int_equal(vcpu, 0);
+    snprintf(f->printed, sizeof(f->printed), "%s", text);
+}
+
 static const GuestBackendOps fake_ops = {
     .ioreq = fake_ioreq,
     .wait_irq = fake_wait_irq,
+    .print = fake_print,
     .report_time = fake_report_time,
 };
 
@@ -309,6 +347,46 @@ static void test_msi_port(void **state)
     assert_req(&f->reqs[1], IOREQ_TYPE_PIO, IOREQ_WRITE, 0x88, 4, 0xffffffff);
 }
 
+/* The parameter page, the clock, the sleep and the print port never reach the DM. */
+static void test_own_ports_and_params(void **state)
+{
+    Fake *f = *state;
+    create_or_skip(f);
+    write_image(f, own_ports_guest, sizeof(own_ports_guest));
+    assert_int_equal(mx_kvm_guest_load_image(f->g, f->image_path, NULL), 0);
+    assert_int_equal(mx_kvm_guest_add_param(f->g, "depth=0x1234abcd,7", NULL), 0);
+    memcpy(f->d->ram + PRINT_GPA, "result x 5", 11);
+    Error *err = NULL;
+    if (mx_kvm_guest_run(f->g, f->d, &fake_ops, f, &err))
+        fail_msg("%s", error_get_pretty(err));
+    assert_int_equal(f->nreqs, 3);
+    assert_req(&f->reqs[0], IOREQ_TYPE_PIO, IOREQ_WRITE, 0x84, 4, 0x1234abcd);
+    uint32_t slept_us = (uint32_t)f->reqs[2].data - (uint32_t)f->reqs[1].data;
+    assert_true(slept_us >= 20000 && slept_us < 10000000);
+    assert_string_equal(f->printed, "result x 5");
+    /* the terminator follows the one parameter */
+    assert_memory_equal(f->d->ram + MX_KVM_PARAM_ADDR, "depth", 6);
+    for (unsigned i = sizeof(MxKvmParam); i < 2 * sizeof(MxKvmParam); i++)
+        assert_int_equal(f->d->ram[MX_KVM_PARAM_ADDR + i], 0);
+}
+
+/* A print of something that is not a string in RAM fails the run, saying where. */
+static void test_print_outside_ram_fails(void **state)
+{
+    Fake *f = *state;
+    create_or_skip(f);
+    write_image(f, own_ports_guest, sizeof(own_ports_guest));
+    assert_int_equal(mx_kvm_guest_load_image(f->g, f->image_path, NULL), 0);
+    memset(f->d->ram + PRINT_GPA, 'x', MX_KVM_PRINT_MAX);     /* no NUL in 256 bytes */
+    Error *err = NULL;
+    assert_int_equal(mx_kvm_guest_run(f->g, f->d, &fake_ops, f, &err), -EFAULT);
+    assert_non_null(strstr(error_get_pretty(err), "print port 0x504: no NUL-terminated "
+                                                  "string of at most 255 bytes in guest "
+                                                  "RAM at 0x40020"));
+    error_free(err);
+    assert_string_equal(f->printed, "");
+}
+
 static void test_halt_fails_with_rip(void **state)
 {
     Fake *f = *state;
@@ -379,6 +457,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_string_buffer_outside_ram_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonzero_exit_status_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msi_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_ports_and_params, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_print_outside_ram_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_halt_fails_with_rip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_images_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_too_small, setup, teardown),

@@ -17,11 +17,24 @@
  *   MX_KVM_TIMER_PORT (0x502) a write of N > 0 starts timing N iterations, a write of 0
  *                            ends it and reports the mean through ops->report_time
  *                            (or prints a benchmark row), like a script's `time` block;
+ *                            a read gives mockxen's monotonic clock in microseconds
+ *                            (truncated to the access size: take differences);
  *   MX_KVM_MSI_PORT   (0x503) a read waits (up to GUEST_DEFAULT_IRQ_TIMEOUT_NS) for an
  *                            MSI from the device model, takes it off the queue and
  *                            returns its data, or all ones if none came: the twin of
  *                            `wait-irq msi -> $data` (the guest runs with interrupts
- *                            off, so this is how it sees MSIs).
+ *                            off, so this is how it sees MSIs);
+ *   MX_KVM_PRINT_PORT (0x504) a write of a guest-physical address prints the
+ *                            NUL-terminated string there (at most MX_KVM_PRINT_MAX - 1
+ *                            bytes, in guest RAM) through ops->print, like a script's
+ *                            `echo`;
+ *   MX_KVM_SLEEP_PORT (0x505) a write of N sleeps N microseconds (at most
+ *                            MX_KVM_SLEEP_MAX_US), like a script's `sleep`: a polling
+ *                            guest idles there without using a CPU.
+ *
+ * Parameters (mockxen --param NAME=V[,V...] with --kvm-guest): before entry the page at
+ * MX_KVM_PARAM_ADDR holds an array of MxKvmParam in the order given, ended by one whose
+ * name is empty (all zeros), so a guest can take its workload from the command line.
  *
  * Ownership: an MxKvmGuest owns its KVM file descriptors, the vCPU's run area and the
  * image bytes. Its memory slots point into the domain's own mapping of the RAM memfd
@@ -48,16 +61,31 @@
 #define MX_KVM_EXIT_PORT   0x501
 #define MX_KVM_TIMER_PORT  0x502
 #define MX_KVM_MSI_PORT    0x503
+#define MX_KVM_PRINT_PORT  0x504
+#define MX_KVM_SLEEP_PORT  0x505
+#define MX_KVM_PRINT_MAX   256          /* a printed string's bytes, its NUL included */
+#define MX_KVM_SLEEP_MAX_US 10000000u
 #define MX_KVM_LOAD_ADDR   0x10000u     /* image loaded and entered here */
 #define MX_KVM_STACK_LIMIT 0x80000u     /* the image ends below; the stack stays above */
 #define MX_KVM_IMAGE_MAX   (MX_KVM_STACK_LIMIT - MX_KVM_LOAD_ADDR)
 #define MX_KVM_STACK_TOP   0x9f000u
+#define MX_KVM_PARAM_ADDR  0x9f000u     /* the page above the stack: the parameters */
 #define MX_KVM_LOW_RAM_END 0xa0000u     /* VGA hole and BIOS area above: MMIO */
 #define MX_KVM_HIGH_RAM    0x100000u
 #define MX_KVM_MMIO_HOLE   0xe0000000u  /* RAM stops here; PCI BARs live above */
 #define MX_KVM_UNAVAILABLE_STATUS 77   /* mockxen's exit status without KVM (a skip) */
 
 typedef struct MxKvmGuest MxKvmGuest;
+
+/* One parameter as the guest sees it: little endian, 88 bytes, 8-byte aligned. */
+#define MX_KVM_PARAM_NAME_MAX 32        /* the name's bytes, NUL padding included */
+#define MX_KVM_PARAM_VALUES   6
+#define MX_KVM_PARAMS_MAX     32        /* with the terminator they fit in one page */
+typedef struct MxKvmParam {
+    char name[MX_KVM_PARAM_NAME_MAX];   /* NUL-padded; at least one NUL */
+    uint64_t nvalues;                   /* 1 .. MX_KVM_PARAM_VALUES */
+    uint64_t values[MX_KVM_PARAM_VALUES];
+} MxKvmParam;
 
 /*
  * Open /dev/kvm, check the API version (12), create a VM and its vCPU. NULL when KVM
@@ -67,6 +95,8 @@ typedef struct MxKvmGuest MxKvmGuest;
 MxKvmGuest *mx_kvm_guest_create(Error **errp);
 /* Read the flat image at `path` (1 .. MX_KVM_IMAGE_MAX bytes). */
 int mx_kvm_guest_load_image(MxKvmGuest *g, const char *path, Error **errp);
+/* Add the parameter `spec` ("NAME=V[,V...]", see mx_kvm_param_parse) after the others. */
+int mx_kvm_guest_add_param(MxKvmGuest *g, const char *spec, Error **errp);
 /*
  * Give the VM the domain's RAM, populate the low 640 KiB (as a toolstack populates
  * guest RAM), copy the image in, and run vCPU 0 until it writes MX_KVM_EXIT_PORT.
@@ -77,6 +107,18 @@ int mx_kvm_guest_load_image(MxKvmGuest *g, const char *path, Error **errp);
 int mx_kvm_guest_run(MxKvmGuest *g, MxDomain *d, const GuestBackendOps *ops, void *opaque,
                      Error **errp);
 void mx_kvm_guest_destroy(MxKvmGuest *g);
+
+/* ---- kvm_params.c: the parameter block ------------------------------------------------ */
+
+/*
+ * Parse "NAME=V[,V...]": a name of 1 .. MX_KVM_PARAM_NAME_MAX - 1 letters, digits, '_',
+ * '-' or '.', and 1 .. MX_KVM_PARAM_VALUES unsigned numbers (decimal or 0x hex).
+ * -EINVAL (saying what is wrong) otherwise.
+ */
+int mx_kvm_param_parse(const char *spec, MxKvmParam *p, Error **errp);
+/* The block of `n` parameters and its terminator, little endian, into `page` (4 KiB,
+ * zeroed first). n must be at most MX_KVM_PARAMS_MAX. */
+void mx_kvm_params_write(const MxKvmParam *params, unsigned n, uint8_t *page);
 
 /* ---- kvm_exit.c: exit ↔ ioreq translation ------------------------------------------- */
 

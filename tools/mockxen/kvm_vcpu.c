@@ -34,6 +34,8 @@ struct MxKvmGuest {
     uint8_t *ram;                 /* the domain's mapping of its RAM memfd (not owned) */
     uint64_t high_ram_end;        /* RAM is [0, LOW_RAM_END) and [HIGH_RAM, high_ram_end) */
     uint64_t timer_start_ns, timer_iterations;
+    MxKvmParam params[MX_KVM_PARAMS_MAX];
+    unsigned nparams;
 };
 
 static uint64_t now_ns(void)
@@ -102,6 +104,27 @@ static int create_vcpu(MxKvmGuest *g, Error **errp)
     return 0;
 }
 
+/* Give the vCPU the CPUID KVM supports: without it the guest has no long mode (a
+ * write of EFER.LME faults), no TSC, nothing a 64-bit guest needs. */
+static int set_cpuid(MxKvmGuest *g, Error **errp)
+{
+    enum { MAX_ENTRIES = 256 };
+    struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) +
+                                         MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+    if (!cpuid) {
+        error_setg(errp, "out of memory for the KVM guest's CPUID");
+        return -ENOMEM;
+    }
+    cpuid->nent = MAX_ENTRIES;
+    int rc = 0;
+    if (ioctl(g->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+        rc = errno_error(errp, "KVM unavailable: KVM_GET_SUPPORTED_CPUID");
+    else if (ioctl(g->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
+        rc = errno_error(errp, "KVM unavailable: KVM_SET_CPUID2 (%u entries)", cpuid->nent);
+    free(cpuid);
+    return rc;
+}
+
 MxKvmGuest *mx_kvm_guest_create(Error **errp)
 {
     MxKvmGuest *g = calloc(1, sizeof(*g));
@@ -110,7 +133,7 @@ MxKvmGuest *mx_kvm_guest_create(Error **errp)
         return NULL;
     }
     g->kvm_fd = g->vm_fd = g->vcpu_fd = -1;
-    if (open_vm(g, errp) || create_vcpu(g, errp)) {
+    if (open_vm(g, errp) || create_vcpu(g, errp) || set_cpuid(g, errp)) {
         mx_kvm_guest_destroy(g);
         return NULL;
     }
@@ -162,6 +185,19 @@ int mx_kvm_guest_load_image(MxKvmGuest *g, const char *path, Error **errp)
     g->image = image;
     g->image_len = st.st_size;
     return 0;
+}
+
+int mx_kvm_guest_add_param(MxKvmGuest *g, const char *spec, Error **errp)
+{
+    if (g->nparams == MX_KVM_PARAMS_MAX) {
+        error_setg_errno(errp, E2BIG, "KVM guest parameter '%s': more than %d parameters",
+                         spec, MX_KVM_PARAMS_MAX);
+        return -E2BIG;
+    }
+    int rc = mx_kvm_param_parse(spec, &g->params[g->nparams], errp);
+    if (rc == 0)
+        g->nparams++;
+    return rc;
 }
 
 /* ---- memory and start state ---------------------------------------------------------- */
@@ -297,6 +333,51 @@ static void timer_port(MxKvmGuest *g, uint64_t value, const GuestBackendOps *ops
     g->timer_iterations = 0;
 }
 
+/* A read of the timer port: the monotonic clock in microseconds. */
+static uint64_t clock_us(void)
+{
+    return now_ns() / 1000;
+}
+
+/* The print port: the NUL-terminated string at guest-physical `gpa`, through ops->print
+ * (or on stdout as "vcpu0: text"). */
+static int print_port(MxKvmGuest *g, uint64_t gpa, const GuestBackendOps *ops, void *opaque,
+                      Error **errp)
+{
+    char text[MX_KVM_PRINT_MAX];
+    uint64_t len = 0;
+    for (; len < sizeof(text) && in_ram(g, gpa, len + 1); len++) {
+        text[len] = (char)g->ram[gpa + len];
+        if (text[len] == '\0')
+            break;
+    }
+    if (len == sizeof(text) || !in_ram(g, gpa, len + 1)) {
+        error_setg_errno(errp, EFAULT, "print port 0x%x: no NUL-terminated string of at "
+                         "most %d bytes in guest RAM at 0x%llx", MX_KVM_PRINT_PORT,
+                         MX_KVM_PRINT_MAX - 1, (unsigned long long)gpa);
+        return -EFAULT;
+    }
+    if (ops->print)
+        ops->print(opaque, 0, text);
+    else
+        printf("vcpu0: %s\n", text);
+    fflush(stdout);
+    return 0;
+}
+
+static int sleep_port(uint64_t us, Error **errp)
+{
+    if (us > MX_KVM_SLEEP_MAX_US) {
+        error_setg_errno(errp, EINVAL, "sleep port 0x%x: %llu us, at most %u",
+                         MX_KVM_SLEEP_PORT, (unsigned long long)us, MX_KVM_SLEEP_MAX_US);
+        return -EINVAL;
+    }
+    struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
 /* The MSI port's answer: the data of the next MSI, or all ones if none comes in time. */
 static uint64_t take_msi(const GuestBackendOps *ops, void *opaque)
 {
@@ -311,30 +392,42 @@ static uint64_t take_msi(const GuestBackendOps *ops, void *opaque)
     return msi.data;
 }
 
-/* Is this an access to one of mockxen's own ports? Then it is handled here: the exit
- * port sets *exited and *status, the timer port starts or reports a timing, a read of
- * the MSI port gets its answer in req->data. */
+/* Is this an access to one of mockxen's own ports? Then it is handled here, *rc its
+ * result: the exit port sets *exited and *status, the timer port starts or reports a
+ * timing or (read) tells the time, a read of the MSI port gets its answer in req->data,
+ * the print and sleep ports print and sleep. */
 static bool own_port(MxKvmGuest *g, ioreq_t *req, const GuestBackendOps *ops, void *opaque,
-                     bool *exited, uint64_t *status)
+                     bool *exited, uint64_t *status, int *rc, Error **errp)
 {
+    *rc = 0;
     if (req->data_is_ptr)
         return false;
     if (req->dir == IOREQ_READ) {
-        if (req->addr != MX_KVM_MSI_PORT)
+        if (req->addr == MX_KVM_MSI_PORT)
+            req->data = take_msi(ops, opaque);
+        else if (req->addr == MX_KVM_TIMER_PORT)
+            req->data = clock_us();
+        else
             return false;
-        req->data = take_msi(ops, opaque);
         return true;
     }
-    if (req->addr == MX_KVM_EXIT_PORT) {
+    switch (req->addr) {
+    case MX_KVM_EXIT_PORT:
         *exited = true;
         *status = req->data;
         return true;
-    }
-    if (req->addr == MX_KVM_TIMER_PORT) {
+    case MX_KVM_TIMER_PORT:
         timer_port(g, req->data, ops, opaque);
         return true;
+    case MX_KVM_PRINT_PORT:
+        *rc = print_port(g, req->data, ops, opaque, errp);
+        return true;
+    case MX_KVM_SLEEP_PORT:
+        *rc = sleep_port(req->data, errp);
+        return true;
+    default:
+        return false;
     }
-    return false;
 }
 
 static int handle_io(MxKvmGuest *g, const GuestBackendOps *ops, void *opaque, bool *exited,
@@ -350,9 +443,10 @@ static int handle_io(MxKvmGuest *g, const GuestBackendOps *ops, void *opaque, bo
         rc = mx_kvm_io_to_ioreq(g->run, g->run_size, &buf, &req, errp);
     if (rc)
         return rc;
-    if (own_port(g, &req, ops, opaque, exited, status)) {
-        mx_kvm_io_complete(g->run, &req, NULL);
-        return 0;
+    if (own_port(g, &req, ops, opaque, exited, status, &rc, errp)) {
+        if (rc == 0)
+            mx_kvm_io_complete(g->run, &req, NULL);
+        return rc;
     }
     rc = ops->ioreq(opaque, 0, &req, 0, errp);
     if (rc == 0)
@@ -445,6 +539,7 @@ int mx_kvm_guest_run(MxKvmGuest *g, MxDomain *d, const GuestBackendOps *ops, voi
     int rc = attach_memory(g, d, errp);
     if (rc == 0) {
         memcpy(g->ram + MX_KVM_LOAD_ADDR, g->image, g->image_len);
+        mx_kvm_params_write(g->params, g->nparams, g->ram + MX_KVM_PARAM_ADDR);
         rc = set_start_state(g, errp);
     }
     return rc ? rc : run_loop(g, ops, opaque, errp);

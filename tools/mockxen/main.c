@@ -53,7 +53,8 @@ static void usage(FILE *out)
         "  --script FILE        run this guest script once the device model is ready\n"
         "  --param NAME=VALUE   the script's $NAME starts as VALUE (repeatable)\n"
         "  --kvm-guest IMAGE    instead, run this flat x86 image on vCPU 0 under KVM\n"
-        "                       (exit status 77 if KVM is unavailable here)\n"
+        "                       (exit status 77 if KVM is unavailable here); its\n"
+        "                       --param NAME=V[,V...] go into its parameter page\n"
         "  --null-dm            start the built-in null device model\n"
         "  --ioreq-timeout MS   how long a vCPU waits for an answer (default 10000)\n"
         "  --start-timeout MS   how long to wait for the device model (default 30000)\n"
@@ -184,7 +185,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         }
     }
     if (!o->query && (!o->socket_path || !o->xenstore_path || optind != argc ||
-                      (o->script && o->kvm_image) || (o->nparams && !o->script))) {
+                      (o->script && o->kvm_image) || (o->nparams && !o->script && !o->kvm_image))) {
         usage(stderr);
         return 2;
     }
@@ -341,6 +342,9 @@ static int load_guest(const Options *o, Daemon *dm)
     else if (o->kvm_image && (!(dm->kvm = mx_kvm_guest_create(&err)) ||
                               mx_kvm_guest_load_image(dm->kvm, o->kvm_image, &err)))
         status = dm->kvm ? 2 : MX_KVM_UNAVAILABLE_STATUS;
+    for (unsigned i = 0; status == 0 && dm->kvm && i < o->nparams; i++)
+        if (mx_kvm_guest_add_param(dm->kvm, o->params[i], &err))
+            status = 2;
     if (status) {
         fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
         error_free(err);

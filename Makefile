@@ -38,6 +38,11 @@ LINK_ORDER := xen devices block mapcache memory util
 .PRECIOUS: build/%.o
 .DELETE_ON_ERROR:
 
+# What fuzz targets link besides their own file: the helpers of tests/fuzz/ and dm/
+# without its main().
+FUZZ_HELPERS := $(filter-out tests/fuzz/fuzz_% tests/fuzz/driver.c,$(wildcard tests/fuzz/*.c))
+DM_LIB_SRCS  := $(filter-out dm/main.c,$(wildcard dm/*.c))
+
 # The xendm program exists once dm/ has sources.
 XENDM_rel  := $(if $(wildcard dm/*.c),build/rel/xendm)
 XENDM_asan := $(if $(wildcard dm/*.c),build/asan/xendm)
@@ -93,10 +98,13 @@ build/$(1)/tests/xen-check/%: build/$(1)/tests/xen-check/%.o $$(LIBS_$(1))
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 # Fuzz targets with the seeded random driver (make test); make fuzz builds libFuzzer ones.
+# They link dm/ too (the control protocol, the options), from libdm.a: all but main().
 FUZZ_$(1) := $(patsubst tests/fuzz/%.c,build/$(1)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SUPPORT_$(1) := build/$(1)/tests/fuzz/driver.o build/$(1)/tests/fuzz/support.o
-build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o $$(FUZZ_SUPPORT_$(1)) $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(FUZZ_SUPPORT_$(1)) $$(LIBS_$(1)) $$(EXT_LIBS) -lm
+FUZZ_SUPPORT_$(1) := build/$(1)/tests/fuzz/driver.o $(patsubst %.c,build/$(1)/%.o,$(FUZZ_HELPERS))
+build/$(1)/libdm.a: $(patsubst %.c,build/$(1)/%.o,$(DM_LIB_SRCS))
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o $$(FUZZ_SUPPORT_$(1)) build/$(1)/libdm.a $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(FUZZ_SUPPORT_$(1)) build/$(1)/libdm.a $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
 build/$(1)/bench/%: build/$(1)/bench/%.o build/$(1)/bench/support.o $$(LIBS_$(1))
@@ -156,7 +164,7 @@ fuzz:
 	$(Q)for n in $(FUZZ_TARGETS); do \
 	    clang $(WARN) -Wno-error -g -O1 -D_GNU_SOURCE -I. -pthread $(XEN_CFLAGS) \
 	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n tests/fuzz/$$n.c \
-	        tests/fuzz/support.c \
+	        $(FUZZ_HELPERS) $(DM_LIB_SRCS) \
 	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(EXT_LIBS) -lm || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$n build/fuzz/artifacts/$$n; \
 	    [ ! -d tests/fuzz/corpus/$$n ] || cp -n tests/fuzz/corpus/$$n/* build/fuzz/corpus/$$n/; \

@@ -56,7 +56,8 @@ help:
 	@echo "make bench    build optimised and print the benchmark table"
 	@echo "make demo     start mockxen and xendm, run a guest, show what happened"
 	@echo "make deps     only install (or name) the missing Debian packages"
-	@echo "make fuzz     coverage-guided fuzzing with clang's libFuzzer (FUZZ_SECONDS=60 per target)"
+	@echo "make fuzz     coverage-guided fuzzing with clang's libFuzzer, every target in turn"
+	@echo "              (FUZZ_SECONDS=60 each, or FUZZ_RUNS=N executions each)"
 
 deps:
 	$(Q)scripts/deps.sh
@@ -153,11 +154,15 @@ demo: deps
 
 # Coverage-guided fuzzing with clang's libFuzzer (not part of make test):
 #   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="fuzz_ioreq fuzz_virtio_blk"]
-# Each target starts from its seeds (tests/fuzz/corpus/<target>/, copied to
-# build/fuzz/corpus/<target>/, which the run grows: the repository's seeds stay as
-# they are); crashes land in build/fuzz/artifacts/<target>/.
+#   make fuzz FUZZ_RUNS=1000000       a number of executions per target instead of a time
+# The targets run one after the other. Each starts from its seeds
+# (tests/fuzz/corpus/<target>/, copied to build/fuzz/corpus/<target>/, which the run
+# grows: the repository's seeds stay as they are); crashes land in
+# build/fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
 FUZZ_TARGETS ?= $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_LIMIT   := $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 fuzz:
 	$(Q)command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(Q)mkdir -p build/fuzz
@@ -168,8 +173,8 @@ fuzz:
 	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(EXT_LIBS) -lm || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$n build/fuzz/artifacts/$$n; \
 	    [ ! -d tests/fuzz/corpus/$$n ] || cp -n tests/fuzz/corpus/$$n/* build/fuzz/corpus/$$n/; \
-	    echo "== $$n ($(FUZZ_SECONDS) s)"; \
-	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    echo "== $$n ($(FUZZ_LIMIT))"; \
+	    build/fuzz/$$n $(FUZZ_LIMIT) -max_len=4096 \
 	        -artifact_prefix=build/fuzz/artifacts/$$n/ build/fuzz/corpus/$$n || exit 1; \
 	done
 

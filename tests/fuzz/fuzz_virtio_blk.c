@@ -173,16 +173,6 @@ static void act_chain(FuzzDriver *d)
     fuzz_post(d, bufs, n, kind & 8);
 }
 
-/* Opcode n is actions[n % ARRAY_SIZE(actions)]: the seeds (tests/fuzz/corpus/) rely
- * on this order. */
-static FuzzAction *const actions[] = {
-    fuzz_act_bring_up, act_chain, fuzz_act_kick, fuzz_act_serve, fuzz_act_work,
-    fuzz_act_ram_bytes, fuzz_act_desc, fuzz_act_avail, fuzz_act_ring_field,
-    fuzz_act_features, fuzz_act_status, fuzz_act_queue, fuzz_act_config_read,
-    fuzz_act_config_write, fuzz_act_reg_read, fuzz_act_reg_write, fuzz_act_ack,
-    fuzz_act_select,
-};
-
 /* ---- one input ---------------------------------------------------------------------- */
 
 /* What no input may change: the images' sizes, the read-only image. */
@@ -204,8 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!size)
         return 0;
     Disk *disk = &disks[data[0] % NR_DISKS];
-    fuzz_virtio_run(&machine, &disk->v, data[0] & 0x80, data + 1, size - 1, actions,
-                    ARRAY_SIZE(actions));
+    fuzz_virtio_run(&machine, &disk->v, data[0] & 0x80, data + 1, size - 1, act_chain);
     check_image(disk);
     return 0;
 }

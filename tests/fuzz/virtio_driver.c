@@ -283,7 +283,9 @@ static void forget_queues(FuzzDriver *d)
 
 /* ---- the shared actions ------------------------------------------------------------- */
 
-void fuzz_act_bring_up(FuzzDriver *d)
+/* Reset, negotiate the offered features the input's mask keeps, set every queue up
+ * with a size the input picks, DRIVER_OK: the way a guest's driver starts. */
+static void act_bring_up(FuzzDriver *d)
 {
     FuzzVirtioMachine *m = d->m;
     uint64_t base = d->dev->base, mask = fuzz_take(d, 8);
@@ -310,7 +312,8 @@ void fuzz_act_bring_up(FuzzDriver *d)
     reg_write(m, base + FUZZ_R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
 
-void fuzz_act_kick(FuzzDriver *d)
+/* Notify a queue of the device, or any number. */
+static void act_kick(FuzzDriver *d)
 {
     uint8_t q = fuzz_take8(d);
     uint32_t which = q & 0x80 ? q : q % d->dev->nr_queues;
@@ -333,19 +336,20 @@ static bool awaits_chains(FuzzDriver *d)
     return false;
 }
 
-void fuzz_act_serve(FuzzDriver *d)
+/* One turn of the event loop; a few per input may wait a moment for I/O. */
+static void act_serve(FuzzDriver *d)
 {
     bool wait = (fuzz_take8(d) & 1) && d->waits < MAX_WAITS && awaits_chains(d);
     d->waits += wait;
     fuzz_serve_turn(&d->dev->dev, 1, &d->m->work, wait ? WAIT_US : 0);
 }
 
-void fuzz_act_work(FuzzDriver *d)
+static void act_work(FuzzDriver *d)
 {
     device_work_run(&d->m->work);
 }
 
-void fuzz_act_ram_bytes(FuzzDriver *d)
+static void act_ram_bytes(FuzzDriver *d)
 {
     uint64_t at = fuzz_take32(d) % FUZZ_RAM_SIZE;
     size_t len = fuzz_take8(d);
@@ -355,7 +359,8 @@ void fuzz_act_ram_bytes(FuzzDriver *d)
     d->left -= len;
 }
 
-void fuzz_act_desc(FuzzDriver *d)
+/* One descriptor of the selected queue's table, every field from the input. */
+static void act_desc(FuzzDriver *d)
 {
     FuzzDriverQueue *q = &d->q[d->sel];
     uint16_t idx = fuzz_take16(d);
@@ -367,7 +372,8 @@ void fuzz_act_desc(FuzzDriver *d)
     put_desc(d, q->desc + 16ull * (q->num ? idx % q->num : idx), &b, 0, next);
 }
 
-void fuzz_act_avail(FuzzDriver *d)
+/* An avail entry naming any head. */
+static void act_avail(FuzzDriver *d)
 {
     FuzzDriverQueue *q = &d->q[d->sel];
     uint16_t head = fuzz_take16(d);
@@ -377,7 +383,7 @@ void fuzz_act_avail(FuzzDriver *d)
 
 /* A 16-bit ring field the driver owns (avail flags, avail idx, used_event), or any
  * bytes of the used ring, which it must not write. */
-void fuzz_act_ring_field(FuzzDriver *d)
+static void act_ring_field(FuzzDriver *d)
 {
     FuzzDriverQueue *q = &d->q[d->sel];
     uint8_t which = fuzz_take8(d);
@@ -390,7 +396,7 @@ void fuzz_act_ring_field(FuzzDriver *d)
     }
 }
 
-void fuzz_act_features(FuzzDriver *d)
+static void act_features(FuzzDriver *d)
 {
     FuzzVirtioMachine *m = d->m;
     uint8_t bank = fuzz_take8(d);
@@ -402,7 +408,7 @@ void fuzz_act_features(FuzzDriver *d)
     reg_read(m, d->dev->base + R_DRIVER_FEATURES);
 }
 
-void fuzz_act_status(FuzzDriver *d)
+static void act_status(FuzzDriver *d)
 {
     uint8_t status = fuzz_take8(d);
     reg_write(d->m, d->dev->base + FUZZ_R_STATUS, status);
@@ -441,7 +447,8 @@ static void place_rings(FuzzDriver *d, FuzzDriverQueue *q, uint32_t sel)
     }
 }
 
-void fuzz_act_queue(FuzzDriver *d)
+/* Set a queue up: any queue number, size and rings, then any QueueReady value. */
+static void act_queue(FuzzDriver *d)
 {
     uint8_t sel_how = fuzz_take8(d), size_how = fuzz_take8(d);
     uint32_t sel = sel_how & 0x80 ? fuzz_take32(d) : sel_how % d->dev->nr_queues;
@@ -479,8 +486,8 @@ static void config_access(FuzzDriver *d, bool is_write)
                width, is_write);
 }
 
-void fuzz_act_config_read(FuzzDriver *d) { config_access(d, false); }
-void fuzz_act_config_write(FuzzDriver *d) { config_access(d, true); }
+static void act_config_read(FuzzDriver *d) { config_access(d, false); }
+static void act_config_write(FuzzDriver *d) { config_access(d, true); }
 
 /* Any register, any width. */
 static void reg_access(FuzzDriver *d, bool is_write)
@@ -489,17 +496,17 @@ static void reg_access(FuzzDriver *d, bool is_write)
     mem_access(d, d->dev->base + off, take_width(d), is_write);
 }
 
-void fuzz_act_reg_read(FuzzDriver *d) { reg_access(d, false); }
-void fuzz_act_reg_write(FuzzDriver *d) { reg_access(d, true); }
+static void act_reg_read(FuzzDriver *d) { reg_access(d, false); }
+static void act_reg_write(FuzzDriver *d) { reg_access(d, true); }
 
-void fuzz_act_ack(FuzzDriver *d)
+static void act_ack(FuzzDriver *d)
 {
     uint32_t isr = reg_read(d->m, d->dev->base + R_INTERRUPT_STATUS);
     uint8_t how = fuzz_take8(d);
     reg_write(d->m, d->dev->base + R_INTERRUPT_ACK, how & 0x80 ? fuzz_take32(d) : isr);
 }
 
-void fuzz_act_select(FuzzDriver *d)
+static void act_select(FuzzDriver *d)
 {
     d->sel = fuzz_take8(d) % FUZZ_MODEL_QUEUES;
 }
@@ -528,16 +535,25 @@ static void check_rom(const FuzzVirtioMachine *m)
     }
 }
 
+/* Opcode n is actions[n % ARRAY_SIZE(actions)], NULL the target's chains: see
+ * fuzz_virtio_run() in the header. */
+static FuzzAction *const actions[] = {
+    act_bring_up, NULL, act_kick, act_serve, act_work, act_ram_bytes, act_desc, act_avail,
+    act_ring_field, act_features, act_status, act_queue, act_config_read,
+    act_config_write, act_reg_read, act_reg_write, act_ack, act_select,
+};
+
 void fuzz_virtio_run(FuzzVirtioMachine *m, FuzzVirtioDev *dev, bool bring_up,
-                     const uint8_t *prog, size_t len, FuzzAction *const *actions,
-                     unsigned nr_actions)
+                     const uint8_t *prog, size_t len, FuzzAction *chain)
 {
     FuzzDriver d = { .m = m, .dev = dev, .in = prog, .left = len, .heap = FUZZ_HEAP_AT };
     memset(m->ram_ptr, 0, FUZZ_RAM_SIZE);
     if (bring_up)
-        fuzz_act_bring_up(&d);
-    while (d.left)
-        actions[fuzz_take8(&d) % nr_actions](&d);
+        act_bring_up(&d);
+    while (d.left) {
+        FuzzAction *act = actions[fuzz_take8(&d) % ARRAY_SIZE(actions)];
+        (act ? act : chain)(&d);
+    }
     finish_input(&d);
     check_rom(m);
 }

@@ -8,14 +8,13 @@
  * FUZZ_DEVICE_AT(n). A target builds it once and creates its devices on its board.
  *
  * The driver (FuzzDriver) runs a program from the input: actions, each an opcode byte
- * and its operands (operands past the end of the input read as zero). The actions
- * below are what every virtio device shares: raw bytes into RAM; descriptors and avail
+ * and its operands (operands past the end of the input read as zero). Most actions
+ * are what every virtio device shares: raw bytes into RAM; descriptors and avail
  * entries; feature negotiation with any bits; queue setup with any size and ring
  * addresses (in RAM, across its end, over MMIO and ROM, wrapping past 2^64);
  * notifications of any queue; resets; configuration and register accesses of every
- * width; interrupt acknowledgements; turns of the event loop. A target adds the
- * request chains of its device (built with fuzz_post()) and orders the whole table:
- * its seeds depend on that order.
+ * width; interrupt acknowledgements; turns of the event loop. A target adds one
+ * action: the request chains of its device, built with fuzz_post().
  *
  * After the program, fuzz_virtio_run() serves what is ready, then resets the device,
  * which waits for whatever is still in flight, and checks that the ROM is intact. The
@@ -102,11 +101,17 @@ void fuzz_virtio_machine_init(FuzzVirtioMachine *m);
 /* Learn dev's queues and features from its registers (dev->dev and base set). */
 void fuzz_virtio_probe(FuzzVirtioMachine *m, FuzzVirtioDev *dev);
 
-/* Run one input's program against dev: zero RAM, bring the device up first if asked,
- * run the actions (opcode n is actions[n % nr_actions]), serve, reset, check the ROM. */
+/*
+ * Run one input's program against dev: zero RAM, bring the device up first if asked,
+ * run the actions, serve, reset, check the ROM. The opcodes, modulo 18, are: 0 bring
+ * up, 1 `chain` (the target's request chains), 2 kick, 3 serve, 4 run deferred work,
+ * 5 bytes into RAM, 6 a descriptor, 7 an avail entry, 8 a ring field, 9 features,
+ * 10 status, 11 a queue's setup, 12/13 a config read/write, 14/15 a register
+ * read/write, 16 an interrupt acknowledgement, 17 the queue chains go to. Seeds
+ * (tests/fuzz/corpus/make_seeds.py) rely on these numbers.
+ */
 void fuzz_virtio_run(FuzzVirtioMachine *m, FuzzVirtioDev *dev, bool bring_up,
-                     const uint8_t *prog, size_t len, FuzzAction *const *actions,
-                     unsigned nr_actions);
+                     const uint8_t *prog, size_t len, FuzzAction *chain);
 
 /* ---- for a target's own actions ---- */
 
@@ -134,27 +139,5 @@ uint32_t fuzz_take_len(FuzzDriver *d);
 /* Post bufs as one chain on the selected queue: in the ring's descriptors (round
  * robin), or in an indirect table that one ring descriptor points at. */
 void fuzz_post(FuzzDriver *d, const FuzzBuf *bufs, unsigned n, bool indirect);
-
-/* ---- the shared actions ---- */
-
-/* Reset, negotiate the offered features the input's mask keeps, set every queue up
- * with a size the input picks, DRIVER_OK: the way a guest's driver starts. */
-void fuzz_act_bring_up(FuzzDriver *d);
-void fuzz_act_kick(FuzzDriver *d);          /* notify a queue, or any number */
-void fuzz_act_serve(FuzzDriver *d);         /* a loop turn; a few may wait for I/O */
-void fuzz_act_work(FuzzDriver *d);          /* run the deferred work */
-void fuzz_act_ram_bytes(FuzzDriver *d);     /* input bytes into RAM */
-void fuzz_act_desc(FuzzDriver *d);          /* one descriptor, every field */
-void fuzz_act_avail(FuzzDriver *d);         /* an avail entry naming any head */
-void fuzz_act_ring_field(FuzzDriver *d);    /* avail fields, used_event, used bytes */
-void fuzz_act_features(FuzzDriver *d);
-void fuzz_act_status(FuzzDriver *d);
-void fuzz_act_queue(FuzzDriver *d);         /* any queue, size, rings, QueueReady */
-void fuzz_act_config_read(FuzzDriver *d);
-void fuzz_act_config_write(FuzzDriver *d);
-void fuzz_act_reg_read(FuzzDriver *d);
-void fuzz_act_reg_write(FuzzDriver *d);
-void fuzz_act_ack(FuzzDriver *d);
-void fuzz_act_select(FuzzDriver *d);        /* the queue chains go to */
 
 #endif

@@ -39,6 +39,11 @@ LINK_ORDER := xen devices block mapcache memory sandbox util
 .PRECIOUS: build/%.o
 .DELETE_ON_ERROR:
 
+# What fuzz targets link besides their own file: the helpers of tests/fuzz/ and dm/
+# without its main().
+FUZZ_HELPERS := $(filter-out tests/fuzz/fuzz_% tests/fuzz/driver.c,$(wildcard tests/fuzz/*.c))
+DM_LIB_SRCS  := $(filter-out dm/main.c,$(wildcard dm/*.c))
+
 # The xendm program exists once dm/ has sources.
 XENDM_rel  := $(if $(wildcard dm/*.c),build/rel/xendm)
 XENDM_asan := $(if $(wildcard dm/*.c),build/asan/xendm)
@@ -52,7 +57,8 @@ help:
 	@echo "make bench    build optimised and print the benchmark table"
 	@echo "make demo     start mockxen and xendm, run a guest, show what happened"
 	@echo "make deps     only install (or name) the missing Debian packages"
-	@echo "make fuzz     coverage-guided fuzzing with clang's libFuzzer (FUZZ_SECONDS=60 per target)"
+	@echo "make fuzz     coverage-guided fuzzing with clang's libFuzzer, every target in turn"
+	@echo "              (FUZZ_SECONDS=60 each, or FUZZ_RUNS=N executions each)"
 
 deps:
 	$(Q)scripts/deps.sh
@@ -94,10 +100,13 @@ build/$(1)/tests/xen-check/%: build/$(1)/tests/xen-check/%.o $$(LIBS_$(1))
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 # Fuzz targets with the seeded random driver (make test); make fuzz builds libFuzzer ones.
+# They link dm/ too (the control protocol, the options), from libdm.a: all but main().
 FUZZ_$(1) := $(patsubst tests/fuzz/%.c,build/$(1)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SUPPORT_$(1) := build/$(1)/tests/fuzz/driver.o build/$(1)/tests/fuzz/support.o
-build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o $$(FUZZ_SUPPORT_$(1)) $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(FUZZ_SUPPORT_$(1)) $$(LIBS_$(1)) $$(EXT_LIBS) -lm
+FUZZ_SUPPORT_$(1) := build/$(1)/tests/fuzz/driver.o $(patsubst %.c,build/$(1)/%.o,$(FUZZ_HELPERS))
+build/$(1)/libdm.a: $(patsubst %.c,build/$(1)/%.o,$(DM_LIB_SRCS))
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+build/$(1)/tests/fuzz/%: build/$(1)/tests/fuzz/%.o $$(FUZZ_SUPPORT_$(1)) build/$(1)/libdm.a $$(LIBS_$(1))
+	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$< $$(FUZZ_SUPPORT_$(1)) build/$(1)/libdm.a $$(LIBS_$(1)) $$(EXT_LIBS) -lm
 
 BENCH_$(1) := $(patsubst bench/%.c,build/$(1)/bench/%,$(wildcard bench/bench_*.c))
 build/$(1)/bench/%: build/$(1)/bench/%.o build/$(1)/bench/support.o $$(LIBS_$(1))
@@ -146,23 +155,27 @@ demo: deps
 
 # Coverage-guided fuzzing with clang's libFuzzer (not part of make test):
 #   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="fuzz_ioreq fuzz_virtio_blk"]
-# Each target starts from its seeds (tests/fuzz/corpus/<target>/, copied to
-# build/fuzz/corpus/<target>/, which the run grows: the repository's seeds stay as
-# they are); crashes land in build/fuzz/artifacts/<target>/.
+#   make fuzz FUZZ_RUNS=1000000       a number of executions per target instead of a time
+# The targets run one after the other. Each starts from its seeds
+# (tests/fuzz/corpus/<target>/, copied to build/fuzz/corpus/<target>/, which the run
+# grows: the repository's seeds stay as they are); crashes land in
+# build/fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
 FUZZ_TARGETS ?= $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_LIMIT   := $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 fuzz:
 	$(Q)command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(Q)mkdir -p build/fuzz
 	$(Q)for n in $(FUZZ_TARGETS); do \
 	    clang $(WARN) -Wno-error -g -O1 -D_GNU_SOURCE -I. -pthread $(XEN_CFLAGS) \
 	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n tests/fuzz/$$n.c \
-	        tests/fuzz/support.c \
+	        $(FUZZ_HELPERS) $(DM_LIB_SRCS) \
 	        $(foreach m,$(LINK_ORDER),$(wildcard $(m)/*.c)) $(EXT_LIBS) -lm || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$n build/fuzz/artifacts/$$n; \
 	    [ ! -d tests/fuzz/corpus/$$n ] || cp -n tests/fuzz/corpus/$$n/* build/fuzz/corpus/$$n/; \
-	    echo "== $$n ($(FUZZ_SECONDS) s)"; \
-	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    echo "== $$n ($(FUZZ_LIMIT))"; \
+	    build/fuzz/$$n $(FUZZ_LIMIT) -max_len=4096 \
 	        -artifact_prefix=build/fuzz/artifacts/$$n/ build/fuzz/corpus/$$n || exit 1; \
 	done
 

@@ -2,10 +2,11 @@
  * dm/control.c — the control socket (--control PATH): look into a running xendm, or
  * stop it, with tools/xendm-ctl (or anything that speaks a line over a Unix socket).
  *
- * Protocol: a client connects, sends one command line (at most CONTROL_LINE_MAX bytes,
- * ended by a newline or by shutting down its side) and reads the reply until the
- * server closes the connection. A reply that starts with "error: " is a failure.
- * Commands: help, stats, mtree, flatview, stop.
+ * Protocol: a client connects, sends one command line (less than DM_CONTROL_LINE_MAX
+ * bytes, ended by a newline or by shutting down its side) and reads the reply until
+ * the server closes the connection. A reply that starts with "error: " is a failure.
+ * Commands: help, stats, mtree, flatview, stop. The lines and the commands are
+ * dm/control_protocol.c's; this file is the socket.
  *
  * The socket is created at start-up with mode 0600 (only xendm's user may connect)
  * and removed at exit. A file left at PATH by a process that is gone is replaced; a
@@ -38,7 +39,6 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define CONTROL_LINE_MAX 256
 #define CONTROL_LINE_DEADLINE_MS 1000   /* for the whole command line, from connecting */
 #define CONTROL_MAX_CLIENTS 4
 #define CONTROL_LISTENER CONTROL_MAX_CLIENTS    /* epoll data of the listening socket */
@@ -46,8 +46,7 @@
 typedef struct ControlClient {
     int fd;                     /* -1: a free slot */
     uint64_t deadline_ms;       /* CLOCK_MONOTONIC: the line must be complete by then */
-    size_t line_len;
-    char line[CONTROL_LINE_MAX];
+    DmControlLine line;
 } ControlClient;
 
 struct DmControl {
@@ -187,7 +186,7 @@ static void client_close(ControlClient *cl)
 {
     close(cl->fd);                      /* also leaves the epoll set */
     cl->fd = -1;
-    cl->line_len = 0;
+    cl->line = (DmControlLine){ 0 };
 }
 
 void dm_control_close(Dm *dm)
@@ -203,39 +202,6 @@ void dm_control_close(Dm *dm)
     dm->control = NULL;
     dm->control_fd = -1;
     unlink(dm->opts.control_path);
-}
-
-/* ---- the commands -------------------------------------------------------------------- */
-
-static void reply_help(FILE *out)
-{
-    fputs("help      this list\n"
-          "stats     counters, one \"name value\" per line (as --stats)\n"
-          "mtree     the memory and I/O region trees\n"
-          "flatview  the flat views of both address spaces\n"
-          "stop      shut xendm down, undoing its start-up\n", out);
-}
-
-/* Write the reply to cmd into out. */
-static void run_command(Dm *dm, const char *cmd, FILE *out)
-{
-    if (strcmp(cmd, "help") == 0) {
-        reply_help(out);
-    } else if (strcmp(cmd, "stats") == 0) {
-        dm_print_stats(dm, out);
-    } else if (strcmp(cmd, "mtree") == 0 && dm->as_ready) {
-        mtree_print(out, &dm->as_mem);
-        mtree_print(out, &dm->as_io);
-    } else if (strcmp(cmd, "flatview") == 0 && dm->as_ready) {
-        mtree_print_flatview(out, &dm->as_mem);
-        mtree_print_flatview(out, &dm->as_io);
-    } else if (strcmp(cmd, "stop") == 0) {
-        log_info("control socket: stop");
-        dm->stop = true;
-        fputs("stopping\n", out);
-    } else {
-        fprintf(out, "error: unknown command '%.64s' (try 'help')\n", cmd);
-    }
 }
 
 /* ---- one client ---------------------------------------------------------------------- */
@@ -263,14 +229,14 @@ static void client_refuse(ControlClient *cl, const char *error)
     client_finish(cl, error, strlen(error));
 }
 
-/* The command line is complete: run it and reply. */
+/* The command line is complete (or too long): reply. */
 static void client_run(Dm *dm, ControlClient *cl)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     if (out)
-        run_command(dm, cl->line, out);
+        dm_control_reply(dm, &cl->line, out);
     if (out && fclose(out) == 0)
         client_finish(cl, text, len);
     else
@@ -281,28 +247,16 @@ static void client_run(Dm *dm, ControlClient *cl)
 /* Take what the client sent so far (one read: the loop comes back for more). */
 static void client_read(Dm *dm, ControlClient *cl)
 {
-    size_t room = sizeof(cl->line) - 1 - cl->line_len;
-    ssize_t n = read(cl->fd, cl->line + cl->line_len, room);
+    char buf[DM_CONTROL_LINE_MAX];             /* no more than the line has room for */
+    ssize_t n = read(cl->fd, buf, sizeof(buf) - 1 - cl->line.len);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n < 0) {
         client_close(cl);
         return;
     }
-    cl->line_len += (size_t)n;
-    cl->line[cl->line_len] = '\0';
-    char *nl = memchr(cl->line, '\n', cl->line_len);
-    if (nl) {
-        *nl = '\0';
+    if (dm_control_take(&cl->line, buf, (size_t)n))
         client_run(dm, cl);
-    } else if (n == 0) {
-        client_run(dm, cl);             /* the client shut down its side: that is the line */
-    } else if (cl->line_len == sizeof(cl->line) - 1) {
-        char error[64];
-        snprintf(error, sizeof(error), "error: command longer than %d bytes\n",
-                 CONTROL_LINE_MAX - 1);
-        client_refuse(cl, error);
-    }
 }
 
 static void client_accept(DmControl *c)

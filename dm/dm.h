@@ -122,4 +122,21 @@ void dm_control_serve(Dm *dm);
 int dm_control_timeout_ms(const Dm *dm);
 void dm_control_close(Dm *dm);
 
+/* dm/control_protocol.c: the protocol without the socket. A client's line is gathered
+ * in a DmControlLine (zeroed for each connection) by dm_control_take(), which takes up
+ * to n of the bytes the client sent (n == 0: it shut down its side) and returns true
+ * once the line is complete or too long; dm_control_reply() then writes the reply
+ * (running the command), after which the connection is over. */
+#define DM_CONTROL_LINE_MAX 256
+enum dm_control_line_state {
+    DM_CONTROL_LINE_OPEN, DM_CONTROL_LINE_DONE, DM_CONTROL_LINE_TOO_LONG,
+};
+typedef struct DmControlLine {
+    enum dm_control_line_state state;
+    size_t len;
+    char text[DM_CONTROL_LINE_MAX];     /* NUL-terminated */
+} DmControlLine;
+bool dm_control_take(DmControlLine *line, const char *bytes, size_t n);
+void dm_control_reply(Dm *dm, const DmControlLine *line, FILE *out);
+
 #endif

@@ -202,7 +202,7 @@ int dm_parse_options(int argc, char **argv, DmOptions *o)
 {
     *o = (DmOptions){ .buffered_ioreqs = true, .restrict_handles = true, .sandbox = true };
     int c;
-    optind = 1;
+    optind = 0;     /* glibc: start afresh, also inside a cluster such as -hV left half read */
     while ((c = getopt_long(argc, argv, "d:m:D:l:hV", long_options, NULL)) != -1) {
         int ret = apply_option(o, c, optarg);
         if (ret != 0)

@@ -33,20 +33,11 @@
 #define GUEST_RAM (1u << 20)
 
 typedef struct FuzzMachine {
-    MemoryRegion sys, io, ram;
-    AddressSpace as_mem, as_io;
-    IrqRouter irq;
-    PciHost *pci;
+    FuzzBoard b;
     Device *uart, *testdev, *rng, *rng_pci;
     Device *disks[2];               /* virtio-blk on virtio-mmio and on PCI */
-    DeviceWorkQueue work;
-    DeviceLoop loop;
     IoreqExecCtx exec;
 } FuzzMachine;
-
-static int irq_isa(void *opaque, unsigned irq, bool level) { return 0; }
-static int irq_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level) { return 0; }
-static int irq_msi(void *opaque, uint64_t addr, uint32_t data) { return 0; }
 
 static uint64_t pci_read(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size)
 {
@@ -76,36 +67,23 @@ static FuzzMachine *machine(void)
     if (ready)
         return &fm;
     log_set_level(LOG_ERROR);
-    memory_region_init(&fm.sys, "/machine", "system", UINT64_MAX);
-    memory_region_init(&fm.io, "/machine", "io", 0x10000);
-    if (memory_region_init_ram(&fm.ram, "/machine", "ram", GUEST_RAM, NULL) < 0 ||
-        memory_region_add_subregion(&fm.sys, 0, &fm.ram, NULL) < 0 ||
-        address_space_init(&fm.as_mem, &fm.sys, "memory", NULL) < 0 ||
-        address_space_init(&fm.as_io, &fm.io, "I/O", NULL) < 0)
+    fuzz_board_init(&fm.b, GUEST_RAM);
+    const DeviceBoard *board = &fm.b.board;
+    fm.uart = device_create(board, "uart,chardev=null", NULL);
+    fm.testdev = device_create(board, "pci-testdev", NULL);
+    fm.rng = device_create(board, "virtio-rng,addr=0xe0180000", NULL);
+    fm.rng_pci = device_create(board, "virtio-rng-pci", NULL);
+    if (!fm.uart || !fm.testdev || !fm.rng || !fm.rng_pci)
         abort();
-    fm.irq = (IrqRouter){ .set_isa_irq = irq_isa, .set_pci_intx = irq_intx,
-                          .inject_msi = irq_msi };
-    fm.pci = pci_host_new(&fm.sys, &fm.io, &fm.irq, 0, NULL);
-    device_work_queue_init(&fm.work);
-    fm.loop = (DeviceLoop){ .work = &fm.work };
-    DeviceBoard board = { .system_memory = &fm.sys, .system_io = &fm.io,
-                          .dma_as = &fm.as_mem, .irq = &fm.irq, .pci = fm.pci,
-                          .loop = &fm.loop };
-    fm.uart = device_create(&board, "uart,chardev=null", NULL);
-    fm.testdev = device_create(&board, "pci-testdev", NULL);
-    fm.rng = device_create(&board, "virtio-rng,addr=0xe0180000", NULL);
-    fm.rng_pci = device_create(&board, "virtio-rng-pci", NULL);
-    if (!fm.pci || !fm.uart || !fm.testdev || !fm.rng || !fm.rng_pci)
-        abort();
-    fm.disks[0] = fuzz_create_blk(&board, "virtio-blk,addr=0xe0190000,irq=6,queue-size=64",
+    fm.disks[0] = fuzz_create_blk(board, "virtio-blk,addr=0xe0190000,irq=6,queue-size=64",
                                   NULL, FUZZ_IMAGE_TMP, NULL);
-    fm.disks[1] = fuzz_create_blk(&board, "virtio-blk-pci,slot=5,aio=threads,queue-size=16",
+    fm.disks[1] = fuzz_create_blk(board, "virtio-blk-pci,slot=5,aio=threads,queue-size=16",
                                   NULL, FUZZ_IMAGE_TMP, NULL);
     atexit(destroy_disks);
-    fm.exec = (IoreqExecCtx){ .as_io = &fm.as_io, .as_mem = &fm.as_mem,
+    fm.exec = (IoreqExecCtx){ .as_io = &fm.b.as_io, .as_mem = &fm.b.as_mem,
                               .handlers = { .pci_config_read = pci_read,
                                             .pci_config_write = pci_write },
-                              .handlers_opaque = fm.pci };
+                              .handlers_opaque = fm.b.pci };
     ready = true;
     return &fm;
 }
@@ -142,6 +120,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             req.count %= 4096;
         ioreq_exec(&m->exec, &req);
     }
-    fuzz_serve_turn(m->disks, ARRAY_SIZE(m->disks), &m->work, 0);
+    fuzz_serve_turn(m->disks, ARRAY_SIZE(m->disks), &m->b.work, 0);
     return 0;
 }

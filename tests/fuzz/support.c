@@ -11,6 +11,31 @@
 
 #include "util/error.h"
 
+static int irq_isa(void *opaque, unsigned irq, bool level) { return 0; }
+static int irq_intx(void *opaque, uint32_t sbdf, unsigned intx, bool level) { return 0; }
+static int irq_msi(void *opaque, uint64_t addr, uint32_t data) { return 0; }
+
+void fuzz_board_init(FuzzBoard *b, uint64_t ram_bytes)
+{
+    memory_region_init(&b->sys, "/machine", "system", UINT64_MAX);
+    memory_region_init(&b->io, "/machine", "io", 0x10000);
+    if (memory_region_init_ram(&b->ram, "/machine", "ram", ram_bytes, NULL) < 0 ||
+        memory_region_add_subregion(&b->sys, 0, &b->ram, NULL) < 0 ||
+        address_space_init(&b->as_mem, &b->sys, "memory", NULL) < 0 ||
+        address_space_init(&b->as_io, &b->io, "I/O", NULL) < 0)
+        abort();
+    b->irq = (IrqRouter){ .set_isa_irq = irq_isa, .set_pci_intx = irq_intx,
+                          .inject_msi = irq_msi };
+    b->pci = pci_host_new(&b->sys, &b->io, &b->irq, 0, NULL);
+    if (!b->pci)
+        abort();
+    device_work_queue_init(&b->work);
+    b->loop = (DeviceLoop){ .work = &b->work };
+    b->board = (DeviceBoard){ .system_memory = &b->sys, .system_io = &b->io,
+                              .dma_as = &b->as_mem, .irq = &b->irq, .pci = b->pci,
+                              .loop = &b->loop };
+}
+
 static Device *create_on(const DeviceBoard *board, const char *spec, const char *path,
                          Error **errp)
 {

@@ -1,7 +1,8 @@
 /*
- * tests/fuzz/support.h — what several fuzz targets need besides their own machine:
- * block devices over throw-away images, and serving devices the way xendm's event
- * loop does (devices/device.h: completion fds, then deferred work).
+ * tests/fuzz/support.h — what several fuzz targets need: a board like xendm's
+ * machine (RAM, port I/O, PCI, an event loop's work queue), block devices over
+ * throw-away images, and serving devices the way xendm's event loop does
+ * (devices/device.h: completion fds, then deferred work).
  *
  * Linked into every fuzz target (tests/fuzz/fuzz_*.c), both by `make test` and by
  * `make fuzz`. A setup failure here aborts: a harness that cannot build its machine
@@ -13,6 +14,25 @@
 #include <stdint.h>
 
 #include "devices/device.h"
+#include "devices/irq.h"
+#include "devices/pci.h"
+#include "memory/memory.h"
+
+/* A board like dm/machine.c's: RAM at 0 in the memory space, a port I/O space, the PCI
+ * host on both, interrupts that go nowhere, a work queue for deferred device work.
+ * `board` is what devices are created on. */
+typedef struct FuzzBoard {
+    MemoryRegion sys, io, ram;
+    AddressSpace as_mem, as_io;
+    IrqRouter irq;
+    PciHost *pci;
+    DeviceWorkQueue work;
+    DeviceLoop loop;
+    DeviceBoard board;
+} FuzzBoard;
+
+/* Build b with ram_bytes of RAM; it lives as long as the process. */
+void fuzz_board_init(FuzzBoard *b, uint64_t ram_bytes);
 
 /* Bytes of each image fuzz_create_blk() makes. */
 #define FUZZ_IMAGE_BYTES (1u << 20)

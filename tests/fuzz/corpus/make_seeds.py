@@ -163,6 +163,128 @@ def virtio_blk_seeds():
     return {name: bytes(prog.b) for name, prog in seeds.items()}
 
 
+# ---- fuzz_virtio_rng: a driver program (tests/fuzz/fuzz_virtio_rng.c) ---------------
+# The same driver and opcodes as fuzz_virtio_blk (one device: the first byte's bit 7
+# alone matters). A chain: kind (bits 0-2 buffers - 1, 3 indirect, 4 one read-only,
+# 5 short), then per buffer its length (short: one byte, + 1; else a take_len byte:
+# 0..63 is (n + 1) * 512) and a take_addr byte (0: fresh heap), then for a read-only
+# buffer its index, and for indirect the table's place (0: heap).
+RNG_INDIRECT, RNG_READ_ONLY, RNG_SHORT = 8, 0x10, 0x20
+
+
+def rng_chain(p, lengths, indirect=False, read_only=None):
+    """lengths: short (1..256) buffer lengths if all are at most 256, else 512 multiples."""
+    short = all(n <= 256 for n in lengths)
+    kind = (len(lengths) - 1) | (RNG_INDIRECT if indirect else 0) | (RNG_SHORT if short else 0)
+    kind |= RNG_READ_ONLY if read_only is not None else 0
+    ops = bytes([kind])
+    for n in lengths:
+        ops += bytes([n - 1 if short else n // 512 - 1, 0x00])
+    if read_only is not None:
+        ops += bytes([read_only])
+    if indirect:
+        ops += b"\x00"
+    return p.op(CHAIN, ops)
+
+
+def virtio_rng_seeds():
+    seeds = {}
+    p = Program(disk=0)                         # brought up: one queue of 64
+    rng_chain(p, [512]).kick_and_serve()
+    seeds["one_buffer"] = p
+
+    p = Program(disk=0)
+    rng_chain(p, [16, 200, 1, 64], indirect=True, read_only=1).kick_and_serve()
+    rng_chain(p, [8, 8], read_only=0).kick_and_serve()
+    seeds["indirect_mixed_read_only"] = p
+
+    p = Program(disk=0)                         # more than a chain's 4096 bytes offered
+    rng_chain(p, [16384]).op(KICK, b"\x00")
+    rng_chain(p, [4096, 4096, 512], indirect=True).kick_and_serve()
+    seeds["large_buffers"] = p
+
+    p = Program(disk=0)                         # 64 chains in one notify: the budget
+    for _ in range(64):
+        rng_chain(p, [32])
+    p.op(KICK, b"\x00").op(WORK).op(SERVE, b"\x00")
+    seeds["budget_full_queue"] = p
+
+    p = Program(disk=0)                         # reset with chains posted, then again
+    rng_chain(p, [64]).op(STATUS, b"\x00").op(BRING_UP, b"\xff" * 8, b"\x01")
+    rng_chain(p, [64]).kick_and_serve().op(ACK, b"\x00")
+    seeds["reset_and_again"] = p
+    return {name: bytes(prog.b) for name, prog in seeds.items()}
+
+
+# ---- fuzz_control: clients of the control protocol (tests/fuzz/fuzz_control.c) ------
+# A flags byte (bit 0: the address spaces exist), then pieces: a length below 0x80 and
+# that many bytes (one read; 0: the client shuts down its side), 0x80: the next client.
+
+def control_input(clients, address_spaces=True):
+    """clients: lists of reads (bytes; b"" shuts down)."""
+    out = bytearray([1 if address_spaces else 0])
+    for i, reads in enumerate(clients):
+        if i:
+            out += b"\x80"
+        for r in reads:
+            for at in range(0, max(len(r), 1), 127):
+                piece = r[at:at + 127]
+                out += bytes([len(piece)]) + piece
+    return bytes(out)
+
+
+def control_seeds():
+    commands = [b"help", b"stats", b"mtree", b"flatview", b"stop"]
+    return {
+        "every_command": control_input([[c + b"\n"] for c in commands]),
+        "no_address_spaces": control_input([[b"mtree\n"], [b"flatview\n"], [b"stats\n"]],
+                                           address_spaces=False),
+        "line_in_pieces": control_input([[b"st", b"a", b"ts", b"\n"]]),
+        "shut_down_without_newline": control_input([[b"help", b""]]),
+        "overlong_line": control_input([[b"x" * 300]]),
+        "two_lines_in_one_read": control_input([[b"help\nstop\n"]]),
+        "nul_in_line": control_input([[b"st\0op\n"], [b"\0\n"]]),
+        "unknown_command": control_input([[b"reboot now please\n"], [b"\n"]]),
+    }
+
+
+# ---- fuzz_options: command lines (tests/fuzz/fuzz_options.c) -----------------------
+# argv after "xendm", NUL-separated.
+
+def argv(*args):
+    return b"\0".join(a.encode() for a in args)
+
+
+def options_seeds():
+    devices = ["-D", "virtio-blk,file=disk.img,readonly=on,queue-size=64,serial=fuzz",
+               "--device", "virtio-blk-pci,file=disk.img,aio=threads,num-queues=2,"
+               "cache=writethrough,discard=ignore,readonly=on",
+               "-D", "virtio-rng,addr=0xfeb01000,irq=7", "-D", "virtio-rng-pci,slot=6",
+               "-D", "uart,port=0x2f8,irq=3,chardev=null", "-D", "pci-testdev,slot=7,fn=1"]
+    chardevs = ["-D", "uart,chardev=file:out.txt", "-D", "uart,port=0x2f8,chardev=file:o:i",
+                "-D", "uart,port=0x3e8,chardev=unix:/run/s.sock", "-D",
+                "uart,port=0x2e8,chardev=stdout"]
+    return {
+        "domid_only": argv("--domid", "1"),
+        "every_flag": argv("-d", "7", "-m", "512", "--no-defaults", "--no-buffered-ioreqs",
+                           "--legacy-ioreq-pages", "--log-dirty", "--mapcache-bucket", "64",
+                           "--mapcache-max", "16", "--no-restrict", "--stats", "-",
+                           "--control", "/run/xendm.sock", "--log", "info"),
+        "devices": argv("-d", "1", *devices),
+        "chardevs": argv("--domid=2", *chardevs),
+        "writable_disk": argv("-d", "3", "-D", "virtio-blk-pci,file=d.img,slot=9,cache=none"),
+        "runas_chroot": argv("-d", "1", "--runas", "root:0", "--chroot", "/"),
+        "help": argv("--help"),
+        "version": argv("-V"),
+        "list_devices": argv("--list-devices"),
+        # Regression: an early exit inside a short-option cluster left glibc's getopt
+        # pointing into this argv; the next parse went on from there.
+        "cluster_exit_then_parse": argv("-hV"),
+        "too_many_devices": argv("-d", "1", *(["-D", "virtio-rng-pci"] * 17)),
+        "bad_values": argv("-d", "1", "--memory", "4000", "--mapcache-bucket", "3"),
+    }
+
+
 # ---- fuzz_ioreq: raw ioreq_t images (tests/fuzz/fuzz_ioreq.c) ----------------------
 
 IOREQ_TYPE_COPY, IOREQ_TYPE_PCI_CONFIG = 1, 2
@@ -262,6 +384,9 @@ def main():
         "fuzz_virtio_blk": virtio_blk_seeds(),
         "fuzz_ioreq": {"virtio_blk_mmio": ioreq_mmio_seed(), "virtio_blk_pci": ioreq_pci_seed()},
         "fuzz_buffered_ring": buffered_seeds(),
+        "fuzz_virtio_rng": virtio_rng_seeds(),
+        "fuzz_control": control_seeds(),
+        "fuzz_options": options_seeds(),
     }
     for target, seeds in corpora.items():
         os.makedirs(os.path.join(HERE, target), exist_ok=True)

@@ -288,6 +288,10 @@ static void kick_run(DeviceWork *work)
 
 void virtio_core_notify(VirtioCore *vc, uint32_t q)
 {
+    if (vc->be.notify_after_answer && q < vc->be.nr_queues && vc->loop && vc->loop->work) {
+        device_work_schedule(vc->loop->work, &vc->kick[q].work);
+        return;
+    }
     run_queue(vc, q);
 }
 

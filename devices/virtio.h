@@ -86,6 +86,11 @@ typedef struct VirtioBackend {
      * still in flight? A queue disable then waits for them (virtio_core_enable_queue
      * returns false until they finished) instead of quiescing the device at once. */
     bool (*busy)(VirtioCore *vc, void *opaque);
+    /* Run a notified queue after the loop has answered the driver's notify (in the same
+     * loop turn, as deferred work) instead of before: for a backend whose notify starts
+     * slow work (a disk submit, whose page-cache copies io_uring may do inline), so
+     * that the vCPU goes on meanwhile. Without a DeviceLoop the queue runs at once. */
+    bool notify_after_answer;
     void *opaque;
 } VirtioBackend;
 

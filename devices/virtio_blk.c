@@ -728,7 +728,8 @@ static int blk_create(const DeviceBoard *board, const DeviceOpts *opts, VirtioBa
                            .nr_queues = blk->nr_queues, .queue_max = blk->queue_size,
                            .config_len = CFG_LEN, .notify = blk_notify,
                            .quiesce = blk_quiesce, .reset = blk_reset,
-                           .reset_begin = blk_reset_begin, .busy = blk_busy, .config_write = blk_config_write,
+                           .reset_begin = blk_reset_begin, .busy = blk_busy,
+                           .config_write = blk_config_write, .notify_after_answer = true,
                            .opaque = blk };
     return 0;
 }

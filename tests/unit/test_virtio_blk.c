@@ -522,6 +522,23 @@ static void several_queues_and_a_long_serial(void **state)
     assert_memory_equal(f->b.ram_ptr + DATA + 0x8000, "0123456789abcdefghij", 20);
 }
 
+/* With a loop, a notify only schedules the queue: the driver's write is answered first
+ * and the requests start when the loop runs its deferred work (in the same turn). */
+static void notify_runs_the_queue_after_the_answer(void **state)
+{
+    Fixture *f = *state;
+    test_board_use_loop(&f->b);
+    recreate(f, "queue-size=64");
+    start(f, F_ALL, 1, 64);
+    Req req = { .type = T_OUT, .sector = 3, .data = DATA, .len = 512 };
+    post(f, 0, &req, false);
+    test_virtio_kick(&f->d, 0);
+    assert_true(device_work_pending(&f->b.work));
+    assert_int_equal(status_of(f, &req), S_UNSET);      /* not taken yet */
+    wait_used(f, 0, 1, NULL, NULL);
+    assert_int_equal(status_of(f, &req), S_OK);
+}
+
 /* More requests than one notify takes: the rest waits for a later loop turn. */
 static void one_notify_takes_a_bounded_batch(void **state)
 {
@@ -756,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(host_errors_are_ioerr, setup_threads, teardown),
         cmocka_unit_test_setup_teardown(read_only_disks_refuse_writes, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(several_queues_and_a_long_serial, setup_mq, teardown),
+        BOTH(notify_runs_the_queue_after_the_answer),
         BOTH(one_notify_takes_a_bounded_batch),
         BOTH(reset_with_requests_in_flight),
         BOTH(destroy_with_requests_in_flight),

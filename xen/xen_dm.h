@@ -125,6 +125,30 @@ void xen_ram_free(XenRam *xr);
 void xen_ram_set_toolstack_region(XenRam *xr, const MemoryRegion *mr);
 RamBackend xen_ram_backend(XenRam *xr);
 
+/*
+ * Xen's HVM RAM layout (ram_layout.c): ram_bytes of guest RAM lie at [0, below_4g) and
+ * [4 GiB, 4 GiB + above_4g), below_4g being at most max_below_4g (QEMU-xen's
+ * max-ram-below-4g; 0: 0xf0000000, Xen's HVM_BELOW_4G_RAM_END, libxl's split without
+ * mmio_hole). The machine serves it as one RAM block of block_size bytes at ram_addr 0
+ * (4 GiB + above_4g when there is high RAM: ram_addr == guest physical for both parts,
+ * the hole's part of the block unused) seen through an alias for each part.
+ */
+#define XEN_RAM_HIGH_BASE (1ull << 32)
+typedef struct XenRamLayout {
+    uint64_t below_4g, above_4g, block_size;
+} XenRamLayout;
+/* 0, or -EINVAL with errp set for a size that is zero, not a multiple of 4 KiB or too
+ * big, or a bad max_below_4g. */
+int xen_ram_layout_compute(uint64_t ram_bytes, uint64_t max_below_4g, XenRamLayout *out,
+                           Error **errp);
+/* Is max_below_4g a valid split (a multiple of 4 KiB, 1 MiB to 0xf0000000)? 0 or -EINVAL. */
+int xen_ram_check_below_4g(uint64_t max_below_4g, Error **errp);
+/* The RAM size the domain's populated frames stand for, rounded up to a MiB: Xen's
+ * builder leaves the VGA hole 0xa0000-0xbffff unpopulated and adds a few special pages,
+ * so the count is a little off the toolstack's whole MiB. Rounding up leaves no
+ * populated frame out; a frame served but not populated fails DMA like any other. */
+uint64_t xen_ram_size_of_populated(uint64_t populated_bytes);
+
 /* Log-dirty: report [start, start+len) of guest-physical memory as written. Reports are
  * batched and sent by xen_modified_memory_flush() (called after every request, and by
  * the event loop after every turn, for what devices wrote outside a request). */

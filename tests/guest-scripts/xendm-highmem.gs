@@ -1,11 +1,12 @@
 # Guest RAM above 4 GiB, for a guest laid out as Xen lays out a 6 GiB one (mockxen
-# --populate-mb 6144): RAM at [0, 0xf0000000) and [4 GiB, 0x190000000), the PCI hole
-# between. Run with --param ram=0x100000000 --param bar=0xf0000000 (BAR0 in the hole)
-# and xendm --log-dirty: the test device's DMA (pci-testdev.gs) runs above 4 GiB, then
-# rep ins/outs and a rep movs whose data pointer is above 4 GiB, the dirty log of a
-# frame above 4 GiB, and DMA refused where the guest has no RAM.
+# --populate-mb 6144): RAM at [0, $hole) and [4 GiB, $high_end), the PCI hole between.
+# Run with --param ram=0x100000000 --param bar=0xf0000000 (BAR0 in the hole) and xendm
+# --log-dirty: the test device's DMA (pci-testdev.gs) runs above 4 GiB, then rep
+# ins/outs and a rep movs whose data pointer is above 4 GiB, the dirty log of a frame
+# above 4 GiB, and DMA refused where the guest has no RAM.
 include "pci-testdev.gs"
-$high_end = 0x190000000
+param $hole = 0xf0000000
+param $high_end = 0x190000000
 
 # rep outs / ins through the UART's scratch register, the data above 4 GiB.
 poke $ram + 0x30000, 4, 0x44332211
@@ -36,7 +37,6 @@ log-dirty off
 
 # DMA where there is no RAM is refused (error 4, not RAM), in both directions: the
 # hole, across the end of RAM below it, and across the end of RAM above 4 GiB.
-$hole = 0xf0000000
 fill $hole - 0x1000, 0x1000, 0x33
 mmio-write $bar + 0x20, 8, 4096
 mmio-write $bar + 0x18, 8, $hole + 0x100000     # to the guest, inside the hole

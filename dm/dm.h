@@ -56,7 +56,6 @@ typedef struct Dm {
     MemoryRegion system_memory, system_io;
     MemoryRegion ram;               /* the RAM block: ram_addr == guest physical */
     MemoryRegion ram_below_4g, ram_above_4g;    /* its aliases in system_memory */
-    XenRamLayout ram_layout;
     bool ram_ready;
     AddressSpace as_mem, as_io;
     bool as_ready;

@@ -40,24 +40,24 @@ int dm_guest_ram_create(Dm *dm, Error **errp)
         error_setg(errp, "domain %u has no memory to serve", dm->opts.domid);
         return -EINVAL;
     }
-    XenRamLayout *l = &dm->ram_layout;
-    int ret = xen_ram_layout_compute(bytes, dm->opts.max_ram_below_4g, l, errp);
+    XenRamLayout l;
+    int ret = xen_ram_layout_compute(bytes, dm->opts.max_ram_below_4g, &l, errp);
     if (ret < 0)
         return ret;
     xen_ram_set_toolstack_region(dm->xen_ram, &dm->ram);
     RamBackend backend = xen_ram_backend(dm->xen_ram);
-    ret = memory_region_init_ram_backed(&dm->ram, "/machine", "ram", l->block_size, &backend,
+    ret = memory_region_init_ram_backed(&dm->ram, "/machine", "ram", l.block_size, &backend,
                                         errp);
     if (ret < 0)
         return ret;
     dm->ram_ready = true;
-    ret = add_alias(dm, &dm->ram_below_4g, "ram-below-4g", 0, l->below_4g, errp);
-    if (ret == 0 && l->above_4g)
+    ret = add_alias(dm, &dm->ram_below_4g, "ram-below-4g", 0, l.below_4g, errp);
+    if (ret == 0 && l.above_4g)
         ret = add_alias(dm, &dm->ram_above_4g, "ram-above-4g", XEN_RAM_HIGH_BASE,
-                        l->above_4g, errp);
+                        l.above_4g, errp);
     if (ret == 0)
         log_info("guest RAM: %" PRIu64 " MiB at 0, %" PRIu64 " MiB at 4 GiB",
-                 l->below_4g >> 20, l->above_4g >> 20);
+                 l.below_4g >> 20, l.above_4g >> 20);
     return ret;
 }
 

@@ -88,8 +88,8 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
 }
 
 /* Long options without a short form. */
-enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_HOLE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE,
-       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM };
+enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_HOLE, O_TIMEOUT, O_START, O_BUF,
+       O_FAIL, O_DIE, O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM };
 
 /* One option into opts (or stats, for faults). 0, or -errno with errp set. */
 static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)

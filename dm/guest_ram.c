@@ -9,7 +9,8 @@
  * allocated, at ram_addr 0, so ram_addr == guest physical for both (what the mapcache
  * and log-dirty are keyed by); the hole's part of the block is in no alias, so to
  * devices the hole is not RAM. The size is --memory, else what the domain's populated
- * frames stand for; the split is Xen's default or --max-ram-below-4g.
+ * frames stand for; the split is --max-ram-below-4g, else what the toolstack wrote to
+ * xenstore for a bigger PCI hole (xl's mmio_hole), else Xen's default.
  */
 #include "dm/dm.h"
 
@@ -40,8 +41,10 @@ int dm_guest_ram_create(Dm *dm, Error **errp)
         error_setg(errp, "domain %u has no memory to serve", dm->opts.domid);
         return -EINVAL;
     }
+    uint64_t below_4g = dm->opts.max_ram_below_4g ? dm->opts.max_ram_below_4g
+                                                  : xen_dm_max_ram_below_4g(dm->xen);
     XenRamLayout l;
-    int ret = xen_ram_layout_compute(bytes, dm->opts.max_ram_below_4g, &l, errp);
+    int ret = xen_ram_layout_compute(bytes, below_4g, &l, errp);
     if (ret < 0)
         return ret;
     xen_ram_set_toolstack_region(dm->xen_ram, &dm->ram);

@@ -30,6 +30,19 @@ int xen_ram_check_below_4g(uint64_t max_below_4g, Error **errp)
     return 0;
 }
 
+int xen_ram_below_4g_of_hole(uint64_t mmio_hole, uint64_t *max_below_4g, Error **errp)
+{
+    if (mmio_hole >= XEN_RAM_HIGH_BASE) {
+        error_setg(errp, "a PCI hole of 0x%" PRIx64 " bytes leaves no RAM below 4 GiB",
+                   mmio_hole);
+        return -EINVAL;
+    }
+    int ret = xen_ram_check_below_4g(XEN_RAM_HIGH_BASE - mmio_hole, errp);
+    if (ret == 0)
+        *max_below_4g = XEN_RAM_HIGH_BASE - mmio_hole;
+    return ret;
+}
+
 int xen_ram_layout_compute(uint64_t ram_bytes, uint64_t max_below_4g, XenRamLayout *out,
                            Error **errp)
 {

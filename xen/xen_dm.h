@@ -61,6 +61,9 @@ uint32_t xen_dm_domid(const XenDM *xd);
 unsigned xen_dm_nr_vcpus(const XenDM *xd);
 /* Bytes of memory the domain has now (what the toolstack populated). */
 uint64_t xen_dm_guest_memory(const XenDM *xd);
+/* Where the toolstack ended the domain's RAM below 4 GiB, from the PCI hole's size it
+ * wrote to xenstore (platform/mmio_hole_size); 0: it wrote none, Xen's default. */
+uint64_t xen_dm_max_ram_below_4g(const XenDM *xd);
 const XenDMStats *xen_dm_stats(const XenDM *xd);
 
 /* Create the ioreq server and map its pages (xen_ioreq_server_enable binds the event
@@ -143,6 +146,9 @@ int xen_ram_layout_compute(uint64_t ram_bytes, uint64_t max_below_4g, XenRamLayo
                            Error **errp);
 /* Is max_below_4g a valid split (a multiple of 4 KiB, 1 MiB to 0xf0000000)? 0 or -EINVAL. */
 int xen_ram_check_below_4g(uint64_t max_below_4g, Error **errp);
+/* The split for a PCI hole of mmio_hole bytes below 4 GiB (xl's mmio_hole): 4 GiB minus
+ * it, checked as above. 0 or -EINVAL with errp set. */
+int xen_ram_below_4g_of_hole(uint64_t mmio_hole, uint64_t *max_below_4g, Error **errp);
 /* The RAM size the domain's populated frames stand for, rounded up to a MiB: Xen's
  * builder leaves the VGA hole 0xa0000-0xbffff unpopulated and adds a few special pages,
  * so the count is a little off the toolstack's whole MiB. Rounding up leaves no

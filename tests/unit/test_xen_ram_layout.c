@@ -1,7 +1,7 @@
 /*
  * Unit tests for Xen's HVM RAM layout (xen/ram_layout.c): the split below the PCI hole
  * and from 4 GiB for sizes below, at and above the hole, with and without a bigger
- * hole; what sizes and splits are refused; the RAM size a domain's populated frames
+ * hole; what sizes and splits are refused; the split of a PCI hole; the RAM size a domain's populated frames
  * stand for; and the Xen RAM backend refusing to serve the toolstack's RAM anywhere
  * but at ram_addr 0, where ram_addr == guest physical.
  */
@@ -100,6 +100,27 @@ static void bad_sizes_and_splits_are_refused(void **state)
     assert_int_equal(xen_ram_check_below_4g(0, NULL), -EINVAL);
 }
 
+/* libxl writes xl's mmio_hole to xenstore in bytes; the split is 4 GiB minus it. */
+static void the_split_of_a_hole(void **state)
+{
+    uint64_t below = 0;
+    assert_int_equal(xen_ram_below_4g_of_hole(1 * GIB, &below, NULL), 0);
+    assert_int_equal(below, 3 * GIB);
+    assert_int_equal(xen_ram_below_4g_of_hole(256 * MIB, &below, NULL), 0);
+    assert_int_equal(below, HOLE_START);
+    Error *err = NULL;
+    below = 7;
+    assert_int_equal(xen_ram_below_4g_of_hole(128 * MIB, &below, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "0xf8000000 bytes of RAM below 4 GiB"));
+    error_free(err);
+    err = NULL;
+    assert_int_equal(xen_ram_below_4g_of_hole(4 * GIB, &below, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "leaves no RAM below 4 GiB"));
+    error_free(err);
+    assert_int_equal(xen_ram_below_4g_of_hole(4 * GIB - 4096, &below, NULL), -EINVAL);
+    assert_int_equal(below, 7);                          /* untouched on failure */
+}
+
 /* Xen's builder leaves the VGA hole (32 frames) unpopulated and adds 8 special pages:
  * a 6144 MiB guest has 24 frames fewer than 6144 MiB, and must not lose its top MiB. */
 static void the_domains_ram_is_its_populated_frames_rounded_up(void **state)
@@ -143,6 +164,7 @@ int main(void)
         cmocka_unit_test(the_rest_goes_above_4g),
         cmocka_unit_test(a_bigger_hole_moves_ram_above_4g),
         cmocka_unit_test(bad_sizes_and_splits_are_refused),
+        cmocka_unit_test(the_split_of_a_hole),
         cmocka_unit_test(the_domains_ram_is_its_populated_frames_rounded_up),
         cmocka_unit_test(toolstack_ram_must_sit_at_ram_addr_0),
     };

@@ -37,7 +37,7 @@ typedef struct Options {
     bool null_dm;
     bool have_mem_mb;                /* --mem-mb given: max_gfn is not grown to fit */
     uint64_t populate_mb;
-    uint64_t mmio_hole_mb;
+    uint64_t mmio_hole_mb;           /* --mmio-hole-mb; 0: the default hole */
     int ioreq_timeout_ms, start_timeout_ms;
     uint64_t buffered_start, buffered_end;
 } Options;
@@ -55,7 +55,8 @@ static void usage(FILE *out)
         "  --populate-mb N      populate N MiB of RAM as libxl does: from 0 up to the PCI\n"
         "                       hole, the rest from 4 GiB (sparse: untouched RAM is free)\n"
         "  --mmio-hole-mb N     the PCI hole below 4 GiB, as xl's mmio_hole (256..3840;\n"
-        "                       default 256: RAM below 4 GiB ends at 0xf0000000)\n"
+        "                       default 256: RAM below 4 GiB ends at 0xf0000000); also\n"
+        "                       written to xenstore as libxl does (platform/mmio_hole_size)\n"
         "  --script FILE        run this guest script once the device model is ready\n"
         "  --param NAME=VALUE   the script's $NAME starts as VALUE (repeatable)\n"
         "  --kvm-guest IMAGE    instead, run this flat x86 image on vCPU 0 under KVM\n"
@@ -153,11 +154,16 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
     return rc;
 }
 
+static uint64_t mmio_hole_bytes(const Options *o)
+{
+    return o->mmio_hole_mb ? o->mmio_hole_mb << 20 : MX_DEFAULT_MMIO_HOLE;
+}
+
 /* The guest-physical space --populate-mb needs: without --mem-mb max_gfn grows to fit
  * it; with --mem-mb it must already. 0, or 2 with the message printed. */
 static int fit_ram(Options *o)
 {
-    MxRamLayout l = mx_ram_layout(o->populate_mb << 20, o->mmio_hole_mb << 20);
+    MxRamLayout l = mx_ram_layout(o->populate_mb << 20, mmio_hole_bytes(o));
     if (l.frames_end <= o->dom.max_gfn + 1)
         return 0;
     if (o->have_mem_mb) {
@@ -365,6 +371,18 @@ static int load_guest(const Options *o, Daemon *dm)
     return status;
 }
 
+/* As libxl with xl's mmio_hole set: the hole's size in bytes, for hvmloader and the
+ * device model, at /local/domain/<domid>/platform/mmio_hole_size. */
+static int write_mmio_hole(const Options *o, XsServer *xs, Error **errp)
+{
+    if (!o->mmio_hole_mb)
+        return 0;
+    char path[64], value[32];
+    snprintf(path, sizeof(path), "/local/domain/%u/platform/mmio_hole_size", o->dom.domid);
+    snprintf(value, sizeof(value), "%llu", (unsigned long long)(o->mmio_hole_mb << 20));
+    return xs_server_write(xs, path, value, errp);
+}
+
 /* Create the domain and start xenstore, the shim socket and the null DM. 0 or -1. */
 static int start_services(const Options *o, Daemon *dm)
 {
@@ -372,7 +390,8 @@ static int start_services(const Options *o, Daemon *dm)
     if (!(dm->d = mx_domain_create(&o->dom, dm->stats.page, &err)) ||
         xs_server_start(o->xenstore_path, &dm->xs, &err) ||
         xs_server_add_domain(dm->xs, o->dom.domid, "guest", &err) ||
-        mx_domain_populate_ram(dm->d, o->populate_mb << 20, o->mmio_hole_mb << 20, &err) ||
+        mx_domain_populate_ram(dm->d, o->populate_mb << 20, mmio_hole_bytes(o), &err) ||
+        write_mmio_hole(o, dm->xs, &err) ||
         mx_sockserver_start(o->socket_path, dm->d, &dm->stats, &dm->sock, &err)) {
         fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
         error_free(err);
@@ -402,7 +421,7 @@ static void stop_daemon(Daemon *dm)
 
 int main(int argc, char **argv)
 {
-    Options o = { .dom = { .domid = 1, .max_gfn = (4096ull << 8) - 1 }, .mmio_hole_mb = MX_DEFAULT_MMIO_HOLE >> 20,
+    Options o = { .dom = { .domid = 1, .max_gfn = (4096ull << 8) - 1 },
                   .ioreq_timeout_ms = 10000, .start_timeout_ms = 30000,
                   .buffered_start = 0xa0000, .buffered_end = 0xbffff };
     Daemon dm = { .stats = { .fd = -1 }, .null_dm = -1 };

@@ -28,7 +28,8 @@
 typedef struct DmOptions {
     uint32_t domid;
     bool have_domid;
-    uint64_t memory_mib;            /* guest RAM below 4 GiB; 0: ask the domain */
+    uint64_t memory_mib;            /* guest RAM in all; 0: ask the domain */
+    uint64_t max_ram_below_4g;      /* bytes; 0: Xen's default (xen_ram_layout_compute) */
     const char *devices[DM_MAX_DEVICES];
     unsigned nr_devices;
     bool no_defaults;
@@ -53,7 +54,9 @@ typedef struct Dm {
     XenDM *xen;
     MapCache *mapcache;
     XenRam *xen_ram;                /* the backend of the machine's RAM */
-    MemoryRegion system_memory, system_io, ram;
+    MemoryRegion system_memory, system_io;
+    MemoryRegion ram;               /* the RAM block: ram_addr == guest physical */
+    MemoryRegion ram_below_4g, ram_above_4g;    /* its aliases in system_memory */
     bool ram_ready;
     AddressSpace as_mem, as_io;
     bool as_ready;
@@ -83,6 +86,11 @@ void dm_stop(Dm *dm);
 /* dm/machine.c: the guest-visible machine (address spaces, RAM, PCI, devices). */
 int dm_machine_create(Dm *dm, Error **errp);
 void dm_machine_destroy(Dm *dm);
+
+/* dm/guest_ram.c: the guest's RAM in system memory, as Xen laid it out (a step of
+ * dm_machine_create, inside its transaction); destroy is safe after a partial create. */
+int dm_guest_ram_create(Dm *dm, Error **errp);
+void dm_guest_ram_destroy(Dm *dm);
 
 /* dm/event_loop.c: the loop's epoll set is made by a start-up step (nothing is
  * created once the sandbox is in place) and closed by its teardown; dm_run serves

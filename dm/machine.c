@@ -1,20 +1,16 @@
 /*
  * dm/machine.c — the machine xendm presents to the guest.
  *
- * Two address spaces: "memory" (a 2^64 container holding guest RAM at 0 and the
- * devices' MMIO) and "io" (64 KiB of ports). Guest RAM is one RAM region at guest
- * physical 0 whose frames the toolstack populated, created with the Xen RAM backend
- * (dm->xen_ram: mapped through the mapcache, writes reported to log-dirty); its
- * ram_addr equals its guest physical address, which is also what the mapcache is
- * keyed by. The ioreq executor is handed the address spaces and the machine's
- * request handlers (PCI configuration, mapcache invalidation). Devices are created
- * from their option strings inside one transaction, so their ranges reach Xen in one
- * batch once the listeners are attached.
+ * Two address spaces: "memory" (a 2^64 container holding guest RAM and the devices'
+ * MMIO) and "io" (64 KiB of ports). Guest RAM, whose frames the toolstack populated
+ * below the PCI hole and from 4 GiB, is built by dm/guest_ram.c. The ioreq executor
+ * is handed the address spaces and the machine's request handlers (PCI configuration,
+ * mapcache invalidation). Devices are created from their option strings inside one
+ * transaction, so their ranges reach Xen in one batch once the listeners are attached.
  */
 #include "dm/dm.h"
 
 #include <errno.h>
-#include <inttypes.h>
 
 #include "util/log.h"
 #include "util/macros.h"
@@ -76,28 +72,6 @@ static const IoreqHandlers request_handlers = {
     .invalidate = request_invalidate,
 };
 
-static int create_ram(Dm *dm, Error **errp)
-{
-    uint64_t mib = dm->opts.memory_mib;
-    if (mib == 0) {
-        mib = xen_dm_guest_memory(dm->xen) >> 20;
-        if (mib > 3840)
-            mib = 3840;                 /* the rest sits above 4 GiB: not mapped yet */
-    }
-    if (mib == 0) {
-        error_setg(errp, "domain %u has no memory to serve", dm->opts.domid);
-        return -EINVAL;
-    }
-    xen_ram_set_toolstack_region(dm->xen_ram, &dm->ram);
-    RamBackend backend = xen_ram_backend(dm->xen_ram);
-    int ret = memory_region_init_ram_backed(&dm->ram, "/machine", "ram", mib << 20, &backend,
-                                            errp);
-    if (ret < 0)
-        return ret;
-    dm->ram_ready = true;
-    return memory_region_add_subregion(&dm->system_memory, 0, &dm->ram, errp);
-}
-
 static int create_devices(Dm *dm, Error **errp)
 {
     device_work_queue_init(&dm->work);
@@ -138,7 +112,7 @@ int dm_machine_create(Dm *dm, Error **errp)
     dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
                            .inject_msi = irq_inject_msi, .opaque = dm->xen };
     memory_region_transaction_begin();
-    int ret = create_ram(dm, errp);
+    int ret = dm_guest_ram_create(dm, errp);
     if (ret == 0) {
         dm->pci = pci_host_new(&dm->system_memory, &dm->system_io, &dm->irq, 0, errp);
         ret = dm->pci ? 0 : -EINVAL;
@@ -170,12 +144,7 @@ void dm_machine_destroy(Dm *dm)
         pci_host_free(dm->pci);
         dm->pci = NULL;
     }
-    if (dm->ram_ready) {
-        if (dm->ram.container)
-            memory_region_del_subregion(&dm->system_memory, &dm->ram, NULL);
-        memory_region_finalize(&dm->ram);
-        dm->ram_ready = false;
-    }
+    dm_guest_ram_destroy(dm);
     if (dm->as_ready) {
         address_space_destroy(&dm->as_io);
         address_space_destroy(&dm->as_mem);

@@ -14,6 +14,8 @@
 #include "util/parse.h"
 
 #define XENDM_VERSION "0.1.0"
+/* --memory: the RAM block (4 GiB + the RAM above it) must fit the 1 TiB ram_addr space. */
+#define MAX_MEMORY_MIB (1020ull << 10)
 
 static void print_usage(FILE *out)
 {
@@ -26,8 +28,13 @@ static void print_usage(FILE *out)
 "\n"
 "Options:\n"
 "  -d, --domid N              the guest domain to serve (required)\n"
-"  -m, --memory MIB           guest RAM in MiB mapped at 0 (below the PCI hole,\n"
-"                             at most 3840); default: the domain's current memory\n"
+"  -m, --memory MIB           guest RAM in MiB, laid out as Xen does: from 0 up to the\n"
+"                             PCI hole, the rest from 4 GiB; default: the domain's\n"
+"                             populated memory (give it for a populate-on-demand guest)\n"
+"      --max-ram-below-4g BYTES\n"
+"                             where the PCI hole starts and RAM below 4 GiB ends (at\n"
+"                             most 0xf0000000); default: what the toolstack wrote to\n"
+"                             xenstore for xl's mmio_hole, else 0xf0000000\n"
 "  -D, --device SPEC          add a device, e.g. uart,port=0x2f8,irq=3,chardev=file:out.txt\n"
 "                             or virtio-blk-pci,file=/var/lib/xen/disk.img\n"
 "                             (repeatable; see --list-devices)\n"
@@ -76,12 +83,13 @@ static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint
 enum {
     OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
     OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT, OPT_CONTROL,
-    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX,
+    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX, OPT_MAX_BELOW_4G,
 };
 
 static const struct option long_options[] = {
     { "domid", required_argument, NULL, 'd' },
     { "memory", required_argument, NULL, 'm' },
+    { "max-ram-below-4g", required_argument, NULL, OPT_MAX_BELOW_4G },
     { "device", required_argument, NULL, 'D' },
     { "no-defaults", no_argument, NULL, OPT_NO_DEFAULTS },
     { "list-devices", no_argument, NULL, OPT_LIST_DEVICES },
@@ -114,6 +122,18 @@ static int option_checked(const char *opt, int (*check)(const char *, DmOptions 
     return -EINVAL;
 }
 
+/* --max-ram-below-4g: a number of bytes the RAM layout accepts as its split. */
+static int set_max_below_4g(const char *arg, DmOptions *o, Error **errp)
+{
+    uint64_t v;
+    int ret = parse_u64(arg, UINT64_MAX, &v, errp);
+    if (ret == 0)
+        ret = xen_ram_check_below_4g(v, errp);
+    if (ret == 0)
+        o->max_ram_below_4g = v;
+    return ret;
+}
+
 /* Returns 0 to go on, 1 to exit successfully, -EINVAL on a bad option. */
 static int apply_option(DmOptions *o, int c, const char *arg)
 {
@@ -127,10 +147,11 @@ static int apply_option(DmOptions *o, int c, const char *arg)
         o->have_domid = true;
         return 0;
     case 'm':
-        if (parse_option_u64("--memory", arg, 3840, &v) < 0)
+        if (parse_option_u64("--memory", arg, MAX_MEMORY_MIB, &v) < 0)
             return -EINVAL;
         o->memory_mib = v;
         return 0;
+    case OPT_MAX_BELOW_4G: return option_checked("--max-ram-below-4g", set_max_below_4g, arg, o);
     case 'D':
         if (o->nr_devices == DM_MAX_DEVICES) {
             fprintf(stderr, "xendm: at most %d --device options\n", DM_MAX_DEVICES);

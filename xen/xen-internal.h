@@ -32,6 +32,7 @@ struct XenDM {
     struct xs_handle *xs;
     unsigned nr_vcpus;
     uint64_t guest_memory;      /* bytes populated when we started */
+    uint64_t max_ram_below_4g;  /* from the toolstack's mmio_hole_size; 0: default */
 
     /* ioreq server state; each flag says a start-up step succeeded. */
     bool server_created, server_enabled, announced;

@@ -61,6 +61,9 @@ uint32_t xen_dm_domid(const XenDM *xd);
 unsigned xen_dm_nr_vcpus(const XenDM *xd);
 /* Bytes of memory the domain has now (what the toolstack populated). */
 uint64_t xen_dm_guest_memory(const XenDM *xd);
+/* Where the toolstack ended the domain's RAM below 4 GiB, from the PCI hole's size it
+ * wrote to xenstore (platform/mmio_hole_size); 0: it wrote none, Xen's default. */
+uint64_t xen_dm_max_ram_below_4g(const XenDM *xd);
 const XenDMStats *xen_dm_stats(const XenDM *xd);
 
 /* Create the ioreq server and map its pages (xen_ioreq_server_enable binds the event
@@ -129,6 +132,33 @@ void xen_ram_free(XenRam *xr);
 /* The region whose frames the toolstack populated (main guest RAM): not populated again. */
 void xen_ram_set_toolstack_region(XenRam *xr, const MemoryRegion *mr);
 RamBackend xen_ram_backend(XenRam *xr);
+
+/*
+ * Xen's HVM RAM layout (ram_layout.c): ram_bytes of guest RAM lie at [0, below_4g) and
+ * [4 GiB, 4 GiB + above_4g), below_4g being at most max_below_4g (QEMU-xen's
+ * max-ram-below-4g; 0: 0xf0000000, Xen's HVM_BELOW_4G_RAM_END, libxl's split without
+ * mmio_hole). The machine serves it as one RAM block of block_size bytes at ram_addr 0
+ * (4 GiB + above_4g when there is high RAM: ram_addr == guest physical for both parts,
+ * the hole's part of the block unused) seen through an alias for each part.
+ */
+#define XEN_RAM_HIGH_BASE (1ull << 32)
+typedef struct XenRamLayout {
+    uint64_t below_4g, above_4g, block_size;
+} XenRamLayout;
+/* 0, or -EINVAL with errp set for a size that is zero, not a multiple of 4 KiB or too
+ * big, or a bad max_below_4g. */
+int xen_ram_layout_compute(uint64_t ram_bytes, uint64_t max_below_4g, XenRamLayout *out,
+                           Error **errp);
+/* Is max_below_4g a valid split (a multiple of 4 KiB, 1 MiB to 0xf0000000)? 0 or -EINVAL. */
+int xen_ram_check_below_4g(uint64_t max_below_4g, Error **errp);
+/* The split for a PCI hole of mmio_hole bytes below 4 GiB (xl's mmio_hole): 4 GiB minus
+ * it, checked as above. 0 or -EINVAL with errp set. */
+int xen_ram_below_4g_of_hole(uint64_t mmio_hole, uint64_t *max_below_4g, Error **errp);
+/* The RAM size the domain's populated frames stand for, rounded up to a MiB: Xen's
+ * builder leaves the VGA hole 0xa0000-0xbffff unpopulated and adds a few special pages,
+ * so the count is a little off the toolstack's whole MiB. Rounding up leaves no
+ * populated frame out; a frame served but not populated fails DMA like any other. */
+uint64_t xen_ram_size_of_populated(uint64_t populated_bytes);
 
 /* Log-dirty: report [start, start+len) of guest-physical memory as written. Reports are
  * batched and sent by xen_modified_memory_flush() (called after every request, and by

@@ -15,6 +15,33 @@
 #include <xentoolcore.h>
 
 #include "util/log.h"
+#include "util/parse.h"
+
+/* The end of RAM below 4 GiB the toolstack chose: libxl writes the PCI hole's size to
+ * /local/domain/<domid>/platform/mmio_hole_size (bytes, for hvmloader) when xl's
+ * mmio_hole is set; without it the split is Xen's default (0 here). */
+static int read_max_ram_below_4g(XenDM *xd, Error **errp)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/local/domain/%u/platform/mmio_hole_size", xd->cfg.domid);
+    unsigned len = 0;
+    char *text = xs_read(xd->xs, XBT_NULL, path, &len);
+    if (!text && errno == ENOENT)
+        return 0;                       /* no hole size: the default */
+    if (!text) {
+        int err = errno ? errno : EIO;
+        error_setg_errno(errp, err, "cannot read xenstore %s", path);
+        return -err;
+    }
+    uint64_t hole;
+    int ret = parse_u64(text, UINT64_MAX, &hole, errp);
+    if (ret == 0)
+        ret = xen_ram_below_4g_of_hole(hole, &xd->max_ram_below_4g, errp);
+    if (ret < 0)
+        error_prepend(errp, "xenstore %s", path);
+    free(text);
+    return ret;
+}
 
 static int xen_dm_query_domain(XenDM *xd, Error **errp)
 {
@@ -71,7 +98,7 @@ XenDM *xen_dm_open(const XenDMConfig *cfg, Error **errp)
         xen_dm_close(xd);
         return NULL;
     }
-    if (xen_dm_query_domain(xd, errp) < 0) {
+    if (xen_dm_query_domain(xd, errp) < 0 || read_max_ram_below_4g(xd, errp) < 0) {
         xen_dm_close(xd);
         return NULL;
     }
@@ -107,6 +134,7 @@ void xen_dm_close(XenDM *xd)
 uint32_t xen_dm_domid(const XenDM *xd) { return xd->cfg.domid; }
 unsigned xen_dm_nr_vcpus(const XenDM *xd) { return xd->nr_vcpus; }
 uint64_t xen_dm_guest_memory(const XenDM *xd) { return xd->guest_memory; }
+uint64_t xen_dm_max_ram_below_4g(const XenDM *xd) { return xd->max_ram_below_4g; }
 const XenDMStats *xen_dm_stats(const XenDM *xd) { return &xd->stats; }
 const IoreqExecCtx *xen_dm_exec_ctx(const XenDM *xd) { return &xd->exec; }
 int xen_dm_event_fd(const XenDM *xd) { return xenevtchn_fd(xd->xce); }

@@ -6,7 +6,8 @@
  * convention QEMU uses, every access maps them through the mapcache, and every write
  * is reported to log-dirty (xen_modified_memory, which returns at once while log-dirty
  * is off). The machine's main guest RAM was populated by the toolstack before we
- * started, so that block is not populated again. An allocation that Xen refuses part
+ * started, so that block is not populated again; it must be the first block, at
+ * ram_addr 0, for its ram_addr to be the guest-physical address of its frames. An allocation that Xen refuses part
  * way gives back the frames it had populated.
  */
 #include "xen/xen-internal.h"
@@ -99,8 +100,15 @@ static int xen_ram_alloc(void *opaque, ram_addr_t ram_addr, ram_addr_t size,
                          MemoryRegion *mr, Error **errp)
 {
     XenRam *xr = opaque;
-    if (mr && mr == xr->toolstack_ram)
+    if (mr && mr == xr->toolstack_ram) {
+        if (ram_addr != 0) {            /* the mapcache takes ram_addr for guest physical */
+            error_setg_errno(errp, EINVAL, "'%s' lands at ram_addr 0x%" PRIx64 ", not at 0 "
+                             "where the guest's frames are", memory_region_name(mr),
+                             ram_addr);
+            return -EINVAL;
+        }
         return 0;
+    }
     const char *name = mr ? memory_region_name(mr) : "(anonymous)";
     return populate(xr->xd, ram_addr >> 12, (size + 4095) >> 12, name, errp);
 }

@@ -4,15 +4,17 @@
 # configuration space, set up an 8-entry queue, then requests of three buffers each
 # (16-byte header, data, status byte): write a sector, flush, read it back, GET_ID,
 # and a read past the end. Completions are asynchronous: each request is waited for on
-# IRQ 6, then its used entry and status byte are checked.
+# IRQ 6, then its used entry and status byte are checked. The rings and buffers sit in
+# the guest RAM from $ram + 0x20000 (--param ram=0x100000000 for RAM above 4 GiB).
+param $ram = 0
 $base  = 0xfeb01000
-$desc  = 0x20000
-$avail = 0x21000
-$used  = 0x22000
-$hdr   = 0x23000
-$st    = 0x23100
-$data  = 0x24000
-$back  = 0x25000
+$desc  = $ram + 0x20000
+$avail = $ram + 0x21000
+$used  = $ram + 0x22000
+$hdr   = $ram + 0x23000
+$st    = $ram + 0x23100
+$data  = $ram + 0x24000
+$back  = $ram + 0x25000
 
 mmio-read $base + 0x000, 4 == 0x74726976       # "virt"
 mmio-read $base + 0x004, 4 == 2
@@ -36,9 +38,12 @@ mmio-read  $base + 0x114, 4 == 512             # blk_size
 fill $desc, 0x3000, 0
 mmio-write $base + 0x030, 4, 0
 mmio-write $base + 0x038, 4, 8
-mmio-write $base + 0x080, 4, $desc
-mmio-write $base + 0x090, 4, $avail
-mmio-write $base + 0x0a0, 4, $used
+mmio-write $base + 0x080, 4, $desc & 0xffffffff
+mmio-write $base + 0x084, 4, $desc >> 32
+mmio-write $base + 0x090, 4, $avail & 0xffffffff
+mmio-write $base + 0x094, 4, $avail >> 32
+mmio-write $base + 0x0a0, 4, $used & 0xffffffff
+mmio-write $base + 0x0a4, 4, $used >> 32
 mmio-write $base + 0x044, 4, 1
 mmio-write $base + 0x070, 4, 15
 

@@ -32,7 +32,7 @@ xendm_run() {
     [ "${1:-}" = "--" ] && shift
     dm_args=("$@")
     rm -f "$tmp"/mx.* "$tmp"/xs.sock "$tmp"/dm.*
-    "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --domid 1 --mem-mb 4096 \
+    "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --domid 1 \
         --populate-mb 64 --start-timeout 20000 --script "$script" "${mx_args[@]}" \
         >"$tmp/mx.out" 2>"$tmp/mx.err" &
     local mx_pid=$!

@@ -117,6 +117,54 @@ static void domain_frames_can_be_given_back(void **state)
     mx_domain_destroy(d);
 }
 
+/* libxl's layout: RAM below the PCI hole (256 MiB by default, or xl's mmio_hole), the
+ * rest from 4 GiB; a 6 GiB domain is populated there and nowhere else. */
+static void ram_is_laid_out_and_populated_as_libxl_does(void **state)
+{
+    const uint64_t mib = 1ull << 20, frame_4g = 1ull << 20;
+    MxRamLayout l = mx_ram_layout(64 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_int_equal(l.below_4g, 64 * mib);
+    assert_int_equal(l.above_4g, 0);
+    assert_int_equal(l.frames_end, 64 * 256);
+    l = mx_ram_layout(3840 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_int_equal(l.below_4g, 3840 * mib);
+    assert_int_equal(l.above_4g, 0);
+    l = mx_ram_layout(6144 * mib, 1024 * mib);              /* mmio_hole=1024 */
+    assert_int_equal(l.below_4g, 3072 * mib);
+    assert_int_equal(l.above_4g, 3072 * mib);
+    assert_int_equal(l.frames_end, frame_4g + 3072 * 256);
+
+    l = mx_ram_layout(6144 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_int_equal(l.below_4g, 0xf0000000ull);
+    assert_int_equal(l.above_4g, 2304 * mib);
+    MxDomainConfig cfg = { .domid = 3, .nr_vcpus = 1, .max_gfn = l.frames_end - 1 };
+    MxDomain *d = mx_domain_create(&cfg, stats.page, NULL);
+    assert_non_null(d);
+    assert_int_equal(mx_domain_populate_ram(d, 6144 * mib, MX_DEFAULT_MMIO_HOLE, NULL), 0);
+    assert_int_equal(d->nr_populated, 6144 * 256);
+    assert_true(mx_domain_is_populated(d, 0));
+    assert_true(mx_domain_is_populated(d, 0xeffff));        /* the last frame below the hole */
+    assert_false(mx_domain_is_populated(d, 0xf0000));       /* the hole */
+    assert_false(mx_domain_is_populated(d, frame_4g - 1));
+    assert_true(mx_domain_is_populated(d, frame_4g));
+    assert_true(mx_domain_is_populated(d, l.frames_end - 1));
+    uint64_t v = 0x1122334455667788, r = 0;
+    assert_int_equal(mx_domain_write(d, (l.frames_end << 12) - 8, &v, 8, NULL), 0);
+    assert_int_equal(mx_domain_read(d, (l.frames_end << 12) - 8, &r, 8, NULL), 0);
+    assert_int_equal(r, v);
+    assert_int_equal(mx_domain_read(d, 0xf0000000ull, &r, 8, NULL), -EFAULT);
+    mx_domain_destroy(d);
+
+    cfg.max_gfn = frame_4g;                                 /* too small for the high RAM */
+    d = mx_domain_create(&cfg, stats.page, NULL);
+    assert_non_null(d);
+    Error *err = NULL;
+    assert_int_equal(mx_domain_populate_ram(d, 6144 * mib, MX_DEFAULT_MMIO_HOLE, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "above max_gfn 0x100000"));
+    error_free(err);
+    mx_domain_destroy(d);
+}
+
 static void domain_config_is_checked(void **state)
 {
     MxDomainConfig cfg = { .domid = 0, .nr_vcpus = 1, .max_gfn = 0xff };
@@ -279,6 +327,7 @@ int main(void)
         cmocka_unit_test(rangeset_merges_and_limits),
         cmocka_unit_test(domain_memory_and_dirty_log),
         cmocka_unit_test(domain_frames_can_be_given_back),
+        cmocka_unit_test(ram_is_laid_out_and_populated_as_libxl_does),
         cmocka_unit_test(domain_config_is_checked),
         cmocka_unit_test(servers_limit_and_resources),
         cmocka_unit_test(refusal_specs_are_checked),

@@ -213,6 +213,39 @@ int mx_domain_depopulate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigne
     return rc;
 }
 
+MxRamLayout mx_ram_layout(uint64_t ram_bytes, uint64_t mmio_hole)
+{
+    uint64_t hole_start = MX_HIGH_RAM_BASE - mmio_hole;
+    if (ram_bytes <= hole_start)
+        return (MxRamLayout){ .below_4g = ram_bytes, .frames_end = ram_bytes >> MX_PAGE_SHIFT };
+    uint64_t above = ram_bytes - hole_start;
+    return (MxRamLayout){ .below_4g = hole_start, .above_4g = above,
+                          .frames_end = (MX_HIGH_RAM_BASE + above) >> MX_PAGE_SHIFT };
+}
+
+/* Populate the nr frames from first, a batch at a time. */
+static int populate_run(MxDomain *d, uint64_t first, uint64_t nr, Error **errp)
+{
+    uint64_t gfns[256];
+    for (uint64_t done = 0; done < nr; done += ARRAY_SIZE(gfns)) {
+        uint64_t n = nr - done < ARRAY_SIZE(gfns) ? nr - done : ARRAY_SIZE(gfns);
+        for (uint64_t i = 0; i < n; i++)
+            gfns[i] = first + done + i;
+        int rc = mx_domain_populate(d, gfns, n, 0, errp);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mx_domain_populate_ram(MxDomain *d, uint64_t ram_bytes, uint64_t mmio_hole, Error **errp)
+{
+    MxRamLayout l = mx_ram_layout(ram_bytes, mmio_hole);
+    int rc = populate_run(d, 0, l.below_4g >> MX_PAGE_SHIFT, errp);
+    return rc ? rc : populate_run(d, MX_HIGH_RAM_BASE >> MX_PAGE_SHIFT,
+                                  l.above_4g >> MX_PAGE_SHIFT, errp);
+}
+
 bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn)
 {
     return gfn < d->nr_frames && bit_test(d->populated, gfn);

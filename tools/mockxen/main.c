@@ -35,7 +35,9 @@ typedef struct Options {
     const char *kvm_image;           /* --kvm-guest: vCPU 0 runs this image under KVM */
     MxDomainConfig dom;
     bool null_dm;
+    bool have_mem_mb;                /* --mem-mb given: max_gfn is not grown to fit */
     uint64_t populate_mb;
+    uint64_t mmio_hole_mb;           /* --mmio-hole-mb; 0: the default hole */
     int ioreq_timeout_ms, start_timeout_ms;
     uint64_t buffered_start, buffered_end;
 } Options;
@@ -48,8 +50,13 @@ static void usage(FILE *out)
         "                             log-dirty on|off|dirty FIRST NR]\n"
         "  --domid N            guest domain id (default 1)\n"
         "  --vcpus N            vCPUs (default: what the script uses, at least 1)\n"
-        "  --mem-mb N           guest-physical space in MiB (max_gfn; default 4096)\n"
-        "  --populate-mb N      populate the first N MiB of RAM, as libxl does for QEMU\n"
+        "  --mem-mb N           guest-physical space in MiB (max_gfn; default 4096, or\n"
+        "                       what --populate-mb needs)\n"
+        "  --populate-mb N      populate N MiB of RAM as libxl does: from 0 up to the PCI\n"
+        "                       hole, the rest from 4 GiB (sparse: untouched RAM is free)\n"
+        "  --mmio-hole-mb N     the PCI hole below 4 GiB, as xl's mmio_hole (256..3840;\n"
+        "                       default 256: RAM below 4 GiB ends at 0xf0000000); also\n"
+        "                       written to xenstore as libxl does (platform/mmio_hole_size)\n"
         "  --script FILE        run this guest script once the device model is ready\n"
         "  --param NAME=VALUE   the script's $NAME starts as VALUE (repeatable)\n"
         "  --kvm-guest IMAGE    instead, run this flat x86 image on vCPU 0 under KVM\n"
@@ -83,8 +90,8 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
 }
 
 /* Long options without a short form. */
-enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_TIMEOUT, O_START, O_BUF, O_FAIL, O_DIE,
-       O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM };
+enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_HOLE, O_TIMEOUT, O_START, O_BUF,
+       O_FAIL, O_DIE, O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM };
 
 /* One option into opts (or stats, for faults). 0, or -errno with errp set. */
 static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)
@@ -108,8 +115,16 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
             rc = -EINVAL;
         }
         o->dom.max_gfn = (v << (20 - MX_PAGE_SHIFT)) - 1;
+        o->have_mem_mb = true;
         break;
-    case O_POPULATE: rc = parse_u64(arg, UINT64_MAX, &o->populate_mb, errp); break;
+    case O_POPULATE: rc = parse_u64(arg, 1u << 20, &o->populate_mb, errp); break;
+    case O_HOLE:                            /* the range xl accepts for mmio_hole */
+        rc = parse_u64(arg, 3840, &o->mmio_hole_mb, errp);
+        if (!rc && o->mmio_hole_mb < 256) {
+            error_setg(errp, "the PCI hole is at least 256 MiB");
+            rc = -EINVAL;
+        }
+        break;
     case O_TIMEOUT: rc = parse_u64(arg, UINT32_MAX, &v, errp); o->ioreq_timeout_ms = v; break;
     case O_START: rc = parse_u64(arg, UINT32_MAX, &v, errp); o->start_timeout_ms = v; break;
     case O_BUF: rc = parse_range(arg, &o->buffered_start, &o->buffered_end, errp); break;
@@ -140,6 +155,29 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
     return rc;
 }
 
+static uint64_t mmio_hole_bytes(const Options *o)
+{
+    return o->mmio_hole_mb ? o->mmio_hole_mb << 20 : MX_DEFAULT_MMIO_HOLE;
+}
+
+/* The guest-physical space --populate-mb needs: without --mem-mb max_gfn grows to fit
+ * it; with --mem-mb it must already. 0, or 2 with the message printed. */
+static int fit_ram(Options *o)
+{
+    MxRamLayout l = mx_ram_layout(o->populate_mb << 20, mmio_hole_bytes(o));
+    if (l.frames_end <= o->dom.max_gfn + 1)
+        return 0;
+    if (o->have_mem_mb) {
+        fprintf(stderr, "mockxen: --populate-mb %llu needs --mem-mb %llu or more (RAM up to "
+                "0x%llx)\n", (unsigned long long)o->populate_mb,
+                (unsigned long long)(l.frames_end >> (20 - MX_PAGE_SHIFT)),
+                (unsigned long long)(l.frames_end << MX_PAGE_SHIFT));
+        return 2;
+    }
+    o->dom.max_gfn = l.frames_end - 1;
+    return 0;
+}
+
 /* Parse argv into opts, arming faults in stats. 0, or 2 for a usage error. */
 static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
 {
@@ -152,6 +190,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         { "vcpus", required_argument, NULL, O_VCPUS },
         { "mem-mb", required_argument, NULL, O_MEM },
         { "populate-mb", required_argument, NULL, O_POPULATE },
+        { "mmio-hole-mb", required_argument, NULL, O_HOLE },
         { "ioreq-timeout", required_argument, NULL, O_TIMEOUT },
         { "start-timeout", required_argument, NULL, O_START },
         { "buffered", required_argument, NULL, O_BUF },
@@ -189,23 +228,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         usage(stderr);
         return 2;
     }
-    return 0;
-}
-
-/* Populate the first `mb` MiB of guest RAM, as the toolstack does before QEMU starts. */
-static int populate_low_ram(MxDomain *d, uint64_t mb, Error **errp)
-{
-    uint64_t gfns[256];
-    uint64_t frames = mb << (20 - MX_PAGE_SHIFT);
-    for (uint64_t first = 0; first < frames; first += 256) {
-        uint64_t n = frames - first < 256 ? frames - first : 256;
-        for (uint64_t i = 0; i < n; i++)
-            gfns[i] = first + i;
-        int rc = mx_domain_populate(d, gfns, n, 0, errp);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return o->query ? 0 : fit_ram(o);
 }
 
 /* Start the null device model next to this binary (mockxen-null-dm), on the shims of
@@ -352,6 +375,18 @@ static int load_guest(const Options *o, Daemon *dm)
     return status;
 }
 
+/* As libxl with xl's mmio_hole set: the hole's size in bytes, for hvmloader and the
+ * device model, at /local/domain/<domid>/platform/mmio_hole_size. */
+static int write_mmio_hole(const Options *o, XsServer *xs, Error **errp)
+{
+    if (!o->mmio_hole_mb)
+        return 0;
+    char path[64], value[32];
+    snprintf(path, sizeof(path), "/local/domain/%u/platform/mmio_hole_size", o->dom.domid);
+    snprintf(value, sizeof(value), "%llu", (unsigned long long)(o->mmio_hole_mb << 20));
+    return xs_server_write(xs, path, value, errp);
+}
+
 /* Create the domain and start xenstore, the shim socket and the null DM. 0 or -1. */
 static int start_services(const Options *o, Daemon *dm)
 {
@@ -359,7 +394,8 @@ static int start_services(const Options *o, Daemon *dm)
     if (!(dm->d = mx_domain_create(&o->dom, dm->stats.page, &err)) ||
         xs_server_start(o->xenstore_path, &dm->xs, &err) ||
         xs_server_add_domain(dm->xs, o->dom.domid, "guest", &err) ||
-        populate_low_ram(dm->d, o->populate_mb, &err) ||
+        mx_domain_populate_ram(dm->d, o->populate_mb << 20, mmio_hole_bytes(o), &err) ||
+        write_mmio_hole(o, dm->xs, &err) ||
         mx_sockserver_start(o->socket_path, dm->d, &dm->stats, &dm->sock, &err)) {
         fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
         error_free(err);

@@ -186,6 +186,18 @@ int mx_domain_populate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned 
 int mx_domain_depopulate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned order,
                          Error **errp);
 bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn);
+/* Where libxl puts an HVM guest's RAM (libxl__build_hvm): ram_bytes from 0 up to the
+ * PCI hole of mmio_hole bytes below 4 GiB, the rest from 4 GiB. frames_end is one past
+ * the last RAM frame (the guest-physical space the domain needs). */
+typedef struct MxRamLayout {
+    uint64_t below_4g, above_4g, frames_end;
+} MxRamLayout;
+#define MX_HIGH_RAM_BASE (1ull << 32)
+#define MX_DEFAULT_MMIO_HOLE (256ull << 20)     /* HVM_BELOW_4G_MMIO_LENGTH */
+MxRamLayout mx_ram_layout(uint64_t ram_bytes, uint64_t mmio_hole);
+/* Populate the RAM of that layout, as the toolstack does before the device model
+ * starts (and not the hole). -EINVAL past max_gfn, as mx_domain_populate. */
+int mx_domain_populate_ram(MxDomain *d, uint64_t ram_bytes, uint64_t mmio_hole, Error **errp);
 /* Make a special frame (an ioreq page) mappable or not. */
 void mx_domain_set_special(MxDomain *d, uint64_t gfn, bool present);
 int mx_domain_param_get(MxDomain *d, uint32_t param, uint64_t *value, Error **errp);

@@ -1,10 +1,14 @@
-/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers, refused ranges
- * and routing. */
+/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers, refused ranges,
+ * routing between several servers, and the wait for the device models to be ready. */
 #include "tests/unit/support.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "tools/mockxen/dm_ready.h"
 #include "tools/mockxen/mockxen.h"
 #include "tools/mockxen/stats.h"
 #include "util/macros.h"
@@ -384,6 +388,44 @@ static void shutdown_and_crash_are_told(void **state)
     mx_domain_destroy(d);
 }
 
+static int wait_ready(MxDomain *d, XsServer *xs, unsigned dms, bool dm_state)
+{
+    MxDmReady ready = { .domid = 3, .device_models = dms, .dm_state = dm_state,
+                        .timeout_ms = 50 };
+    Error *err = NULL;
+    int rc = mx_wait_dm_ready(d, xs, &ready, &err);
+    error_free(err);
+    return rc;
+}
+
+/* The guest starts once N servers are enabled and, unless dropped, the main device
+ * model's state node says running. */
+static void guest_waits_for_every_device_model(void **state)
+{
+    char dir[] = "/tmp/mx-ready-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/xs", dir);
+    XsServer *xs;
+    assert_int_equal(xs_server_start(path, &xs, NULL), 0);
+    MxDomain *d = new_domain(1);
+    uint16_t a, b;
+    assert_int_equal(mx_server_create(d, 0, &a, NULL), 0);
+    assert_int_equal(mx_server_create(d, 0, &b, NULL), 0);
+    assert_int_equal(mx_server_set_state(d, a, true, NULL), 0);
+    assert_int_equal(wait_ready(d, xs, 1, false), 0);
+    assert_int_equal(wait_ready(d, xs, 1, true), -ETIMEDOUT);     /* no state yet */
+    assert_int_equal(xs_server_write(xs, "/local/domain/0/device-model/3/state", "running",
+                                     NULL), 0);
+    assert_int_equal(wait_ready(d, xs, 1, true), 0);
+    assert_int_equal(wait_ready(d, xs, 2, true), -ETIMEDOUT);     /* b is not enabled */
+    assert_int_equal(mx_server_set_state(d, b, true, NULL), 0);
+    assert_int_equal(wait_ready(d, xs, 2, true), 0);
+    assert_int_equal(wait_ready(d, xs, 3, false), -ETIMEDOUT);
+    mx_domain_destroy(d);
+    xs_server_stop(xs);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +440,7 @@ int main(void)
         cmocka_unit_test(overlapping_claims_follow_xen),
         cmocka_unit_test(each_server_gets_only_its_own),
         cmocka_unit_test(shutdown_and_crash_are_told),
+        cmocka_unit_test(guest_waits_for_every_device_model),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mx_stats_destroy(&stats);

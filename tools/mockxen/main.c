@@ -20,13 +20,13 @@
 #include <unistd.h>
 
 #include "tools/mockxen/backend.h"
+#include "tools/mockxen/dm_ready.h"
 #include "tools/mockxen/guest.h"
 #include "tools/mockxen/kvm_guest.h"
 #include "tools/mockxen/mockxen.h"
 #include "tools/mockxen/sockserver.h"
 #include "tools/mockxen/stats.h"
 #include "tools/mockxen/xs_server.h"
-#include "util/clock.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -253,42 +253,15 @@ static pid_t start_null_dm(const Options *o)
     return pid;
 }
 
-/*
- * Wait until the device models are ready: the main one's state node says "running" (as
- * libxl waits for it; skipped with --no-dm-state) and --device-models ioreq servers are
- * enabled, all within --start-timeout.
- */
-static int wait_for_dm(const Options *o, XsServer *xs, MxDomain *d, Error **errp)
-{
-    uint64_t deadline = clock_monotonic_ms() + (uint64_t)o->start_timeout_ms;
-    if (o->dm_state) {
-        char path[96];
-        snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", o->dom.domid);
-        int rc = xs_server_wait_value(xs, path, "running", o->start_timeout_ms, errp);
-        if (rc)
-            return rc;
-    }
-    unsigned enabled;
-    while ((enabled = mx_server_count_enabled(d)) < o->device_models) {
-        if (clock_monotonic_ms() >= deadline) {
-            error_setg_errno(errp, ETIMEDOUT, "%u of %u device model(s) enabled an ioreq "
-                             "server within %d ms%s", enabled, o->device_models,
-                             o->start_timeout_ms,
-                             o->dm_state ? " (the state node said running)" : "");
-            return -ETIMEDOUT;
-        }
-        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-    }
-    return 0;
-}
-
 static int run_guest(const Options *o, GuestScript *script, MxKvmGuest *kvm, XsServer *xs,
                      MxDomain *d, MxStats *stats)
 {
     Error *err = NULL;
     MxBackend be = { .d = d, .stats = stats, .ioreq_timeout_ms = o->ioreq_timeout_ms,
                      .buffered_start = o->buffered_start, .buffered_end = o->buffered_end };
-    int rc = wait_for_dm(o, xs, d, &err);
+    MxDmReady ready = { .domid = o->dom.domid, .device_models = o->device_models,
+                        .dm_state = o->dm_state, .timeout_ms = o->start_timeout_ms };
+    int rc = mx_wait_dm_ready(d, xs, &ready, &err);
     if (rc == 0)
         rc = kvm ? mx_kvm_guest_run(kvm, d, &mx_backend_ops, &be, &err)
                  : guest_run(script, &mx_backend_ops, &be, &err);

@@ -91,7 +91,7 @@ mmio-write $bar + 0x2000 + 4 * $noff, 2, 0
 wait-irq msi data 0x4031 addr 0xfee00000
 peek $used + 2, 2 == 1
 peek $st, 1 == 0
-irq-level intx 0, 5, a == 0                    # INTA stays low under MSI-X
+irq-level intx 0, $slot, a == 0                   # INTA stays low under MSI-X
 
 # flush
 poke $hdr, 4, 4

@@ -12,7 +12,8 @@
  *     ranges (a MemoryListener; a range Xen refuses is retried at every commit) and
  *     registers PCI devices;
  *   - reports pages written by device DMA to the log-dirty machinery, coalesced;
- *   - writes the device-model state to xenstore.
+ *   - writes the device-model state to xenstore (a secondary device model: its own
+ *     claims and state, xen/claims.c).
  *
  * Ownership: the caller owns the XenDM (from xen_dm_open to xen_dm_close) and the
  * address spaces it is attached to, which must outlive it. Everything the XenDM knows

@@ -80,11 +80,9 @@ static void *dm_thread(void *opaque)
     return NULL;
 }
 
-/* A new enabled server with its own handle bound to the ports of both vCPUs. */
-static void dm_init(Dm *dm, MxDomain *d)
+/* Bind a handle of the DM's own to the ports of both vCPUs. */
+static void dm_bind(Dm *dm, MxDomain *d)
 {
-    dm->d = d;
-    assert_int_equal(mx_server_create(d, HVM_IOREQSRV_BUFIOREQ_ATOMIC, &dm->id, NULL), 0);
     dm->h = mx_evtchn_open(NULL);
     assert_non_null(dm->h);
     for (unsigned v = 0; v < 2; v++) {
@@ -93,7 +91,15 @@ static void dm_init(Dm *dm, MxDomain *d)
         dm->vcpu_of_local[local] = v;
         dm->kick[local] = kick;
     }
+}
+
+/* A new enabled server with its own handle bound to the ports of both vCPUs. */
+static void dm_init(Dm *dm, MxDomain *d)
+{
+    dm->d = d;
+    assert_int_equal(mx_server_create(d, HVM_IOREQSRV_BUFIOREQ_ATOMIC, &dm->id, NULL), 0);
     assert_int_equal(mx_server_set_state(d, dm->id, true, NULL), 0);
+    dm_bind(dm, d);
 }
 
 static int setup(void **state)
@@ -322,6 +328,38 @@ static void dead_dm_leaves_the_other_served(void **state)
     stop_dm(&f->dm2);
 }
 
+static void *read_port_0x280(void *opaque)
+{
+    Waiter *w = opaque;
+    uint64_t data = pio_read(w->f, 0, 0x280, 3000, &w->rc);
+    w->rc = w->rc ? w->rc : (int)(data & 0xffffff);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/* A device model enables its server before it binds the ports (Xen fills vp_eport on
+ * enable), so an ioreq can be published while its port is unbound: the notification
+ * is lost, but Xen's evtchn_bind_interdomain sets the new port pending, so the device
+ * model finds the ioreq once it binds. */
+static void ioreq_before_bind_is_found(void **state)
+{
+    Fixture *f = *state;
+    f->dm2.d = f->d;
+    assert_int_equal(mx_server_create(f->d, 0, &f->dm2.id, NULL), 0);
+    assert_int_equal(mx_server_map_range(f->d, f->dm2.id, XEN_DMOP_IO_RANGE_PORT, 0x280, 0x28f, NULL), 0);
+    assert_int_equal(mx_server_set_state(f->d, f->dm2.id, true, NULL), 0);
+    Waiter w = { .f = f };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_port_0x280, &w), 0);
+    while (!__atomic_load_n(&f->d->vcpus[0].waiting, __ATOMIC_ACQUIRE))
+        usleep(1000);
+    dm_bind(&f->dm2, f->d);
+    start_dm(&f->dm2, DM_ANSWER);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, 0x280);
+    stop_dm(&f->dm2);
+}
+
 static void buffered_rules(void **state)
 {
     Fixture *f = *state;
@@ -465,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(destroyed_server_fails_the_waiting_vcpu, setup, teardown),
         cmocka_unit_test_setup_teardown(two_servers_each_answer_their_own, setup, teardown),
         cmocka_unit_test_setup_teardown(dead_dm_leaves_the_other_served, setup, teardown),
+        cmocka_unit_test_setup_teardown(ioreq_before_bind_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(buffered_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(events_mask_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupts_are_recorded, setup, teardown),

@@ -103,7 +103,12 @@ void pci_device_init(PciDevice *dev, const char *name, uint16_t vendor, uint16_t
  * power of two (at least 4 for I/O, 16 for memory). Returns -EINVAL (errp set). */
 int pci_device_init_bar(PciDevice *dev, unsigned bar, enum pci_bar_type type,
                         MemoryRegion *mr, Error **errp);
-/* Put the function at devfn on bus 0; -EBUSY if taken, or the hook's error. */
+/* Bus 0 shared with another device model (an ioreq server beside it, e.g. QEMU's):
+ * pci_host_pick_slot no longer chooses a slot (the other model's are not visible
+ * here), so every function must name one, and the slots in reserved_slots (bit n:
+ * slot n) are refused by pci_host_register_device. */
+void pci_host_share_bus(PciHost *host, uint32_t reserved_slots);
+/* Put the function at devfn on bus 0; -EBUSY if taken or reserved, or the hook's error. */
 int pci_host_register_device(PciHost *host, PciDevice *dev, uint8_t devfn, Error **errp);
 /* Unmaps its BARs, lowers its INTx and tells the hooks. */
 void pci_host_unregister_device(PciHost *host, PciDevice *dev);
@@ -132,7 +137,8 @@ int pci_device_send_msi(PciDevice *dev, uint64_t addr, uint32_t data);
 
 /* The "slot" and "fn" options of a PCI device as a devfn on bus 0: the slot given, or
  * the first free one from PCI_FIRST_DEFAULT_SLOT (slots 0-2 are where PC chipsets put
- * the host bridge, ISA bridge and VGA). `who` names the device in errors. */
+ * the host bridge, ISA bridge and VGA); on a shared bus (pci_host_share_bus) the slot
+ * must be given. `who` names the device in errors. */
 #define PCI_FIRST_DEFAULT_SLOT 3
 int pci_host_pick_slot(PciHost *host, const DeviceOpts *opts, const char *who, uint8_t *devfn,
                        Error **errp);

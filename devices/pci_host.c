@@ -40,6 +40,8 @@ struct PciHost {
     PciHostHooks hooks;
     MemoryRegion legacy_io;     /* 0xcf8..0xcff */
     uint32_t config_address;    /* the 0xcf8 latch */
+    bool shared;                /* another device model has functions on this bus */
+    uint32_t reserved_slots;    /* bit n: slot n is the other model's */
     LogRateLimit bad_access_rl;
 };
 
@@ -446,8 +448,19 @@ static void pci_update_multifunction(PciHost *host, unsigned slot)
         fn0->config[PCI_HEADER_TYPE] &= (uint8_t)~PCI_HEADER_MULTI_FUNCTION;
 }
 
+void pci_host_share_bus(PciHost *host, uint32_t reserved_slots)
+{
+    host->shared = true;
+    host->reserved_slots = reserved_slots;
+}
+
 int pci_host_register_device(PciHost *host, PciDevice *dev, uint8_t devfn, Error **errp)
 {
+    if (host->reserved_slots & (1u << (devfn >> 3))) {
+        error_setg(errp, "pci: cannot put %s at %02x.%u: slot %u belongs to the other device "
+                   "model on this bus", dev->name, devfn >> 3, devfn & 7, devfn >> 3);
+        return -EBUSY;
+    }
     if (host->devices[devfn] || dev->host) {
         error_setg(errp, "pci: cannot put %s at %02x.%u: slot taken or device already on a bus",
                    dev->name, devfn >> 3, devfn & 7);
@@ -497,6 +510,11 @@ int pci_host_pick_slot(PciHost *host, const DeviceOpts *opts, const char *who, u
             return -EINVAL;
         *devfn = PCI_DEVFN(slot, fn);
         return 0;
+    }
+    if (host->shared) {
+        error_setg(errp, "%s: slot= is required on a bus shared with another device model "
+                   "(which slots that one uses cannot be seen from here)", who);
+        return -EINVAL;
     }
     for (slot = PCI_FIRST_DEFAULT_SLOT; slot < 32; slot++) {
         if (!pci_host_find_device(host, PCI_DEVFN(slot, fn))) {

@@ -33,6 +33,7 @@ typedef struct DmOptions {
     const char *devices[DM_MAX_DEVICES];
     unsigned nr_devices;
     bool no_defaults;
+    bool secondary;                 /* beside the main device model (dm/secondary.c) */
     bool legacy_ioreq_pages;
     bool buffered_ioreqs;
     bool log_dirty;
@@ -71,6 +72,7 @@ typedef struct Dm {
     FILE *stats_out;                /* --stats: opened at start-up, written at exit */
     int control_fd;                 /* --control: what the loop polls, -1: none */
     struct DmControl *control;      /* --control: the socket and its clients */
+    int probe_fd;                   /* --secondary: the timer of the domain probe, -1: none */
     uint64_t loop_max_busy_ns;      /* longest stretch the event loop ran between waits */
     volatile bool stop;
 } Dm;
@@ -119,6 +121,16 @@ int dm_drop_privileges(Dm *dm, Error **errp);
 int dm_enter_namespaces(Dm *dm, Error **errp);
 int dm_set_limits(Dm *dm, Error **errp);
 int dm_install_seccomp(Dm *dm, Error **errp);
+/* dm/secondary.c: --secondary, beside the domain's main device model. share_bus is
+ * called while the machine is built; claim (collect and publish the devices' places)
+ * and probe_open (a timer, probe_fd) are start-up steps, nothing without --secondary;
+ * the loop calls probe when probe_fd is readable: it sets dm->stop once the domain's
+ * ioreq server is gone, and returns -errno (errp set) when it cannot tell. */
+void dm_secondary_share_bus(Dm *dm);
+int dm_secondary_claim(Dm *dm, Error **errp);
+int dm_secondary_probe_open(Dm *dm, Error **errp);
+void dm_secondary_probe_close(Dm *dm);
+int dm_secondary_probe(Dm *dm, Error **errp);
 
 /* dm/control.c: the --control socket (protocol in control.c). open is a start-up step
  * (no path: nothing to do). The loop polls control_fd and calls serve when it is

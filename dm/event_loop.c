@@ -2,7 +2,8 @@
  * dm/event_loop.c — the one thread that serves the guest.
  *
  * An epoll set holds the event-channel fd (ioreqs), the signal fd (SIGTERM, SIGINT and
- * SIGHUP end the run), the control server's fd (--control) and the devices' input and
+ * SIGHUP end the run), the control server's fd (--control), the domain probe's timer
+ * (--secondary: the run ends with the domain) and the devices' input and
  * output fds (a UART's chardev, a disk's I/O completions). Everything, device emulation
  * included, runs on this thread, so the memory model needs no locks. Nothing on it
  * blocks, and every source does a bounded amount of work per iteration
@@ -38,7 +39,8 @@
 #define SOURCE_EVTCHN  (2 * DM_MAX_DEVICES + 0)
 #define SOURCE_SIGNAL  (2 * DM_MAX_DEVICES + 1)
 #define SOURCE_CONTROL (2 * DM_MAX_DEVICES + 2)
-#define LOOP_MAX_EVENTS (2 * DM_MAX_DEVICES + 3)
+#define SOURCE_PROBE   (2 * DM_MAX_DEVICES + 3)
+#define LOOP_MAX_EVENTS (2 * DM_MAX_DEVICES + 4)
 
 /* One device fd in the set, for one direction. */
 typedef struct FdWatch {
@@ -167,6 +169,10 @@ static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
             handle_signal(dm);
         } else if (source == SOURCE_CONTROL) {
             dm_control_serve(dm);
+        } else if (source == SOURCE_PROBE) {
+            int ret = dm_secondary_probe(dm, errp);
+            if (ret < 0)
+                return ret;
         } else if (source < dm->nr_devices) {
             handle_device_input(dm, (unsigned)source);
         } else if (source - SOURCE_OUTPUT < dm->nr_devices) {
@@ -208,6 +214,8 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
         ret = watch(loop, EPOLL_CTL_ADD, dm->signal_fd, SOURCE_SIGNAL, errp);
     if (ret == 0 && dm->control_fd >= 0)
         ret = watch(loop, EPOLL_CTL_ADD, dm->control_fd, SOURCE_CONTROL, errp);
+    if (ret == 0 && dm->probe_fd >= 0)
+        ret = watch(loop, EPOLL_CTL_ADD, dm->probe_fd, SOURCE_PROBE, errp);
     while (ret == 0 && !dm->stop) {
         xen_dm_continue_requests(dm->xen);     /* the next slice of each long rep */
         int ready = sync_device_fds(dm, loop, errp);

@@ -117,6 +117,8 @@ int dm_machine_create(Dm *dm, Error **errp)
         dm->pci = pci_host_new(&dm->system_memory, &dm->system_io, &dm->irq, 0, errp);
         ret = dm->pci ? 0 : -EINVAL;
     }
+    if (ret == 0 && dm->opts.secondary)
+        dm_secondary_share_bus(dm);
     if (ret == 0) {
         PciHostHooks hooks = { .device_added = pci_device_added,
                                .device_removed = pci_device_removed, .opaque = dm->xen };

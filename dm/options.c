@@ -40,6 +40,11 @@ static void print_usage(FILE *out)
 "                             (repeatable; see --list-devices)\n"
 "      --no-defaults          do not create the default UART and test device\n"
 "      --list-devices         list device types and their options, then exit\n"
+"      --secondary            run beside the domain's main device model (QEMU): no\n"
+"                             default devices, PCI devices need slot= (not 0 or 1),\n"
+"                             no fixed I/O ports; claims published in xenstore,\n"
+"                             the main model's state node left alone; stops when\n"
+"                             the domain (its ioreq server) is gone\n"
 "      --no-buffered-ioreqs   do not ask Xen for a buffered ioreq ring\n"
 "      --legacy-ioreq-pages   map the ioreq pages through their guest frames instead\n"
 "                             of xenforeignmemory_map_resource\n"
@@ -83,7 +88,7 @@ static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint
 enum {
     OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
     OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT, OPT_CONTROL,
-    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX, OPT_MAX_BELOW_4G,
+    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX, OPT_MAX_BELOW_4G, OPT_SECONDARY,
 };
 
 static const struct option long_options[] = {
@@ -93,6 +98,7 @@ static const struct option long_options[] = {
     { "device", required_argument, NULL, 'D' },
     { "no-defaults", no_argument, NULL, OPT_NO_DEFAULTS },
     { "list-devices", no_argument, NULL, OPT_LIST_DEVICES },
+    { "secondary", no_argument, NULL, OPT_SECONDARY },
     { "no-buffered-ioreqs", no_argument, NULL, OPT_NO_BUFFERED },
     { "legacy-ioreq-pages", no_argument, NULL, OPT_LEGACY_PAGES },
     { "log-dirty", no_argument, NULL, OPT_LOG_DIRTY },
@@ -160,6 +166,7 @@ static int apply_option(DmOptions *o, int c, const char *arg)
         o->devices[o->nr_devices++] = arg;
         return 0;
     case OPT_NO_DEFAULTS: o->no_defaults = true; return 0;
+    case OPT_SECONDARY: o->secondary = o->no_defaults = true; return 0;
     case OPT_NO_BUFFERED: o->buffered_ioreqs = false; return 0;
     case OPT_LEGACY_PAGES: o->legacy_ioreq_pages = true; return 0;
     case OPT_LOG_DIRTY: o->log_dirty = true; return 0;

@@ -63,7 +63,8 @@ static int control_up(Dm *dm, Error **errp)
 static int xen_up(Dm *dm, Error **errp)
 {
     XenDMConfig cfg = { .domid = dm->opts.domid, .buffered_ioreqs = dm->opts.buffered_ioreqs,
-                        .force_legacy_pages = dm->opts.legacy_ioreq_pages };
+                        .force_legacy_pages = dm->opts.legacy_ioreq_pages,
+                        .secondary = dm->opts.secondary };
     dm->xen = xen_dm_open(&cfg, errp);
     return dm->xen ? 0 : -ENODEV;
 }
@@ -146,8 +147,10 @@ static const DmStep steps[] = {
     { "set up guest memory access",  memory_up,   memory_down },
     { "enter namespaces",            dm_enter_namespaces, nothing_down },
     { "build the machine",           machine_up,  dm_machine_destroy },
+    { "claim the devices' places",   dm_secondary_claim, nothing_down },
     { "enable the ioreq server",     enable_up,   nothing_down },
     { "announce 'running'",          announce_up, nothing_down },
+    { "watch for the domain's end",  dm_secondary_probe_open, dm_secondary_probe_close },
     { "restrict the Xen handles",    restrict_up, nothing_down },
     { "set resource limits",         dm_set_limits, nothing_down },
     { "drop privileges",             privileges_up, nothing_down },
@@ -160,6 +163,7 @@ int dm_start(Dm *dm, Error **errp)
     dm->signal_fd = -1;
     dm->loop_fd = -1;
     dm->control_fd = -1;
+    dm->probe_fd = -1;
     for (dm->steps_done = 0; dm->steps_done < NR_STEPS; dm->steps_done++) {
         const DmStep *s = &steps[dm->steps_done];
         log_info("step %u/%zu: %s", dm->steps_done + 1, NR_STEPS, s->name);

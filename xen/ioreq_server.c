@@ -185,6 +185,17 @@ int xen_ioreq_server_enable(XenDM *xd, Error **errp)
     return ret;
 }
 
+int xen_ioreq_server_probe(XenDM *xd, Error **errp)
+{
+    evtchn_port_t port;
+    if (xendevicemodel_get_ioreq_server_info(xd->dmod, xd->cfg.domid, xd->ioservid, NULL, NULL,
+                                             &port) == 0)
+        return 0;
+    int err = errno ? errno : EIO;
+    error_setg_errno(errp, err, "ioreq server %u of domain %u", xd->ioservid, xd->cfg.domid);
+    return -err;
+}
+
 void xen_ioreq_server_teardown(XenDM *xd)
 {
     if (xd->buffered_local_port >= 0)

@@ -36,6 +36,7 @@ struct XenDM {
 
     /* ioreq server state; each flag says a start-up step succeeded. */
     bool server_created, server_enabled, announced;
+    bool claims_published;      /* --secondary: our xenstore entry exists (claims.c) */
     ioservid_t ioservid;
     xenforeignmemory_resource_handle *ioreq_resource;   /* map_resource path */
     void *legacy_shared, *legacy_buffered;              /* gfn path */
@@ -71,6 +72,9 @@ struct XenDM {
 
 /* ioreq_loop.c: consume the buffered ring up to its write pointer. */
 void xen_ioreq_drain_buffered(XenDM *xd);
+/* claims.c: the xenstore directory of a secondary device model's entry. */
+void xen_claims_entry_path(const XenDM *xd, char *buf, size_t len);
+void xen_claims_remove(XenDM *xd);
 /* ioreq_server.c */
 void xen_ioreq_server_teardown(XenDM *xd);
 

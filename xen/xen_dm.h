@@ -12,7 +12,8 @@
  *     ranges (a MemoryListener; a range Xen refuses is retried at every commit) and
  *     registers PCI devices;
  *   - reports pages written by device DMA to the log-dirty machinery, coalesced;
- *   - writes the device-model state to xenstore.
+ *   - writes the device-model state to xenstore (a secondary device model: its own
+ *     claims and state, xen/claims.c).
  *
  * Ownership: the caller owns the XenDM (from xen_dm_open to xen_dm_close) and the
  * address spaces it is attached to, which must outlive it. Everything the XenDM knows
@@ -40,6 +41,7 @@ typedef struct XenDMConfig {
     uint32_t domid;
     bool buffered_ioreqs;       /* ask for a buffered ioreq ring (x86: yes) */
     bool force_legacy_pages;    /* skip map_resource, use the gfn path (tests) */
+    bool secondary;             /* beside the main device model: see xen/claims.c */
 } XenDMConfig;
 
 /* Counters of what the Xen side did, for the control socket, demo and tests. */
@@ -88,8 +90,37 @@ int xen_dm_map_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **e
 int xen_dm_unmap_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **errp);
 /* Enable the server: from now on the guest's accesses arrive. */
 int xen_ioreq_server_enable(XenDM *xd, Error **errp);
-/* Write "running" to /local/domain/0/device-model/<domid>/state. */
+/* Write "running" to /local/domain/0/device-model/<domid>/state, the node libxl waits
+ * on for the main device model; a secondary one writes its own entry's state instead
+ * (xen_dm_publish_claims). */
 int xen_dm_announce_running(XenDM *xd, Error **errp);
+/* Is the ioreq server still there? One dm_op, which works after xen_dm_restrict: 0, or
+ * -errno (-ENOENT: the server was destroyed, -ESRCH: the domain is gone). */
+int xen_ioreq_server_probe(XenDM *xd, Error **errp);
+
+/*
+ * A secondary device model's claims (xen/claims.c): the bus-0 slots of its PCI
+ * functions and its fixed MMIO windows. Xen refuses (EEXIST) only overlaps within one
+ * server's own ranges and routes a place two servers claim to the newer one, so the
+ * claims of every xendm beside the main device model are published in xenstore under
+ * /local/domain/0/device-model/<domid>/xendm/<ioreq server id>/ (pid, slots, mmio,
+ * state: "starting", then "running"), inside the directory libxl removes with the
+ * domain. xen_dm_publish_claims checks ours against the entries of the others and
+ * writes ours in one xenstore transaction, so two instances starting together cannot
+ * both take a place. The main device model's own slots and windows are not published
+ * anywhere: they are not checked here.
+ */
+#define XEN_CLAIMS_MAX_MMIO 32
+typedef struct XenClaims {
+    uint32_t slots;             /* bit n: a function in bus-0 slot n */
+    struct { uint64_t start, end; } mmio[XEN_CLAIMS_MAX_MMIO];    /* inclusive */
+    unsigned nr_mmio;
+} XenClaims;
+/* -EEXIST naming the other instance when a slot or window is taken; 0 once ours are
+ * published (xen_dm_close removes them, while xenstore can still be reached). */
+int xen_dm_publish_claims(XenDM *xd, const XenClaims *claims, Error **errp);
+/* Add a window to claims: -E2BIG past XEN_CLAIMS_MAX_MMIO. */
+int xen_claims_add_mmio(XenClaims *claims, uint64_t start, uint64_t end);
 
 /* What requests the executor cannot carry out itself go to (PCI configuration,
  * mapcache invalidation): handlers is copied, opaque is passed to each and must

@@ -110,11 +110,12 @@ void xen_dm_close(XenDM *xd)
 {
     if (!xd)
         return;
-    if (xd->announced) {
+    if (xd->announced && !xd->cfg.secondary) {
         char path[96];
         snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", xd->cfg.domid);
         xs_rm(xd->xs, XBT_NULL, path);
     }
+    xen_claims_remove(xd);
     xen_modified_memory_flush(xd);
     xen_dm_detach_address_spaces(xd);
     xen_ioreq_server_teardown(xd);
@@ -147,8 +148,13 @@ void xen_dm_set_request_handlers(XenDM *xd, const IoreqHandlers *handlers, void 
 
 int xen_dm_announce_running(XenDM *xd, Error **errp)
 {
-    char path[96];
-    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", xd->cfg.domid);
+    char path[160];
+    if (xd->cfg.secondary) {
+        xen_claims_entry_path(xd, path, sizeof(path));
+        strcat(path, "/state");
+    } else {
+        snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", xd->cfg.domid);
+    }
     if (!xs_write(xd->xs, XBT_NULL, path, "running", strlen("running"))) {
         int err = errno ? errno : EIO;
         error_setg_errno(errp, err, "cannot write %s to xenstore", path);

@@ -3,8 +3,9 @@
 # capabilities (common, ISR, notify, device configuration) and MSI-X, BAR 0 placed and
 # enabled, the capacity read through the device-configuration window, MSI-X turned on
 # with a vector for the queue; then a write of sector 7, a flush and a read back, each
-# completion arriving as the queue vector's message.
-$cfg   = 0x80000000 | (5 << 11)                # bus 0, slot 5, function 0
+# completion arriving as the queue vector's message. --param slot=N: the device's slot.
+param $slot = 5
+$cfg   = 0x80000000 | ($slot << 11)            # bus 0, slot $slot, function 0
 $bar   = 0xe2000000
 $desc  = 0x20000
 $avail = 0x21000
@@ -90,7 +91,7 @@ mmio-write $bar + 0x2000 + 4 * $noff, 2, 0
 wait-irq msi data 0x4031 addr 0xfee00000
 peek $used + 2, 2 == 1
 peek $st, 1 == 0
-irq-level intx 0, 5, a == 0                    # INTA stays low under MSI-X
+irq-level intx 0, $slot, a == 0                   # INTA stays low under MSI-X
 
 # flush
 poke $hdr, 4, 4

@@ -7,6 +7,14 @@ top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/mockxen-client/harness.sh"
 
 check "daemon starts (2 vcpus, 256 MiB)" mx_start --vcpus 2 --mem-mb 256
+# Debian's xenstore-watch on @releaseDomain: the initial event, then the one xenstored
+# fires when the domain shuts down (the irq group ends with xendevicemodel_shutdown).
+watch_pid=
+if command -v xenstore-watch >/dev/null; then
+    timeout 30 xenstore-watch -n 2 @releaseDomain >"$tmp/release" 2>&1 &
+    watch_pid=$!
+    for _ in $(seq 200); do [ -s "$tmp/release" ] && break; sleep 0.05; done
+fi
 for group in info populate params fmem servers ranges resource dirty irq evtchn enosys restrict; do
     check "calls: $group" "$mxclient" check "$group" 1
 done
@@ -28,6 +36,11 @@ check "query: dirty lists nothing yet" \
 check "query: unknown command fails" \
     bash -c "! '$mockxen' --query '$MOCKXEN_SOCKET' nonsense 2>/dev/null"
 
+if [ -n "$watch_pid" ]; then
+    wait "$watch_pid"
+    check "xenstore-watch saw @releaseDomain fire when the domain shut down" \
+        test "$(grep -c '^@releaseDomain' "$tmp/release")" = 2
+fi
 if command -v xenstore-read >/dev/null; then
     check "xenstore-read of the domain's domid node" test "$(xenstore-read /local/domain/1/domid)" = 1
     check "xenstore-write then xenstore-ls" \

@@ -9,6 +9,8 @@
  *   mxclient expect-errno CALL ERRNO DOMID   call once, require failure with ERRNO
  *   mxclient expect-hangup ERRNO DOMID       wait for the daemon to go; require
  *                                            xenevtchn_pending() to fail with ERRNO
+ *   mxclient destroy-server ID DOMID         destroy ioreq server ID, as Xen does to
+ *                                            every server when the domain is destroyed
  *
  * Failures are printed as "# mxclient: ..." lines on stderr.
  */
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xendevicemodel.h>
 
 #include "tests/mockxen-client/mxclient.h"
 #include "util/macros.h"
@@ -52,8 +55,21 @@ static const struct {
 static int usage(void)
 {
     fprintf(stderr, "usage: mxclient check GROUP DOMID | dm MODE DOMID | "
-                    "expect-errno CALL ERRNO DOMID | expect-hangup ERRNO DOMID\n");
+                    "expect-errno CALL ERRNO DOMID | expect-hangup ERRNO DOMID | "
+                    "destroy-server ID DOMID\n");
     return 2;
+}
+
+/* Another process's server: a device model's ioreq server vanishes under it. */
+static int destroy_server(unsigned id, uint32_t domid)
+{
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
+    CHECK(dmod != NULL);
+    if (!dmod)
+        return 1;
+    CHECK(xendevicemodel_destroy_ioreq_server(dmod, domid, (ioservid_t)id) == 0);
+    xendevicemodel_close(dmod);
+    return failures ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -76,5 +92,7 @@ int main(int argc, char **argv)
         return mxc_expect_errno(argv[2], atoi(argv[3]), domid);
     if (strcmp(argv[1], "expect-hangup") == 0 && argc == 4)
         return mxc_expect_hangup(atoi(argv[2]), domid) || failures ? 1 : 0;
+    if (strcmp(argv[1], "destroy-server") == 0 && argc == 4)
+        return destroy_server((unsigned)atoi(argv[2]), domid);
     return usage();
 }

@@ -1,15 +1,20 @@
-/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers, refused ranges
- * and routing. */
+/* Unit tests for mockxen's model: rangesets, the domain, ioreq servers, refused ranges,
+ * routing between several servers, and the wait for the device models to be ready. */
 #include "tests/unit/support.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "tools/mockxen/dm_ready.h"
 #include "tools/mockxen/mockxen.h"
 #include "tools/mockxen/stats.h"
 #include "util/macros.h"
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/hvm_op.h>
+#include <xen/sched.h>
 
 static MxStats stats;
 
@@ -321,6 +326,154 @@ static void routing_follows_xen(void **state)
     mx_domain_destroy(d);
 }
 
+/* Xen's ioreq_server_map_io_range refuses (EEXIST) a range overlapping the server's own
+ * rangeset only: another server may claim the same place, and ioreq_server_select,
+ * walking ids downwards, gives such an access to the higher id. */
+static void overlapping_claims_follow_xen(void **state)
+{
+    MxDomain *d = new_domain(1);
+    uint16_t a, b;
+    Error *err = NULL;
+    assert_int_equal(mx_server_create(d, 0, &a, NULL), 0);
+    assert_int_equal(mx_server_create(d, 0, &b, NULL), 0);
+    assert_true(b > a);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PORT, 0x3f8, 0x3ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PORT, 0x3fc, 0x400, &err),
+                     -EEXIST);                            /* its own range: refused */
+    error_free(err);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_PORT, 0x3f8, 0x3ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PCI, 0x18, 0x18, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_PCI, 0x18, 0x18, NULL), 0);
+    assert_int_equal(mx_server_set_state(d, a, true, NULL), 0);
+    ioreq_t pio = { .type = IOREQ_TYPE_PIO, .addr = 0x3f8, .size = 1, .count = 1 };
+    assert_int_equal(route(d, &pio), a);                  /* b is not enabled */
+    assert_int_equal(mx_server_set_state(d, b, true, NULL), 0);
+    assert_int_equal(route(d, &pio), b);                  /* the higher id wins */
+    ioreq_t cfg = { .type = IOREQ_TYPE_PIO, .addr = 0xcfc, .size = 4, .count = 1 };
+    d->pci_cf8 = 0x80000000 | (3 << 11);
+    assert_int_equal(route(d, &cfg), b);
+    assert_int_equal(mx_server_destroy(d, b, NULL), 0);
+    pio.addr = 0x3f8;
+    assert_int_equal(route(d, &pio), a);                  /* a serves it again */
+    mx_domain_destroy(d);
+}
+
+/* Two device models, each with its own ports, MMIO and PCI device: every access goes
+ * to its owner only; what nobody claims (a port between them, a third device's config
+ * space, even with 0xcfc itself claimed as a port) is left to Xen's null handler. */
+static void each_server_gets_only_its_own(void **state)
+{
+    MxDomain *d = new_domain(2);
+    uint16_t a, b;
+    assert_int_equal(mx_server_create(d, 0, &a, NULL), 0);
+    assert_int_equal(mx_server_create(d, 0, &b, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PORT, 0x3f8, 0x3ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PORT, 0xcf8, 0xcff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, a, XEN_DMOP_IO_RANGE_PCI, 0x18, 0x18, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_PORT, 0x2f8, 0x2ff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_MEMORY, 0xfe000000,
+                                         0xfe000fff, NULL), 0);
+    assert_int_equal(mx_server_map_range(d, b, XEN_DMOP_IO_RANGE_PCI, 0x20, 0x20, NULL), 0);
+    assert_int_equal(mx_server_set_state(d, a, true, NULL), 0);
+    assert_int_equal(mx_server_set_state(d, b, true, NULL), 0);
+    ioreq_t pio = { .type = IOREQ_TYPE_PIO, .addr = 0x3f8, .size = 1, .count = 1 };
+    assert_int_equal(route(d, &pio), a);
+    pio.addr = 0x2fd;
+    assert_int_equal(route(d, &pio), b);
+    pio.addr = 0x300;
+    assert_int_equal(route(d, &pio), -1);
+    ioreq_t mmio = { .type = IOREQ_TYPE_COPY, .addr = 0xfe000ffc, .size = 4, .count = 1 };
+    assert_int_equal(route(d, &mmio), b);
+    mmio.addr = 0xfe001000;
+    assert_int_equal(route(d, &mmio), -1);
+    /* A rep access with DF set runs downwards from addr (ioreq_mmio_first_byte). */
+    ioreq_t down = { .type = IOREQ_TYPE_COPY, .addr = 0xfe00000c, .size = 4, .count = 4,
+                     .df = 1 };
+    assert_int_equal(route(d, &down), b);                 /* 0xfe000000..0xfe00000f */
+    down.count = 5;                                       /* starts at 0xfdfffffc */
+    assert_int_equal(route(d, &down), -1);
+    ioreq_t cfg = { .type = IOREQ_TYPE_PIO, .addr = 0xcfc, .size = 4, .count = 1 };
+    d->pci_cf8 = 0x80000000 | (4 << 11) | 0x10;           /* 00:04.0 is b's */
+    assert_int_equal(route(d, &cfg), b);
+    assert_int_equal(cfg.addr, (0x20ull << 32) | 0x10);
+    cfg = (ioreq_t){ .type = IOREQ_TYPE_PIO, .addr = 0xcfc, .size = 4, .count = 1 };
+    d->pci_cf8 = 0x80000000 | (3 << 11);                  /* 00:03.0 is a's */
+    assert_int_equal(route(d, &cfg), a);
+    cfg = (ioreq_t){ .type = IOREQ_TYPE_PIO, .addr = 0xcfc, .size = 4, .count = 1 };
+    d->pci_cf8 = 0x80000000 | (5 << 11);                  /* nobody's: not a's port */
+    assert_int_equal(route(d, &cfg), -1);
+    cfg.addr = 0xcf8;                                     /* 0xcf8 itself is a port */
+    assert_int_equal(route(d, &cfg), a);
+    mx_domain_destroy(d);
+}
+
+static unsigned exceptions;
+
+static void count_exception(void *opaque, uint32_t domid)
+{
+    assert_ptr_equal(opaque, &exceptions);
+    assert_int_equal(domid, 3);
+    exceptions++;
+}
+
+/* Xen raises VIRQ_DOM_EXC on every shutdown and on the crash (xenstored then fires
+ * @releaseDomain): the domain tells its hook. */
+static void shutdown_and_crash_are_told(void **state)
+{
+    MxDomain *d = new_domain(1);
+    exceptions = 0;
+    mx_domain_on_exception(d, count_exception, &exceptions);
+    mx_domain_shut_down(d, SHUTDOWN_reboot);
+    assert_int_equal(exceptions, 1);
+    MxDomainInfo info;
+    mx_domain_info(d, &info);
+    assert_true(info.shutdown);
+    assert_int_equal(info.shutdown_reason, SHUTDOWN_reboot);
+    mx_domain_crash(d, "test crash");
+    assert_int_equal(exceptions, 2);
+    mx_domain_crash(d, "again");                          /* crashed already */
+    assert_int_equal(exceptions, 2);
+    mx_domain_destroy(d);
+}
+
+static int wait_ready(MxDomain *d, XsServer *xs, unsigned dms, bool dm_state)
+{
+    MxDmReady ready = { .domid = 3, .device_models = dms, .dm_state = dm_state,
+                        .timeout_ms = 50 };
+    Error *err = NULL;
+    int rc = mx_wait_dm_ready(d, xs, &ready, &err);
+    error_free(err);
+    return rc;
+}
+
+/* The guest starts once N servers are enabled and, unless dropped, the main device
+ * model's state node says running. */
+static void guest_waits_for_every_device_model(void **state)
+{
+    char dir[] = "/tmp/mx-ready-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/xs", dir);
+    XsServer *xs;
+    assert_int_equal(xs_server_start(path, &xs, NULL), 0);
+    MxDomain *d = new_domain(1);
+    uint16_t a, b;
+    assert_int_equal(mx_server_create(d, 0, &a, NULL), 0);
+    assert_int_equal(mx_server_create(d, 0, &b, NULL), 0);
+    assert_int_equal(mx_server_set_state(d, a, true, NULL), 0);
+    assert_int_equal(wait_ready(d, xs, 1, false), 0);
+    assert_int_equal(wait_ready(d, xs, 1, true), -ETIMEDOUT);     /* no state yet */
+    assert_int_equal(xs_server_write(xs, "/local/domain/0/device-model/3/state", "running",
+                                     NULL), 0);
+    assert_int_equal(wait_ready(d, xs, 1, true), 0);
+    assert_int_equal(wait_ready(d, xs, 2, true), -ETIMEDOUT);     /* b is not enabled */
+    assert_int_equal(mx_server_set_state(d, b, true, NULL), 0);
+    assert_int_equal(wait_ready(d, xs, 2, true), 0);
+    assert_int_equal(wait_ready(d, xs, 3, false), -ETIMEDOUT);
+    mx_domain_destroy(d);
+    xs_server_stop(xs);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +486,10 @@ int main(void)
         cmocka_unit_test(refusal_specs_are_checked),
         cmocka_unit_test(refused_ranges_cannot_be_mapped),
         cmocka_unit_test(routing_follows_xen),
+        cmocka_unit_test(overlapping_claims_follow_xen),
+        cmocka_unit_test(each_server_gets_only_its_own),
+        cmocka_unit_test(shutdown_and_crash_are_told),
+        cmocka_unit_test(guest_waits_for_every_device_model),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mx_stats_destroy(&stats);

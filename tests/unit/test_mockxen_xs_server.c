@@ -169,12 +169,6 @@ static void libxenstore_domain_queries(void **state)
     free(p);
     assert_true(xs_is_domain_introduced(f->xs, 0));
     assert_false(xs_is_domain_introduced(f->xs, 12));
-    assert_true(xs_introduce_domain(f->xs, 12, 0x1234, 3));
-    assert_true(xs_is_domain_introduced(f->xs, 12));
-    assert_true(xs_release_domain(f->xs, 12));
-    assert_false(xs_is_domain_introduced(f->xs, 12));
-    assert_false(xs_introduce_domain(f->xs, 0, 1, 1));        /* not a guest */
-    assert_int_equal(errno, EINVAL);
 }
 
 /* ---- watches ----------------------------------------------------------------------- */
@@ -204,6 +198,84 @@ static void expect_no_event(struct xs_handle *xs)
     char **ev = xs_check_watch(xs);
     if (ev)
         fail_msg("unexpected watch event %s (token %s)", ev[0], ev[1]);
+}
+
+/*
+ * INTRODUCE, RELEASE, RESUME and SET_TARGET as xenstored (4.17, xenstored_domain.c)
+ * answers them: a domain the hypervisor does not have cannot be introduced (mapping
+ * its xenstore page fails: EINVAL); RELEASE/RESUME want an introduced guest (ENOENT,
+ * EINVAL for dom0); SET_TARGET wants both introduced; introducing a domain again
+ * (dom0 always is) only rebinds its event channel, without an event.
+ */
+static void domain_requests_follow_xenstored(void **state)
+{
+    Fixture *f = *state;
+    Error *err = NULL;
+
+    assert_true(xs_watch(f->xs, "@introduceDomain", "in"));
+    expect_event(f->xs, "@introduceDomain", "in");
+    assert_true(xs_watch(f->xs, "@releaseDomain", "out"));
+    expect_event(f->xs, "@releaseDomain", "out");
+
+    assert_false(xs_introduce_domain(f->xs, 12, 0x1234, 3));  /* no such domain */
+    assert_int_equal(errno, EINVAL);
+    assert_false(xs_is_domain_introduced(f->xs, 12));
+    assert_false(xs_resume_domain(f->xs, 12));
+    assert_int_equal(errno, ENOENT);
+    assert_false(xs_release_domain(f->xs, 12));
+    assert_int_equal(errno, ENOENT);
+    expect_no_event(f->xs);
+
+    assert_int_equal(xs_server_add_domain(f->server, 12, "guest", &err), 0);
+    expect_event(f->xs, "@introduceDomain", "in");
+    assert_true(xs_introduce_domain(f->xs, 12, 0x1234, 3));   /* again: no event */
+    assert_true(xs_introduce_domain(f->xs, 0, 1, 1));         /* dom0 always is */
+    expect_no_event(f->xs);
+    assert_false(xs_introduce_domain(f->xs, 12, 0x1234, 0));  /* port 0 */
+    assert_int_equal(errno, EINVAL);
+
+    assert_true(xs_set_target(f->xs, 12, 0));
+    assert_false(xs_set_target(f->xs, 12, 13));
+    assert_int_equal(errno, ENOENT);
+    assert_false(xs_set_target(f->xs, 13, 12));
+    assert_int_equal(errno, ENOENT);
+    assert_true(xs_resume_domain(f->xs, 12));
+    assert_false(xs_resume_domain(f->xs, 0));
+    assert_int_equal(errno, EINVAL);
+    assert_false(xs_release_domain(f->xs, 0));
+    assert_int_equal(errno, EINVAL);
+
+    assert_true(xs_release_domain(f->xs, 12));
+    expect_event(f->xs, "@releaseDomain", "out");
+    assert_false(xs_is_domain_introduced(f->xs, 12));
+    assert_false(xs_release_domain(f->xs, 12));
+    assert_int_equal(errno, ENOENT);
+    assert_true(xs_introduce_domain(f->xs, 12, 0x1234, 3));   /* it still exists */
+    expect_event(f->xs, "@introduceDomain", "in");
+    assert_true(xs_is_domain_introduced(f->xs, 12));
+    expect_no_event(f->xs);
+}
+
+/* A shutdown or crash fires @releaseDomain once, as xenstored's check_domains; RESUME
+ * re-arms it; a domain not introduced fires nothing. */
+static void shutdown_fires_release_domain_until_resume(void **state)
+{
+    Fixture *f = *state;
+    Error *err = NULL;
+
+    assert_int_equal(xs_server_add_domain(f->server, 5, "guest", &err), 0);
+    assert_true(xs_watch(f->xs, "@releaseDomain", "out"));
+    expect_event(f->xs, "@releaseDomain", "out");
+    xs_server_domain_shut_down(f->server, 5);
+    expect_event(f->xs, "@releaseDomain", "out");
+    xs_server_domain_shut_down(f->server, 5);                /* noticed already */
+    xs_server_domain_shut_down(f->server, 6);                /* not introduced */
+    assert_true(xs_is_domain_introduced(f->xs, 5));          /* a round trip */
+    expect_no_event(f->xs);
+    assert_true(xs_resume_domain(f->xs, 5));
+    xs_server_domain_shut_down(f->server, 5);
+    expect_event(f->xs, "@releaseDomain", "out");
+    expect_no_event(f->xs);
 }
 
 static void watch_initial_child_and_removal_events(void **state)
@@ -364,7 +436,9 @@ static void raw_malformed_requests_get_errors(void **state)
     raw_send(fd, XS_WATCH_EVENT, 0, "/a\0t", 5);
     expect_raw_error(fd, "ENOSYS");                         /* server-to-client only */
     raw_send(fd, XS_SET_TARGET, 0, "1\0" "2", 4);
-    expect_raw_error(fd, "ENOSYS");
+    expect_raw_error(fd, "ENOENT");                         /* neither is introduced */
+    raw_send(fd, XS_SET_TARGET, 0, "1", 2);
+    expect_raw_error(fd, "EINVAL");                         /* one domid only */
     raw_send(fd, XS_READ, 0, "/no-nul", 7);
     expect_raw_error(fd, "EINVAL");                         /* missing NUL */
     raw_send(fd, XS_READ, 0, "/a\0/b", 6);
@@ -687,6 +761,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_that_stops_reading_is_disconnected, setup, teardown),
         cmocka_unit_test_setup_teardown(api_read_write_rm, setup, teardown),
         cmocka_unit_test_setup_teardown(api_add_domain_nodes, setup, teardown),
+        cmocka_unit_test_setup_teardown(domain_requests_follow_xenstored, setup, teardown),
+        cmocka_unit_test_setup_teardown(shutdown_fires_release_domain_until_resume, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(api_wait_value, setup, teardown),
         cmocka_unit_test(start_errors_and_stop_with_waiter),
     };

@@ -613,6 +613,42 @@ static void legacy_ports_through_the_io_address_space(void **state)
     /* teardown's pci_host_free takes the region out of the I/O space again */
 }
 
+/* A bus shared with another device model: reserved slots are refused, and a device must
+ * name its slot (the other model's slots are not visible, so none is picked for it). */
+static void shared_bus_needs_slots_and_keeps_reserved_ones(void **state)
+{
+    Fixture *f = *state;
+    DeviceOpts opts;
+    uint8_t devfn;
+    Error *err = NULL;
+    assert_int_equal(device_opts_parse(&opts, "dev,fn=0", NULL), 0);
+    assert_int_equal(pci_host_pick_slot(f->host, &opts, "dev", &devfn, NULL), 0);
+    assert_int_equal(devfn, PCI_DEVFN(4, 0));               /* 3 is the fixture's */
+    pci_host_share_bus(f->host, 1u << 0 | 1u << 1);
+    assert_int_equal(pci_host_pick_slot(f->host, &opts, "dev", &devfn, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "dev: slot= is required"));
+    error_free(err);
+    err = NULL;
+    device_opts_free(&opts);
+
+    assert_int_equal(device_opts_parse(&opts, "dev,slot=1,fn=2", NULL), 0);
+    assert_int_equal(pci_host_pick_slot(f->host, &opts, "dev", &devfn, NULL), 0);
+    assert_int_equal(devfn, PCI_DEVFN(1, 2));
+    device_opts_free(&opts);
+    PciDevice other;
+    pci_device_init(&other, "other", 1, 2, 0, 0, 0);
+    for (unsigned slot = 0; slot < 2; slot++) {
+        assert_int_equal(pci_host_register_device(f->host, &other, PCI_DEVFN(slot, 2), &err),
+                         -EBUSY);
+        assert_non_null(strstr(error_get_pretty(err), "belongs to the other device model"));
+        error_free(err);
+        err = NULL;
+        assert_null(pci_host_find_device(f->host, PCI_DEVFN(slot, 2)));
+    }
+    assert_int_equal(pci_host_register_device(f->host, &other, PCI_DEVFN(2, 0), NULL), 0);
+    pci_host_unregister_device(f->host, &other);
+}
+
 /* ---- hostile input ---- */
 
 static void bad_config_accesses_are_refused(void **state)
@@ -661,6 +697,7 @@ int main(void)
         T(hooks_see_devices_added_and_removed),
         T(function_0_announces_other_functions),
         T(register_refuses_taken_slots_and_missing_router),
+        T(shared_bus_needs_slots_and_keeps_reserved_ones),
         T(unregister_unmaps_bars),
         T(legacy_cf8_cfc_mechanism),
         T(legacy_ports_through_the_io_address_space),

@@ -393,6 +393,8 @@ static void vcrash_locked(MxDomain *d, const char *fmt, va_list ap)
     d->crashed = true;
     mx_stats_hit(d->stats, MX_KIND_domain_crash, 0);
     log_error("domain %u crashed: %s", d->domid, d->crash_reason);
+    if (d->on_exception)
+        d->on_exception(d->exception_opaque, d->domid);
     uint64_t one = 1;
     for (unsigned v = 0; v < d->nr_vcpus; v++)     /* wake every waiting vCPU */
         if (write(d->vcpus[v].wake_fd, &one, sizeof(one)) < 0)
@@ -416,6 +418,24 @@ void mx_domain_crash(MxDomain *d, const char *fmt, ...)
     vcrash_locked(d, fmt, ap);
     pthread_mutex_unlock(&d->lock);
     va_end(ap);
+}
+
+void mx_domain_shut_down(MxDomain *d, unsigned reason)
+{
+    pthread_mutex_lock(&d->lock);
+    d->shutdown = true;
+    d->shutdown_reason = reason;
+    if (d->on_exception)
+        d->on_exception(d->exception_opaque, d->domid);
+    pthread_mutex_unlock(&d->lock);
+    log_info("domain %u shut down by its device model, reason %u", d->domid, reason);
+}
+
+void mx_domain_on_exception(MxDomain *d, void (*fn)(void *opaque, uint32_t domid),
+                            void *opaque)
+{
+    d->on_exception = fn;
+    d->exception_opaque = opaque;
 }
 
 bool mx_domain_crashed(MxDomain *d)

@@ -94,6 +94,20 @@ void mx_port_free_locked(MxDomain *d, uint32_t port)
     p->used = false;
 }
 
+/* Mark the bound port pending for its device model and wake it unless masked. */
+static void set_pending_locked(MxPort *p)
+{
+    MxEvtchnPage *pg = p->bound->page;
+    uint32_t l = p->local_port;
+    uint64_t bit = 1ull << (l % 64);
+    __atomic_or_fetch(&pg->pending[l / 64], bit, __ATOMIC_SEQ_CST);
+    if (!(__atomic_load_n(&pg->masked[l / 64], __ATOMIC_SEQ_CST) & bit)) {
+        uint64_t one = 1;
+        ssize_t n = write(p->bound->efd, &one, sizeof(one));
+        (void)n;                          /* fails only saturated: the DM is woken anyway */
+    }
+}
+
 int mx_evtchn_bind(MxDomain *d, MxEvtchnHandle *h, uint32_t remote, int *kick_fd,
                    Error **errp)
 {
@@ -118,6 +132,10 @@ int mx_evtchn_bind(MxDomain *d, MxEvtchnHandle *h, uint32_t remote, int *kick_fd
     p->bound = h;
     p->local_port = l;
     __atomic_and_fetch(&h->page->masked[l / 64], ~(1ull << (l % 64)), __ATOMIC_SEQ_CST);
+    /* As Xen's evtchn_bind_interdomain: notifications sent while the guest's port was
+     * still unbound were lost, so the new port starts pending (an ioreq published
+     * before the device model bound its port is found). */
+    set_pending_locked(p);
     *kick_fd = p->kick_fd;
     pthread_mutex_unlock(&d->lock);
     return l;
@@ -147,14 +165,7 @@ bool mx_evtchn_send_locked(MxDomain *d, uint32_t port)
         return false;
     if (mx_stats_hit(d->stats, MX_KIND_event_to_dm, 0))
         return true;                      /* fault injection: this event is lost */
-    MxEvtchnPage *pg = p->bound->page;
-    uint32_t l = p->local_port;
-    uint64_t bit = 1ull << (l % 64);
-    __atomic_or_fetch(&pg->pending[l / 64], bit, __ATOMIC_SEQ_CST);
-    if (!(__atomic_load_n(&pg->masked[l / 64], __ATOMIC_SEQ_CST) & bit)) {
-        uint64_t one = 1;
-        if (write(p->bound->efd, &one, sizeof(one)) < 0)
-            return true;                  /* counter saturated: the DM is already woken */
-    }
+    set_pending_locked(p);
     return true;
 }
+

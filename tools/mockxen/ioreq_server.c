@@ -150,14 +150,14 @@ int mx_server_set_state(MxDomain *d, uint16_t id, bool enabled, Error **errp)
     return s ? 0 : -ENOENT;
 }
 
-bool mx_server_any_enabled(MxDomain *d)
+unsigned mx_server_count_enabled(MxDomain *d)
 {
-    bool any = false;
+    unsigned n = 0;
     pthread_mutex_lock(&d->lock);
     for (unsigned i = 0; i < MX_MAX_SERVERS; i++)
-        any |= d->servers[i].used && d->servers[i].enabled;
+        n += d->servers[i].used && d->servers[i].enabled;
     pthread_mutex_unlock(&d->lock);
-    return any;
+    return n;
 }
 
 static int change_range(MxDomain *d, uint16_t id, uint32_t type, uint64_t start,
@@ -230,37 +230,47 @@ int mx_server_resource(MxDomain *d, uint16_t id, uint32_t frame, uint64_t nr_fra
     return rc;
 }
 
-/* Does [addr, addr + size * count) fit in 64 bits? Then *end is its last byte. */
-static bool access_end(uint64_t addr, uint64_t size, uint64_t count, uint64_t *end)
+/*
+ * The bytes an access covers, as Xen's ioreq_mmio_first_byte/last_byte: a rep access
+ * with the direction flag set runs downwards from addr, so it covers
+ * [addr - (count - 1) * size, addr + size - 1]. False if that leaves 64 bits.
+ */
+static bool access_bytes(const ioreq_t *req, uint64_t count, uint64_t *start, uint64_t *end)
 {
-    uint64_t bytes;
-    if (size == 0 || count == 0 || __builtin_mul_overflow(size, count, &bytes) ||
-        __builtin_add_overflow(addr, bytes - 1, end))
+    uint64_t size = req->size, span;
+    if (size == 0 || count == 0 || __builtin_mul_overflow(size, count, &span))
         return false;
-    return true;
+    if (req->df && count > 1)
+        return !__builtin_sub_overflow(req->addr, span - size, start) &&
+               !__builtin_add_overflow(req->addr, size - 1, end);
+    *start = req->addr;
+    return !__builtin_add_overflow(req->addr, span - 1, end);
 }
 
 int mx_route_locked(MxDomain *d, ioreq_t *req)
 {
     uint32_t type;
-    uint64_t start = req->addr, end;
+    uint64_t start, end;
 
     if (req->type == IOREQ_TYPE_PIO && (req->addr & ~3ull) == PCI_CONFIG_DATA &&
         (d->pci_cf8 & PCI_CF8_ENABLED)) {
         type = XEN_DMOP_IO_RANGE_PCI;
         start = end = (d->pci_cf8 >> 8) & 0xffff;         /* segment 0, bus/dev/fn */
     } else if (req->type == IOREQ_TYPE_PIO) {
-        type = XEN_DMOP_IO_RANGE_PORT;
-        if (!access_end(start, req->size, 1, &end))
+        type = XEN_DMOP_IO_RANGE_PORT;                    /* the port, whatever count */
+        if (!access_bytes(req, 1, &start, &end))
             return -1;
     } else if (req->type == IOREQ_TYPE_COPY) {
         type = XEN_DMOP_IO_RANGE_MEMORY;
-        if (!access_end(start, req->size, req->count, &end))
+        if (!access_bytes(req, req->count, &start, &end))
             return -1;
     } else {
         return -1;
     }
-    for (unsigned i = 0; i < MX_MAX_SERVERS; i++) {
+    /* Newest first, as Xen's FOR_EACH_IOREQ_SERVER walks ids downwards: when two
+     * servers claim the same place (Xen only refuses overlaps within one server's
+     * rangeset), the one with the higher id gets the access. */
+    for (unsigned i = MX_MAX_SERVERS; i-- > 0;) {
         MxIoreqServer *s = &d->servers[i];
         if (!s->used || !s->enabled || !mx_rangeset_contains(&s->ranges[type], start, end))
             continue;

@@ -3,9 +3,10 @@
  *
  * It serves the shim libraries on $MOCKXEN_SOCKET (--socket), xenstore on --xenstore,
  * optionally starts the built-in null device model, and, given a guest script, runs it
- * once a device model has enabled an ioreq server and written "running" to
- * /local/domain/0/device-model/<domid>/state. Exit status: 0 if the script held and no
- * protocol violation crashed the domain, 1 otherwise, 2 for usage errors.
+ * once --device-models ioreq servers are enabled and (unless --no-dm-state) the main
+ * device model has written "running" to /local/domain/0/device-model/<domid>/state.
+ * Exit status: 0 if the script held and no protocol violation crashed the domain, 1
+ * otherwise, 2 for usage errors.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "tools/mockxen/backend.h"
+#include "tools/mockxen/dm_ready.h"
 #include "tools/mockxen/guest.h"
 #include "tools/mockxen/kvm_guest.h"
 #include "tools/mockxen/mockxen.h"
@@ -36,6 +38,8 @@ typedef struct Options {
     MxDomainConfig dom;
     bool null_dm;
     bool have_mem_mb;                /* --mem-mb given: max_gfn is not grown to fit */
+    bool dm_state;                   /* wait for the device-model state node (default) */
+    unsigned device_models;          /* enabled ioreq servers the guest waits for */
     uint64_t populate_mb;
     uint64_t mmio_hole_mb;           /* --mmio-hole-mb; 0: the default hole */
     int ioreq_timeout_ms, start_timeout_ms;
@@ -65,6 +69,9 @@ static void usage(FILE *out)
         "  --null-dm            start the built-in null device model\n"
         "  --ioreq-timeout MS   how long a vCPU waits for an answer (default 10000)\n"
         "  --start-timeout MS   how long to wait for the device model (default 30000)\n"
+        "  --device-models N    the guest starts once N ioreq servers are enabled\n"
+        "                       (default 1; at most %d)\n"
+        "  --no-dm-state        do not wait for device-model/<domid>/state = running\n"
         "  --buffered A-B       writes in [A,B] use the buffered ring (default 0xa0000-0xbffff)\n"
         "  --fail KIND:N:ERRNO  the Nth call of KIND fails with ERRNO (repeatable)\n"
         "  --die-at KIND:N      the Nth call of KIND kills the daemon (repeatable)\n"
@@ -72,7 +79,7 @@ static void usage(FILE *out)
         "  --refuse-range TYPE:START-END[:ERRNO]\n"
         "                       maps of port|memory|pci ranges overlapping START-END fail\n"
         "                       with ERRNO (default EPERM; repeatable)\n"
-        "  --log LEVEL          error|warn|info|debug\n");
+        "  --log LEVEL          error|warn|info|debug\n", MX_MAX_SERVERS);
 }
 
 static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **errp)
@@ -91,7 +98,8 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
 
 /* Long options without a short form. */
 enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_HOLE, O_TIMEOUT, O_START, O_BUF,
-       O_FAIL, O_DIE, O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM };
+       O_FAIL, O_DIE, O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM, O_DMS,
+       O_NO_DM_STATE };
 
 /* One option into opts (or stats, for faults). 0, or -errno with errp set. */
 static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)
@@ -127,6 +135,15 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
         break;
     case O_TIMEOUT: rc = parse_u64(arg, UINT32_MAX, &v, errp); o->ioreq_timeout_ms = v; break;
     case O_START: rc = parse_u64(arg, UINT32_MAX, &v, errp); o->start_timeout_ms = v; break;
+    case O_DMS:
+        rc = parse_u64(arg, MX_MAX_SERVERS, &v, errp);
+        if (!rc && v == 0) {
+            error_setg(errp, "the guest needs at least one device model");
+            rc = -EINVAL;
+        }
+        o->device_models = (unsigned)v;
+        break;
+    case O_NO_DM_STATE: o->dm_state = false; break;
     case O_BUF: rc = parse_range(arg, &o->buffered_start, &o->buffered_end, errp); break;
     case O_FAIL: rc = mx_stats_arm_fail(stats, arg, errp); break;
     case O_DIE: rc = mx_stats_arm_die(stats, arg, errp); break;
@@ -193,6 +210,8 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         { "mmio-hole-mb", required_argument, NULL, O_HOLE },
         { "ioreq-timeout", required_argument, NULL, O_TIMEOUT },
         { "start-timeout", required_argument, NULL, O_START },
+        { "device-models", required_argument, NULL, O_DMS },
+        { "no-dm-state", no_argument, NULL, O_NO_DM_STATE },
         { "buffered", required_argument, NULL, O_BUF },
         { "fail", required_argument, NULL, O_FAIL },
         { "die-at", required_argument, NULL, O_DIE },
@@ -259,32 +278,15 @@ static pid_t start_null_dm(const Options *o)
     return pid;
 }
 
-/* Wait until the device model is ready, as libxl does, plus an enabled ioreq server. */
-static int wait_for_dm(const Options *o, XsServer *xs, MxDomain *d, Error **errp)
-{
-    char path[96];
-    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", o->dom.domid);
-    int rc = xs_server_wait_value(xs, path, "running", o->start_timeout_ms, errp);
-    if (rc)
-        return rc;
-    for (int waited = 0; !mx_server_any_enabled(d); waited++) {
-        if (waited >= o->start_timeout_ms) {
-            error_setg_errno(errp, ETIMEDOUT, "device model said running but enabled no "
-                             "ioreq server within %d ms", o->start_timeout_ms);
-            return -ETIMEDOUT;
-        }
-        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-    }
-    return 0;
-}
-
 static int run_guest(const Options *o, GuestScript *script, MxKvmGuest *kvm, XsServer *xs,
                      MxDomain *d, MxStats *stats)
 {
     Error *err = NULL;
     MxBackend be = { .d = d, .stats = stats, .ioreq_timeout_ms = o->ioreq_timeout_ms,
                      .buffered_start = o->buffered_start, .buffered_end = o->buffered_end };
-    int rc = wait_for_dm(o, xs, d, &err);
+    MxDmReady ready = { .domid = o->dom.domid, .device_models = o->device_models,
+                        .dm_state = o->dm_state, .timeout_ms = o->start_timeout_ms };
+    int rc = mx_wait_dm_ready(d, xs, &ready, &err);
     if (rc == 0)
         rc = kvm ? mx_kvm_guest_run(kvm, d, &mx_backend_ops, &be, &err)
                  : guest_run(script, &mx_backend_ops, &be, &err);
@@ -387,16 +389,25 @@ static int write_mmio_hole(const Options *o, XsServer *xs, Error **errp)
     return xs_server_write(xs, path, value, errp);
 }
 
+/* The domain shut down or crashed: xenstore tells its @releaseDomain watchers. */
+static void tell_xenstore(void *opaque, uint32_t domid)
+{
+    xs_server_domain_shut_down(opaque, domid);
+}
+
 /* Create the domain and start xenstore, the shim socket and the null DM. 0 or -1. */
 static int start_services(const Options *o, Daemon *dm)
 {
     Error *err = NULL;
-    if (!(dm->d = mx_domain_create(&o->dom, dm->stats.page, &err)) ||
-        xs_server_start(o->xenstore_path, &dm->xs, &err) ||
-        xs_server_add_domain(dm->xs, o->dom.domid, "guest", &err) ||
-        mx_domain_populate_ram(dm->d, o->populate_mb << 20, mmio_hole_bytes(o), &err) ||
-        write_mmio_hole(o, dm->xs, &err) ||
-        mx_sockserver_start(o->socket_path, dm->d, &dm->stats, &dm->sock, &err)) {
+    bool ok = (dm->d = mx_domain_create(&o->dom, dm->stats.page, &err)) &&
+              xs_server_start(o->xenstore_path, &dm->xs, &err) == 0;
+    if (ok)
+        mx_domain_on_exception(dm->d, tell_xenstore, dm->xs);
+    ok = ok && xs_server_add_domain(dm->xs, o->dom.domid, "guest", &err) == 0 &&
+         mx_domain_populate_ram(dm->d, o->populate_mb << 20, mmio_hole_bytes(o), &err) == 0 &&
+         write_mmio_hole(o, dm->xs, &err) == 0 &&
+         mx_sockserver_start(o->socket_path, dm->d, &dm->stats, &dm->sock, &err) == 0;
+    if (!ok) {
         fprintf(stderr, "mockxen: %s\n", error_get_pretty(err));
         error_free(err);
         return -1;
@@ -416,6 +427,8 @@ static void stop_daemon(Daemon *dm)
     fprintf(stderr, "mockxen: counters:\n");
     mx_stats_print(&dm->stats, stderr, false);
     mx_sockserver_stop(dm->sock);
+    if (dm->d)
+        mx_domain_on_exception(dm->d, NULL, NULL);
     xs_server_stop(dm->xs);
     mx_domain_destroy(dm->d);
     guest_script_free(dm->script);
@@ -426,6 +439,7 @@ static void stop_daemon(Daemon *dm)
 int main(int argc, char **argv)
 {
     Options o = { .dom = { .domid = 1, .max_gfn = (4096ull << 8) - 1 },
+                  .dm_state = true, .device_models = 1,
                   .ioreq_timeout_ms = 10000, .start_timeout_ms = 30000,
                   .buffered_start = 0xa0000, .buffered_end = 0xbffff };
     Daemon dm = { .stats = { .fd = -1 }, .null_dm = -1 };

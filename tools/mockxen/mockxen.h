@@ -160,6 +160,11 @@ typedef struct MxDomain {
     unsigned shutdown_reason;
     bool crashed;
     char crash_reason[256];
+    /* Told of every shutdown and the first crash (Xen's VIRQ_DOM_EXC, which xenstored
+     * turns into @releaseDomain); called with `lock` held. Set before the domain is
+     * shared (mx_domain_on_exception); may be NULL. */
+    void (*on_exception)(void *opaque, uint32_t domid);
+    void *exception_opaque;
     MxStatsPage *stats;       /* not owned */
     MxRefusal refusals[MX_MAX_REFUSALS];    /* from the config; never change */
     unsigned nr_refusals;
@@ -217,6 +222,11 @@ void mx_domain_crash(MxDomain *d, const char *fmt, ...) __attribute__((format(pr
 void mx_domain_crash_locked(MxDomain *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool mx_domain_crashed(MxDomain *d);
+/* The domain shuts down with SHUTDOWN_* `reason` (xc_domain_shutdown). */
+void mx_domain_shut_down(MxDomain *d, unsigned reason);
+/* Call fn(opaque, domid) on every shutdown and on the crash. Before the domain is shared. */
+void mx_domain_on_exception(MxDomain *d, void (*fn)(void *opaque, uint32_t domid),
+                            void *opaque);
 void mx_domain_info(MxDomain *d, MxDomainInfo *info);
 
 /* ---- ioreq_server.c ------------------------------------------------------------------ */
@@ -234,8 +244,8 @@ int mx_server_unmap_range(MxDomain *d, uint16_t id, uint32_t type, uint64_t star
  * are consecutive in the RAM memfd (frame f at gfn special_gfn + 2 * id + f). */
 int mx_server_resource(MxDomain *d, uint16_t id, uint32_t frame, uint64_t nr_frames,
                        MxResourceReply *out, Error **errp);
-/* Is any server enabled? (the guest waits for that before it starts) */
-bool mx_server_any_enabled(MxDomain *d);
+/* How many servers are enabled (the guest waits for --device-models of them). */
+unsigned mx_server_count_enabled(MxDomain *d);
 /* "port", "memory" or "pci" for XEN_DMOP_IO_RANGE_*; "?" for anything else. */
 const char *mx_range_type_name(uint32_t type);
 
@@ -251,7 +261,9 @@ const MxRefusal *mx_refusal_find(const MxDomain *d, uint32_t type, uint64_t star
 /*
  * Routing, as Xen's ioreq_server_select: *req may be rewritten from PIO 0xcfc-0xcff to
  * IOREQ_TYPE_PCI_CONFIG (using the latched 0xcf8 value). Returns the server index, or
- * -1 if no enabled server claims the access. Call with d->lock held.
+ * -1 if no enabled server claims the access (Xen's null handler then answers it).
+ * Servers are tried from the highest id down, as Xen does: when two servers claim the
+ * same place the one with the higher id wins. Call with d->lock held.
  */
 int mx_route_locked(MxDomain *d, ioreq_t *req);
 

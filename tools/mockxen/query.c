@@ -14,7 +14,7 @@ static void print_status(MxDomain *d, FILE *out)
     mx_domain_info(d, &info);
     fprintf(out, "domid %u\nvcpus %u\npopulated %" PRIu64 "\ncrashed %u\nshutdown %u\n"
             "servers-enabled %u\n", info.domid, info.nr_online_vcpus, info.nr_pages,
-            info.crashed, info.shutdown, mx_server_any_enabled(d));
+            info.crashed, info.shutdown, mx_server_count_enabled(d));
     pthread_mutex_lock(&d->lock);
     fprintf(out, "log-dirty %s\n", d->log_dirty ? "on" : "off");
     if (d->crashed)

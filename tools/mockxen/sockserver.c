@@ -363,13 +363,7 @@ static int op_shutdown(Req *q, Error **errp)
     int rc = take_for_domain(q, &req, sizeof(req), errp);
     if (rc)
         return rc;
-    MxDomain *d = q->s->d;
-    pthread_mutex_lock(&d->lock);
-    d->shutdown = true;
-    d->shutdown_reason = (unsigned)req.arg;
-    pthread_mutex_unlock(&d->lock);
-    log_info("domain %u shut down by its device model, reason %u", d->domid,
-             (unsigned)req.arg);
+    mx_domain_shut_down(q->s->d, (unsigned)req.arg);
     return 0;
 }
 

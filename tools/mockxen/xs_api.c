@@ -197,7 +197,9 @@ int xs_server_add_domain(XsServer *server, unsigned domid, const char *name,
     if (ret == 0)
         ret = domain_mkdir(server->store, dm, domid);
     if (ret == 0) {
-        server->introduced[domid / 8] |= (uint8_t)(1u << (domid % 8));
+        xs_domid_set(server->exists, domid, true);
+        xs_domid_set(server->introduced, domid, true);
+        xs_domid_set(server->shutdown, domid, false);
         xs_server_changed(server, dom, false);
         xs_server_changed(server, dm, false);
         xs_watch_fire(server, "@introduceDomain", false);
@@ -229,11 +231,25 @@ int xs_server_remove_domain(XsServer *server, unsigned domid, Error **errp)
             xs_server_changed(server, paths[i], true);
     }
     if (ret == 0) {
-        server->introduced[domid / 8] &= (uint8_t)~(1u << (domid % 8));
+        xs_domid_set(server->exists, domid, false);
+        xs_domid_set(server->introduced, domid, false);
         xs_watch_fire(server, "@releaseDomain", false);
     }
     pthread_mutex_unlock(&server->lock);
     if (ret < 0)
         error_setg_errno(errp, -ret, "cannot remove xenstore nodes of domain %u", domid);
     return ret;
+}
+
+void xs_server_domain_shut_down(XsServer *server, unsigned domid)
+{
+    if (domid > XS_DOMID_MAX)
+        return;
+    pthread_mutex_lock(&server->lock);
+    if (xs_domid_test(server->introduced, domid) && !xs_domid_test(server->shutdown, domid)) {
+        xs_domid_set(server->shutdown, domid, true);
+        xs_watch_fire(server, "@releaseDomain", false);
+        xs_server_wake(server);             /* the server thread sends the events */
+    }
+    pthread_mutex_unlock(&server->lock);
 }

@@ -360,11 +360,6 @@ static int domid_arg(XsRequest *req, unsigned min_args, unsigned *domid)
     return xs_parse_domid(req->args[0], domid);
 }
 
-static bool domid_is_guest(unsigned domid)
-{
-    return domid != 0 && domid < DOMID_FIRST_RESERVED;
-}
-
 static int do_get_domain_path(XsRequest *req)
 {
     unsigned domid;
@@ -378,6 +373,11 @@ static int do_get_domain_path(XsRequest *req)
     return 0;
 }
 
+static bool is_introduced(const XsServer *server, unsigned domid)
+{
+    return domid == 0 || xs_domid_test(server->introduced, domid);
+}
+
 static int do_is_domain_introduced(XsRequest *req)
 {
     unsigned domid;
@@ -385,29 +385,94 @@ static int do_is_domain_introduced(XsRequest *req)
 
     if (ret < 0)
         return ret;
-    bool yes = domid == 0 || (req->server->introduced[domid / 8] & (1u << (domid % 8)));
-    reply_string(req, yes ? "T" : "F");
+    reply_string(req, is_introduced(req->server, domid) ? "T" : "F");
     return 0;
 }
 
-/* INTRODUCE <domid>|<mfn>|<evtchn>|? and RELEASE <domid>|: mockxen has no rings to
- * map, so these only track the domain and fire the special watches. */
-static int do_introduce_release(XsRequest *req)
+/*
+ * INTRODUCE <domid>|<gfn>|<evtchn>|: as xenstored's do_introduce, an event channel
+ * port of 0 is EINVAL; a domain already introduced (dom0 always is) only gets its
+ * event channel rebound, without an event; a new one must exist: xenstored maps its
+ * xenstore page through the grant table, which fails with EINVAL for a domain Xen does
+ * not have. mockxen has no rings, so the rest is bookkeeping and @introduceDomain.
+ */
+static int do_introduce(XsRequest *req)
 {
-    bool introduce = req->hdr->type == XS_INTRODUCE;
     unsigned domid;
-    int ret = domid_arg(req, introduce ? 3 : 1, &domid);
+    int ret = domid_arg(req, 3, &domid);
 
     if (ret < 0)
         return ret;
-    if (!domid_is_guest(domid))
+    if (atoi(req->args[2]) <= 0)
         return -EINVAL;
-    if (introduce)
-        req->server->introduced[domid / 8] |= (uint8_t)(1u << (domid % 8));
-    else
-        req->server->introduced[domid / 8] &= (uint8_t)~(1u << (domid % 8));
+    XsServer *server = req->server;
+    if (!is_introduced(server, domid)) {
+        if (!xs_domid_test(server->exists, domid))
+            return -EINVAL;
+        xs_domid_set(server->introduced, domid, true);
+        xs_domid_set(server->shutdown, domid, false);
+        xs_watch_fire(server, "@introduceDomain", false);
+    }
     reply_string(req, "OK");
-    xs_watch_fire(req->server, introduce ? "@introduceDomain" : "@releaseDomain", false);
+    return 0;
+}
+
+/* The domain of RELEASE and RESUME, as xenstored's onearg_domain: dom0 is EINVAL, a
+ * domain not introduced ENOENT. */
+static int introduced_guest_arg(XsRequest *req, unsigned *domid)
+{
+    int ret = domid_arg(req, 1, domid);
+
+    if (ret < 0)
+        return ret;
+    if (*domid == 0)
+        return -EINVAL;
+    return is_introduced(req->server, *domid) ? 0 : -ENOENT;
+}
+
+/* RELEASE <domid>|: the domain is forgotten and @releaseDomain fires. */
+static int do_release(XsRequest *req)
+{
+    unsigned domid;
+    int ret = introduced_guest_arg(req, &domid);
+
+    if (ret < 0)
+        return ret;
+    xs_domid_set(req->server->introduced, domid, false);
+    reply_string(req, "OK");
+    xs_watch_fire(req->server, "@releaseDomain", false);
+    return 0;
+}
+
+/* RESUME <domid>|: forget that the domain was seen shut down, so that its next
+ * shutdown fires @releaseDomain again. */
+static int do_resume(XsRequest *req)
+{
+    unsigned domid;
+    int ret = introduced_guest_arg(req, &domid);
+
+    if (ret < 0)
+        return ret;
+    xs_domid_set(req->server->shutdown, domid, false);
+    reply_string(req, "OK");
+    return 0;
+}
+
+/* SET_TARGET <domid>|<target>|: both must be introduced (ENOENT otherwise). xenstored
+ * then lets domid's connection act with target's privileges; mockxen's clients are all
+ * dom0 sockets, so there is nothing more to record. */
+static int do_set_target(XsRequest *req)
+{
+    unsigned domid, target;
+    int ret = domid_arg(req, 2, &domid);
+
+    if (ret == 0)
+        ret = xs_parse_domid(req->args[1], &target);
+    if (ret < 0)
+        return ret;
+    if (!is_introduced(req->server, domid) || !is_introduced(req->server, target))
+        return -ENOENT;
+    reply_string(req, "OK");
     return 0;
 }
 
@@ -443,8 +508,10 @@ static const XsHandler handlers[XS_TYPE_COUNT] = {
     [XS_UNWATCH]              = do_watch,
     [XS_TRANSACTION_START]    = do_transaction_start,
     [XS_TRANSACTION_END]      = do_transaction_end,
-    [XS_INTRODUCE]            = do_introduce_release,
-    [XS_RELEASE]              = do_introduce_release,
+    [XS_INTRODUCE]            = do_introduce,
+    [XS_RELEASE]              = do_release,
+    [XS_RESUME]               = do_resume,
+    [XS_SET_TARGET]           = do_set_target,
     [XS_GET_DOMAIN_PATH]      = do_get_domain_path,
     [XS_WRITE]                = do_write,
     [XS_MKDIR]                = do_mkdir_rm,

@@ -9,10 +9,13 @@
  * does. Supported requests: READ, WRITE, MKDIR, RM, DIRECTORY, DIRECTORY_PART,
  * GET_PERMS, SET_PERMS, WATCH, UNWATCH (with the initial event on registration and
  * events for children and removed subtrees), TRANSACTION_START/END (a conflicting
- * commit fails with EAGAIN), GET_DOMAIN_PATH, IS_DOMAIN_INTRODUCED, INTRODUCE and
- * RELEASE (bookkeeping plus @introduceDomain/@releaseDomain events: there are no
- * rings), RESET_WATCHES, CONTROL ("print" and "help"). Anything else (RESUME,
- * SET_TARGET, unknown types) is answered with an XS_ERROR "ENOSYS" reply; malformed
+ * commit fails with EAGAIN), GET_DOMAIN_PATH, IS_DOMAIN_INTRODUCED, and the domain
+ * requests as xenstored (4.17) answers them: INTRODUCE (refused with EINVAL for a
+ * domain the hypervisor does not have, see xs_server_add_domain), RELEASE and RESUME
+ * (ENOENT for a domain not introduced, EINVAL for dom0), SET_TARGET (ENOENT unless both
+ * are introduced) — bookkeeping plus @introduceDomain/@releaseDomain events: there are
+ * no rings. Also RESET_WATCHES, CONTROL ("print" and "help"). Anything else (unknown
+ * types) is answered with an XS_ERROR "ENOSYS" reply; malformed
  * messages get an error reply, and a message whose length exceeds XENSTORE_PAYLOAD_MAX
  * closes its connection. libxenstore sends nothing on connect. Per connection at most
  * 1024 watches (then E2BIG) and 64 open transactions (then ENOSPC); a client that
@@ -71,7 +74,8 @@ int xs_server_wait_value(XsServer *server, const char *path, const char *value,
  *   /local/domain/<domid>/domid            = "<domid>"
  *   /local/domain/<domid>/name             = `name` (if not NULL)
  *   /local/domain/0/device-model/<domid>   (owner dom0, readable by domid)
- * and mark the domain introduced (XS_IS_DOMAIN_INTRODUCED answers "T"). Idempotent.
+ * and mark the domain existing (INTRODUCE accepts it) and introduced
+ * (XS_IS_DOMAIN_INTRODUCED answers "T"). Idempotent.
  * Returns 0 or -errno (-EINVAL for domid 0 or >= DOMID_FIRST_RESERVED).
  */
 int xs_server_add_domain(XsServer *server, unsigned domid, const char *name,
@@ -79,5 +83,11 @@ int xs_server_add_domain(XsServer *server, unsigned domid, const char *name,
 /* Forget domain `domid`: remove /local/domain/<domid> and its device-model node and
  * fire @releaseDomain watches. 0 or -errno. */
 int xs_server_remove_domain(XsServer *server, unsigned domid, Error **errp);
+/*
+ * The hypervisor says domain `domid` shut down or crashed (Xen's VIRQ_DOM_EXC): as
+ * xenstored's check_domains, an introduced domain whose shutdown was not noticed yet
+ * fires @releaseDomain; it fires again only after a RESUME. Any thread may call it.
+ */
+void xs_server_domain_shut_down(XsServer *server, unsigned domid);
 
 #endif

@@ -59,9 +59,27 @@ struct XsServer {
     bool stopping;
     unsigned waiters;           /* threads inside xs_server_wait_value() */
     uint32_t last_txn_id;
+    /* Per domid, as xenstored's struct domain: the hypervisor has the domain (it
+     * exists), it is introduced, and its shutdown has been noticed (@releaseDomain
+     * fired; RESUME clears it). */
+    uint8_t exists[(XS_DOMID_MAX + 1) / 8];
     uint8_t introduced[(XS_DOMID_MAX + 1) / 8];
+    uint8_t shutdown[(XS_DOMID_MAX + 1) / 8];
     LogRateLimit bad_request_log;
 };
+
+static inline bool xs_domid_test(const uint8_t *map, unsigned domid)
+{
+    return map[domid / 8] & (1u << (domid % 8));
+}
+
+static inline void xs_domid_set(uint8_t *map, unsigned domid, bool on)
+{
+    if (on)
+        map[domid / 8] |= (uint8_t)(1u << (domid % 8));
+    else
+        map[domid / 8] &= (uint8_t)~(1u << (domid % 8));
+}
 
 /* xs_dispatch.c: handle one complete request from `conn` (queueing its reply). */
 void xs_dispatch(XsServer *server, XsConn *conn, const struct xsd_sockmsg *hdr,

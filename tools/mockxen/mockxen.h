@@ -127,9 +127,6 @@ typedef struct MxRefusal {
 } MxRefusal;
 
 /* ---- grant_table.c: the guest's grant table, version 1 ------------------------------- */
-#define MX_GNTTAB_MAX_FRAMES  64  /* Xen's default max_grant_frames */
-#define MX_GNTTAB_PER_FRAME   (MX_PAGE_SIZE / 8)  /* 8-byte grant_entry_v1_t entries */
-#define MX_GNTTAB_MAX_ENTRIES (MX_GNTTAB_MAX_FRAMES * MX_GNTTAB_PER_FRAME)
 #define MX_DM_DOMID           0   /* the device model's domain: grants must name it */
 
 /* Xen's "active" entry: how the device models have a granted frame mapped. */

@@ -10,6 +10,8 @@
 
 #include <xen/grant_table.h>
 
+#include "tools/mockxen/backend.h"
+#include "tools/mockxen/guest.h"
 #include "tools/mockxen/mockxen.h"
 #include "tools/mockxen/stats.h"
 #include "util/macros.h"
@@ -220,6 +222,41 @@ static void revocation_races_maps(void **state)
     }
 }
 
+/* The script statements: grant-table, grant [readonly] [domid], grant-revoke's value. */
+static int run_script(Fixture *f, const char *text)
+{
+    Error *err = NULL;
+    GuestScript *script = guest_script_parse("t.gs", text, strlen(text), &err);
+    assert_non_null(script);
+    MxBackend be = { .d = f->d, .stats = &f->stats, .ioreq_timeout_ms = 1000 };
+    int ret = guest_run(script, &mx_backend_ops, &be, &err);
+    if (ret)
+        error_free(err);
+    guest_script_free(script);
+    return ret;
+}
+
+static void script_statements(void **state)
+{
+    Fixture *f = *state;
+    uint32_t ref = 20, id;
+    uint64_t gfn;
+    assert_int_equal(run_script(f, "grant-table 0x10000, 1\n"
+                                   "grant 20, 0x21 readonly\n"
+                                   "grant 21, 0x22 domid 7\n"
+                                   "peek 0x10000 + 20 * 8, 8 == 0x21 << 32 | 5\n"
+                                   "peek 0x10000 + 21 * 8, 8 == 0x22 << 32 | 7 << 16 | 1\n"),
+                     0);
+    assert_int_equal(map(f, &ref, 1, false, &gfn, &id), 0);
+    assert_int_equal(gfn, 0x21);
+    assert_int_equal(run_script(f, "grant-revoke 20 == 0\ngrant-revoke 21 == 1\n"), 0);
+    assert_int_equal(mx_gnttab_unmap(f->d, f->h, id, 1, NULL), 0);
+    assert_int_equal(run_script(f, "grant-revoke 20 -> $r\nexpect $r == 1\n"), 0);
+    assert_int_equal(run_script(f, "grant 512, 0x21\n"), -EINVAL);       /* beyond */
+    assert_int_equal(run_script(f, "grant 1, 0x21 domid 0x10000\n"), -EINVAL);
+    assert_int_equal(run_script(f, "grant-table 0x10001, 1\n"), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(close_releases_mappings, setup, teardown),
         cmocka_unit_test_setup_teardown(writable_unmap_dirties, setup, teardown),
         cmocka_unit_test_setup_teardown(revocation_races_maps, setup, teardown),
+        cmocka_unit_test_setup_teardown(script_statements, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

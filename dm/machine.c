@@ -7,7 +7,10 @@
  * (dm->xen_ram: mapped through the mapcache, writes reported to log-dirty); its
  * ram_addr equals its guest physical address, which is also what the mapcache is
  * keyed by. The ioreq executor is handed the address spaces and the machine's
- * request handlers (PCI configuration, mapcache invalidation). Devices are created
+ * request handlers (PCI configuration, mapcache invalidation). Virtio devices with
+ * grant_usage=1 get a third address space for their DMA, grant addresses only
+ * (mapcache/grant_dma.h over xen_grant_mapper_ops), when xengnttab is available.
+ * Devices are created
  * from their option strings inside one transaction, so their ranges reach Xen in one
  * batch once the listeners are attached.
  */
@@ -105,6 +108,7 @@ static int create_devices(Dm *dm, Error **errp)
     DeviceBoard board = {
         .system_memory = &dm->system_memory, .system_io = &dm->system_io,
         .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci, .loop = &dm->loop,
+        .grant_dma_as = dm->grants ? grant_dma_address_space(dm->grants) : NULL,
     };
     unsigned nr_default = dm->opts.no_defaults ? 0 : ARRAY_SIZE(default_devices);
     for (unsigned i = 0; i < nr_default + dm->opts.nr_devices; i++) {
@@ -135,6 +139,9 @@ int dm_machine_create(Dm *dm, Error **errp)
         return -EINVAL;
     }
     dm->as_ready = true;
+    if (xen_dm_grants_available(dm->xen) &&
+        !(dm->grants = grant_dma_new(&xen_grant_mapper_ops, dm->xen, "grant-dma", errp)))
+        return -EINVAL;
     dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
                            .inject_msi = irq_inject_msi, .opaque = dm->xen };
     memory_region_transaction_begin();
@@ -170,6 +177,8 @@ void dm_machine_destroy(Dm *dm)
         pci_host_free(dm->pci);
         dm->pci = NULL;
     }
+    grant_dma_free(dm->grants);
+    dm->grants = NULL;
     if (dm->ram_ready) {
         if (dm->ram.container)
             memory_region_del_subregion(&dm->system_memory, &dm->ram, NULL);

@@ -101,6 +101,15 @@ static int create_ram(Dm *dm, Error **errp)
     return memory_region_add_subregion(&dm->system_memory, 0, &dm->ram, errp);
 }
 
+/* After the RAM: guest RAM's ram_addr must stay its guest-physical address. */
+static int create_grant_dma(Dm *dm, Error **errp)
+{
+    if (!xen_dm_grants_available(dm->xen))
+        return 0;
+    dm->grants = grant_dma_new(&xen_grant_mapper_ops, dm->xen, "grant-dma", errp);
+    return dm->grants ? 0 : -EINVAL;
+}
+
 static int create_devices(Dm *dm, Error **errp)
 {
     device_work_queue_init(&dm->work);
@@ -139,13 +148,12 @@ int dm_machine_create(Dm *dm, Error **errp)
         return -EINVAL;
     }
     dm->as_ready = true;
-    if (xen_dm_grants_available(dm->xen) &&
-        !(dm->grants = grant_dma_new(&xen_grant_mapper_ops, dm->xen, "grant-dma", errp)))
-        return -EINVAL;
     dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
                            .inject_msi = irq_inject_msi, .opaque = dm->xen };
     memory_region_transaction_begin();
     int ret = create_ram(dm, errp);
+    if (ret == 0)
+        ret = create_grant_dma(dm, errp);
     if (ret == 0) {
         dm->pci = pci_host_new(&dm->system_memory, &dm->system_io, &dm->irq, 0, errp);
         ret = dm->pci ? 0 : -EINVAL;

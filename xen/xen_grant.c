@@ -17,6 +17,7 @@
 static void *xen_grant_map(void *opaque, const uint32_t *refs, uint32_t count, bool writable)
 {
     XenDM *xd = opaque;
+    /* The library takes a non-const array; it only reads it. */
     return xengnttab_map_domain_grant_refs(xd->xgt, count, xd->cfg.domid, (uint32_t *)refs,
                                            writable ? PROT_READ | PROT_WRITE : PROT_READ);
 }

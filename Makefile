@@ -13,7 +13,7 @@ CC       ?= gcc
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 
-XEN_PKGS := xencontrol xenforeignmemory xendevicemodel xenevtchn xenstore xentoolcore
+XEN_PKGS := xencontrol xenforeignmemory xendevicemodel xenevtchn xengnttab xenstore xentoolcore
 XEN_CFLAGS = $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
 XEN_LIBS   = $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null)
 # What the modules need from the system besides Xen (block/: liburing; sandbox/:

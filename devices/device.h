@@ -73,6 +73,8 @@ typedef struct DeviceBoard {
     MemoryRegion *system_memory;    /* root of the memory address space */
     MemoryRegion *system_io;        /* root of the I/O port address space */
     AddressSpace *dma_as;           /* where bus-master DMA goes */
+    AddressSpace *grant_dma_as;     /* DMA of devices with grant_usage=1: grant addresses
+                                       only (mapcache/grant_dma.h); NULL: not offered */
     const IrqRouter *irq;
     PciHost *pci;                   /* bus 0, or NULL when the machine has no PCI */
     const DeviceLoop *loop;         /* deferred work; NULL: none (run at once) */

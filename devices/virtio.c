@@ -6,10 +6,11 @@
  * virtio_pci.c) only map registers onto this and deliver interrupts their own way.
  *
  * The device offers VIRTIO_F_VERSION_1 plus the backend's features; FEATURES_OK sticks
- * only if the driver accepted VERSION_1 and nothing that was not offered. A queue's
- * layout is checked when the driver enables it, with the ring features it negotiated
- * (EVENT_IDX changes the rings' sizes), and its registers are frozen while it is
- * enabled. When the driver breaks a queue (the backend's notify fails), the device sets
+ * only if the driver accepted VERSION_1 and the backend's required features
+ * (features_required: ACCESS_PLATFORM for grant DMA) and nothing that was not offered.
+ * A queue's layout is checked when the driver enables it, with the ring features it
+ * negotiated (EVENT_IDX changes the rings' sizes), and its registers are frozen while
+ * it is enabled. When the driver breaks a queue (the backend's notify fails), the device sets
  * DEVICE_NEEDS_RESET, raises a configuration-change interrupt and ignores notifications
  * until the driver resets it (status 0).
  */
@@ -183,8 +184,9 @@ bool virtio_core_write_status(VirtioCore *vc, uint8_t val)
         begin_reset(vc);
         return !vc->resetting;
     }
+    uint64_t required = VIRTIO_F_VERSION_1 | vc->be.features_required;
     if ((val & STATUS_FEATURES_OK) && !(vc->status & STATUS_FEATURES_OK) &&
-        (!(vc->driver_features & VIRTIO_F_VERSION_1) ||
+        ((vc->driver_features & required) != required ||
          (vc->driver_features & ~device_features(vc))))
         val &= (uint8_t)~STATUS_FEATURES_OK;    /* the driver reads it back and gives up */
     bool driver_ok = (val & STATUS_DRIVER_OK) && !(vc->status & STATUS_DRIVER_OK);

@@ -49,6 +49,7 @@ typedef struct VirtioCore VirtioCore;
 #define VIRTIO_F_INDIRECT_DESC  (1ull << 28)
 #define VIRTIO_F_EVENT_IDX      (1ull << 29)
 #define VIRTIO_F_VERSION_1      (1ull << 32)
+#define VIRTIO_F_ACCESS_PLATFORM (1ull << 33)
 
 /*
  * What a virtio device adds to a transport. notify runs when the driver kicks queue q
@@ -67,6 +68,7 @@ typedef struct VirtioCore VirtioCore;
 typedef struct VirtioBackend {
     uint32_t device_id;             /* virtio device type: 2 block, 4 entropy source */
     uint64_t features;              /* offered besides VIRTIO_F_VERSION_1 */
+    uint64_t features_required;     /* of those, FEATURES_OK is refused without these */
     unsigned nr_queues;
     uint16_t queue_max;             /* a power of two, at most VIRTQ_MAX_SIZE */
     uint32_t config_len;            /* bytes of device configuration, <= VIRTIO_CONFIG_MAX */

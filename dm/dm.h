@@ -19,6 +19,7 @@
 #include "devices/device.h"
 #include "devices/irq.h"
 #include "devices/pci.h"
+#include "mapcache/grant_dma.h"
 #include "mapcache/mapcache.h"
 #include "memory/memory.h"
 #include "xen/xen_dm.h"
@@ -61,6 +62,7 @@ typedef struct Dm {
     bool ram_ready;
     AddressSpace as_mem, as_io;
     bool as_ready;
+    GrantDma *grants;               /* grant_usage devices' DMA; NULL without xengnttab */
     IrqRouter irq;
     PciHost *pci;
     Device *devices[DM_MAX_DEVICES];

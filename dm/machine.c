@@ -5,8 +5,11 @@
  * MMIO) and "io" (64 KiB of ports). Guest RAM, whose frames the toolstack populated
  * below the PCI hole and from 4 GiB, is built by dm/guest_ram.c. The ioreq executor
  * is handed the address spaces and the machine's request handlers (PCI configuration,
- * mapcache invalidation). Devices are created from their option strings inside one
- * transaction, so their ranges reach Xen in one batch once the listeners are attached.
+ * mapcache invalidation). Virtio devices with grant_usage=1 get a third address space
+ * for their DMA, grant addresses only (mapcache/grant_dma.h over
+ * xen_grant_mapper_ops), when xengnttab is available. Devices are created from their
+ * option strings inside one transaction, so their ranges reach Xen in one batch once
+ * the listeners are attached.
  */
 #include "dm/dm.h"
 
@@ -72,6 +75,15 @@ static const IoreqHandlers request_handlers = {
     .invalidate = request_invalidate,
 };
 
+/* After the RAM: guest RAM's ram_addr must stay its guest-physical address. */
+static int create_grant_dma(Dm *dm, Error **errp)
+{
+    if (!xen_dm_grants_available(dm->xen))
+        return 0;
+    dm->grants = grant_dma_new(&xen_grant_mapper_ops, dm->xen, "grant-dma", errp);
+    return dm->grants ? 0 : -EINVAL;
+}
+
 static int create_devices(Dm *dm, Error **errp)
 {
     device_work_queue_init(&dm->work);
@@ -79,6 +91,7 @@ static int create_devices(Dm *dm, Error **errp)
     DeviceBoard board = {
         .system_memory = &dm->system_memory, .system_io = &dm->system_io,
         .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci, .loop = &dm->loop,
+        .grant_dma_as = dm->grants ? grant_dma_address_space(dm->grants) : NULL,
     };
     unsigned nr_default = dm->opts.no_defaults ? 0 : ARRAY_SIZE(default_devices);
     for (unsigned i = 0; i < nr_default + dm->opts.nr_devices; i++) {
@@ -113,6 +126,8 @@ int dm_machine_create(Dm *dm, Error **errp)
                            .inject_msi = irq_inject_msi, .opaque = dm->xen };
     memory_region_transaction_begin();
     int ret = dm_guest_ram_create(dm, errp);
+    if (ret == 0)
+        ret = create_grant_dma(dm, errp);
     if (ret == 0) {
         dm->pci = pci_host_new(&dm->system_memory, &dm->system_io, &dm->irq, 0, errp);
         ret = dm->pci ? 0 : -EINVAL;
@@ -146,6 +161,8 @@ void dm_machine_destroy(Dm *dm)
         pci_host_free(dm->pci);
         dm->pci = NULL;
     }
+    grant_dma_free(dm->grants);
+    dm->grants = NULL;
     dm_guest_ram_destroy(dm);
     if (dm->as_ready) {
         address_space_destroy(&dm->as_io);

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <xen/xen.h>             /* domid_t, xen_pfn_t for privcmd.h */
 #include <xen/sys/evtchn.h>
+#include <xen/sys/gntdev.h>
 #include <xen/sys/privcmd.h>
 
 #include "util/macros.h"
@@ -101,6 +102,12 @@ static const SandboxRule production[] = {
     /* ---- Xen: event channels (libxenevtchn; pending/unmask are read/write) ---- */
     IOCTL(IOCTL_EVTCHN_NOTIFY, "xenevtchn_notify: answering an ioreq"),
     IOCTL(IOCTL_EVTCHN_UNBIND, "xenevtchn_unbind in the teardown"),
+
+    /* ---- Xen: grant maps (libxengnttab), only for grant_usage=1 devices ---- */
+    IOCTL(IOCTL_GNTDEV_MAP_GRANT_REF, "xengnttab_map_domain_grant_refs: a grant DMA access "
+                                      "(mapcache/grant_dma.c), then mmap of gntdev"),
+    IOCTL(IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, "xengnttab_unmap finding the mapping's grants"),
+    IOCTL(IOCTL_GNTDEV_UNMAP_GRANT_REF, "xengnttab_unmap when the access or request ends"),
 
     /* ---- threads, signals, exit ---- */
     ALLOW(futex, "locks: the threads engine's lists, the shims, stdio"),

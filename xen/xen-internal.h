@@ -7,6 +7,7 @@
 #include "xen/xen_dm.h"
 
 #include <xen/hvm/ioreq.h>
+#include <xengnttab.h>
 
 #define XEN_PAGE_SIZE_BYTES 4096u
 
@@ -29,6 +30,7 @@ struct XenDM {
     xendevicemodel_handle *dmod;
     xenforeignmemory_handle *fmem;
     xenevtchn_handle *xce;
+    xengnttab_handle *xgt;      /* NULL when grant maps are unavailable (no gntdev) */
     struct xs_handle *xs;
     unsigned nr_vcpus;
     uint64_t guest_memory;      /* bytes populated when we started */

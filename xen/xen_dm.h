@@ -210,6 +210,14 @@ int xen_dm_inject_msi(XenDM *xd, uint64_t addr, uint32_t data);
 struct MapperOps;
 extern const struct MapperOps xen_mapper_ops;
 
+/* The grant DMA mapper over xengnttab (mapcache/grant_dma.h; opaque: the XenDM), for
+ * devices with grant_usage=1: xengnttab_map_domain_grant_refs of the guest's refs,
+ * read-only unless the device writes, and xengnttab_unmap. Usable only when
+ * xen_dm_grants_available() (xengnttab opened: Linux's gntdev, or mockxen's shim). */
+struct GrantMapperOps;
+extern const struct GrantMapperOps xen_grant_mapper_ops;
+bool xen_dm_grants_available(const XenDM *xd);
+
 /* Drop privileges: restrict every handle to the domain (xentoolcore_restrict_all). */
 int xen_dm_restrict(XenDM *xd, Error **errp);
 

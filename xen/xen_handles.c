@@ -93,6 +93,9 @@ XenDM *xen_dm_open(const XenDMConfig *cfg, Error **errp)
         what = "xenevtchn";
     else if (!(xd->xs = xs_open(0)))
         what = "xenstore";
+    if (!what && !(xd->xgt = xengnttab_open(NULL, 0)))
+        log_info("xengnttab unavailable (%s): no grant DMA for grant_usage=1 devices",
+                 strerror(errno));
     if (what) {
         error_setg_errno(errp, errno, "cannot open %s", what);
         xen_dm_close(xd);
@@ -121,6 +124,8 @@ void xen_dm_close(XenDM *xd)
     xen_ioreq_server_teardown(xd);
     if (xd->xs)
         xs_close(xd->xs);
+    if (xd->xgt)
+        xengnttab_close(xd->xgt);
     if (xd->xce)
         xenevtchn_close(xd->xce);
     if (xd->fmem)

@@ -8,8 +8,11 @@
  * virtio entropy device on virtio-mmio at 0xe0180000 and on PCI (slot 4), and the
  * virtio block device on virtio-mmio at 0xe0190000 (io_uring) and on PCI (slot 5,
  * the thread pool), each over its own small image, whose queues live in whatever RAM
- * holds. The test device's DMA and rep data_is_ptr requests point at RAM, holes and
- * MMIO.
+ * holds, and a virtio entropy device with grant_usage=1 at 0xe01a0000, whose rings and
+ * buffers are grant addresses (1 << 63 | ref << 12 | offset): ref r grants page r of
+ * RAM, read-write when r % 3 == 0, read-only when r % 3 == 1, not at all otherwise or
+ * beyond RAM; every mapping must be released by the end of each input. The test
+ * device's DMA and rep data_is_ptr requests point at RAM, holes and MMIO.
  *
  * Like xendm, the machine has an event loop: after each input, one turn of it serves
  * the disks' completions that are ready (without waiting) and the deferred device
@@ -23,6 +26,7 @@
 #include "devices/device.h"
 #include "devices/irq.h"
 #include "devices/pci.h"
+#include "mapcache/grant_dma.h"
 #include "memory/memory.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/support.h"
@@ -36,6 +40,9 @@ typedef struct FuzzMachine {
     FuzzBoard b;
     Device *uart, *testdev, *rng, *rng_pci;
     Device *disks[2];               /* virtio-blk on virtio-mmio and on PCI */
+    GrantDma *grants;
+    Device *rng_grants;             /* virtio-rng with grant_usage=1 */
+    unsigned grant_pages;           /* mapped now */
     IoreqExecCtx exec;
 } FuzzMachine;
 
@@ -50,6 +57,29 @@ static void pci_write(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size, 
 }
 
 static FuzzMachine fm;
+
+static void *grant_map(void *opaque, const uint32_t *refs, uint32_t count, bool writable)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t r = refs[i];
+        if (r != refs[0] + i)
+            abort();                /* grant DMA asks for consecutive refs */
+        if (r >= GUEST_RAM >> 12 || r % 3 == 2 || (writable && r % 3 == 1))
+            return NULL;
+    }
+    fm.grant_pages += count;
+    return (uint8_t *)memory_region_get_ram_ptr(&fm.b.ram) + ((uint64_t)refs[0] << 12);
+}
+
+static int grant_unmap(void *opaque, void *host, uint32_t count)
+{
+    if (count > fm.grant_pages)
+        abort();                    /* unmapping more than was mapped */
+    fm.grant_pages -= count;
+    return 0;
+}
+
+static const GrantMapperOps grant_ops = { .map = grant_map, .unmap = grant_unmap };
 
 /* Requests still in flight finish (into guest RAM) before the process goes. */
 static void destroy_disks(void)
@@ -68,12 +98,17 @@ static FuzzMachine *machine(void)
         return &fm;
     log_set_level(LOG_ERROR);
     fuzz_board_init(&fm.b, GUEST_RAM);
+    fm.grants = grant_dma_new(&grant_ops, NULL, "grant-dma", NULL);
+    if (!fm.grants)
+        abort();
+    fm.b.board.grant_dma_as = grant_dma_address_space(fm.grants);
     const DeviceBoard *board = &fm.b.board;
     fm.uart = device_create(board, "uart,chardev=null", NULL);
     fm.testdev = device_create(board, "pci-testdev", NULL);
     fm.rng = device_create(board, "virtio-rng,addr=0xe0180000", NULL);
     fm.rng_pci = device_create(board, "virtio-rng-pci", NULL);
-    if (!fm.uart || !fm.testdev || !fm.rng || !fm.rng_pci)
+    fm.rng_grants = device_create(board, "virtio-rng,addr=0xe01a0000,grant_usage=1", NULL);
+    if (!fm.uart || !fm.testdev || !fm.rng || !fm.rng_pci || !fm.rng_grants)
         abort();
     fm.disks[0] = fuzz_create_blk(board, "virtio-blk,addr=0xe0190000,irq=6,queue-size=64",
                                   NULL, FUZZ_IMAGE_TMP, NULL);
@@ -121,5 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ioreq_exec(&m->exec, &req);
     }
     fuzz_serve_turn(m->disks, ARRAY_SIZE(m->disks), &m->b.work, 0);
+    if (m->grant_pages)
+        abort();                    /* a grant mapping outlived its access */
     return 0;
 }

@@ -284,21 +284,30 @@ static void setup_queue(TestVirtioDriver *d, unsigned q, uint16_t num, uint64_t 
     memset(d->b->ram_ptr + rings, 0, TEST_VIRTQ_STRIDE);
     test_virtio_write(d, VM_QUEUE_SEL, q);
     test_virtio_write(d, VM_QUEUE_NUM, num);
-    test_virtio_write(d, VM_DESC_LOW, (uint32_t)vq->desc);
-    test_virtio_write(d, VM_DESC_HIGH, (uint32_t)(vq->desc >> 32));
-    test_virtio_write(d, VM_DRIVER_LOW, (uint32_t)vq->avail);
-    test_virtio_write(d, VM_DRIVER_HIGH, (uint32_t)(vq->avail >> 32));
-    test_virtio_write(d, VM_DEVICE_LOW, (uint32_t)vq->used);
-    test_virtio_write(d, VM_DEVICE_HIGH, (uint32_t)(vq->used >> 32));
+    const uint64_t told[] = { vq->desc | d->dma_base, vq->avail | d->dma_base,
+                              vq->used | d->dma_base };
+    test_virtio_write(d, VM_DESC_LOW, (uint32_t)told[0]);
+    test_virtio_write(d, VM_DESC_HIGH, (uint32_t)(told[0] >> 32));
+    test_virtio_write(d, VM_DRIVER_LOW, (uint32_t)told[1]);
+    test_virtio_write(d, VM_DRIVER_HIGH, (uint32_t)(told[1] >> 32));
+    test_virtio_write(d, VM_DEVICE_LOW, (uint32_t)told[2]);
+    test_virtio_write(d, VM_DEVICE_HIGH, (uint32_t)(told[2] >> 32));
     test_virtio_write(d, VM_QUEUE_READY, 1);
 }
 
 uint8_t test_virtio_start(TestVirtioDriver *d, TestBoard *b, uint64_t base, uint64_t features,
                           unsigned nr_queues, uint16_t num, uint64_t ring_base)
 {
+    return test_virtio_start_dma(d, b, base, features, nr_queues, num, ring_base, 0);
+}
+
+uint8_t test_virtio_start_dma(TestVirtioDriver *d, TestBoard *b, uint64_t base,
+                              uint64_t features, unsigned nr_queues, uint16_t num,
+                              uint64_t ring_base, uint64_t dma_base)
+{
     assert_true(nr_queues <= TEST_VIRTIO_MAX_QUEUES);
-    *d = (TestVirtioDriver){ .b = b, .base = base, .nr_queues = nr_queues,
-                             .features = features | 1ull << 32 };
+    *d = (TestVirtioDriver){ .b = b, .base = base, .dma_base = dma_base,
+                             .nr_queues = nr_queues, .features = features | 1ull << 32 };
     test_virtio_write(d, VM_STATUS, 0);
     test_virtio_write(d, VM_STATUS, VS_ACK | VS_DRIVER);
     for (unsigned bank = 0; bank < 2; bank++) {

@@ -137,6 +137,7 @@ typedef struct TestVirtq {
 typedef struct TestVirtioDriver {
     TestBoard *b;
     uint64_t base;
+    uint64_t dma_base;          /* OR-ed into the ring addresses the device is told */
     uint64_t features;          /* negotiated */
     unsigned nr_queues;
     TestVirtq q[TEST_VIRTIO_MAX_QUEUES];
@@ -157,6 +158,11 @@ uint64_t test_virtio_device_features(TestVirtioDriver *d);
  * of num entries. Returns the status read back (FEATURES_OK clear: refused). */
 uint8_t test_virtio_start(TestVirtioDriver *d, TestBoard *b, uint64_t base, uint64_t features,
                           unsigned nr_queues, uint16_t num, uint64_t ring_base);
+/* The same for a device that sees RAM at other addresses (grant DMA: the rings' RAM
+ * offsets OR-ed with dma_base); the rings are still written at their RAM offsets. */
+uint8_t test_virtio_start_dma(TestVirtioDriver *d, TestBoard *b, uint64_t base,
+                              uint64_t features, unsigned nr_queues, uint16_t num,
+                              uint64_t ring_base, uint64_t dma_base);
 /* Write a chain into queue q's descriptors and the avail ring; returns its head. With
  * indirect_at != 0 the chain goes into an indirect table at that guest address. */
 uint16_t test_virtio_add(TestVirtioDriver *d, unsigned q, const TestVirtioBuf *bufs,

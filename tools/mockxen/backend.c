@@ -88,6 +88,26 @@ static int be_dirty_bitmap(void *opaque, unsigned vcpu, uint64_t first_pfn, uint
     return mx_domain_dirty_bitmap(be->d, first_pfn, nr, clean, bitmap, errp);
 }
 
+static int be_grant_table(void *opaque, unsigned vcpu, uint64_t gpa, uint32_t nr_frames,
+                          Error **errp)
+{
+    MxBackend *be = opaque;
+    return mx_gnttab_setup(be->d, gpa, nr_frames, errp);
+}
+
+static int be_grant(void *opaque, unsigned vcpu, uint32_t ref, uint16_t domid, uint32_t gfn,
+                    bool readonly, Error **errp)
+{
+    MxBackend *be = opaque;
+    return mx_gnttab_grant(be->d, ref, domid, gfn, readonly, errp);
+}
+
+static int be_grant_revoke(void *opaque, unsigned vcpu, uint32_t ref, Error **errp)
+{
+    MxBackend *be = opaque;
+    return mx_gnttab_revoke(be->d, ref, errp);
+}
+
 static int be_counter(void *opaque, unsigned vcpu, const char *name, uint64_t *value,
                       Error **errp)
 {
@@ -111,4 +131,7 @@ const GuestBackendOps mx_backend_ops = {
     .log_dirty = be_log_dirty,
     .dirty_bitmap = be_dirty_bitmap,
     .counter = be_counter,
+    .grant_table = be_grant_table,
+    .grant = be_grant,
+    .grant_revoke = be_grant_revoke,
 };

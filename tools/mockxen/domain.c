@@ -140,6 +140,7 @@ void mx_domain_destroy(MxDomain *d)
 {
     if (!d)
         return;
+    mx_gnttab_fini(d);
     if (d->ram)
         munmap(d->ram, d->nr_frames << MX_PAGE_SHIFT);
     if (d->populated)

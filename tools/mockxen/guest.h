@@ -118,6 +118,15 @@ typedef struct GuestBackendOps {
     int (*dirty_bitmap)(void *opaque, unsigned vcpu, uint64_t first_pfn, uint64_t nr,
                         bool clean, unsigned long *bitmap, Error **errp);
 
+    /* The grant table (mockxen.h, grant_table.c): place it at gpa (nr_frames of RAM);
+     * write entry ref granting domain `domid` access to frame gfn; revoke entry ref (1
+     * if revoked, 0 while a device model has it mapped). */
+    int (*grant_table)(void *opaque, unsigned vcpu, uint64_t gpa, uint32_t nr_frames,
+                       Error **errp);
+    int (*grant)(void *opaque, unsigned vcpu, uint32_t ref, uint16_t domid, uint32_t gfn,
+                 bool readonly, Error **errp);
+    int (*grant_revoke)(void *opaque, unsigned vcpu, uint32_t ref, Error **errp);
+
     /* Value of the named counter (e.g. "modified_memory"); -ENOENT if unknown. */
     int (*counter)(void *opaque, unsigned vcpu, const char *name, uint64_t *value,
                    Error **errp);
@@ -184,6 +193,7 @@ enum GuestOp {
     GOP_WAIT_IRQ, GOP_IRQ_LEVEL,
     GOP_LOG_DIRTY, GOP_DIRTY,
     GOP_COUNT,
+    GOP_GRANT_TABLE, GOP_GRANT, GOP_GRANT_REVOKE,
     GOP_ECHO,
     GOP_SLEEP,
     GOP_FAIL,           /* fail "msg": end this vCPU with a failed expectation */
@@ -216,7 +226,8 @@ enum GuestRawField {
 typedef struct GuestInsn {
     uint8_t op;                 /* enum GuestOp */
     uint8_t size;               /* access size in bytes (1, 2, 4, 8) */
-    bool write;                 /* out/mmio-write/poke; log-dirty on; dirty ... clean */
+    bool write;                 /* out/mmio-write/poke; log-dirty on; dirty ... clean;
+                                   grant: not readonly */
     bool df;                    /* rep-*: direction flag */
     bool rep;                   /* rep-*: data_is_ptr = 1, `buf` is the guest buffer */
     bool timed;                 /* loop: `time` rather than `repeat` */

@@ -402,6 +402,63 @@ static int exec_dirty(VcpuRun *r, const GuestInsn *in)
     return ret < 0 ? backend_failed(r, in, "dirty", ret, err) : apply_result(r, in, count);
 }
 
+/* Evaluate e into *v, failing the statement above max. */
+static int eval_max(VcpuRun *r, const GuestInsn *in, const GuestExpr *e, uint64_t max,
+                    const char *what, uint64_t *v)
+{
+    int ret = eval(r, in, e, v);
+    if (!ret && *v > max)
+        return fail_at(r, in, EINVAL, "%s %#" PRIx64 " is above %#" PRIx64, what, *v, max);
+    return ret;
+}
+
+static int exec_grant_table(VcpuRun *r, const GuestInsn *in)
+{
+    uint64_t gpa, frames;
+    int ret = eval(r, in, &in->addr, &gpa);
+    if (!ret)
+        ret = eval_max(r, in, &in->count, UINT32_MAX, "frame count", &frames);
+    if (ret)
+        return ret;
+    if (!r->ops->grant_table)
+        return no_op(r, in, "grant_table");
+    Error *err = NULL;
+    ret = r->ops->grant_table(r->opaque, r->vcpu, gpa, (uint32_t)frames, &err);
+    return ret < 0 ? backend_failed(r, in, "grant-table", ret, err) : 0;
+}
+
+static int exec_grant(VcpuRun *r, const GuestInsn *in)
+{
+    uint64_t ref, gfn, domid = 0;
+    int ret = eval_max(r, in, &in->addr, UINT32_MAX, "grant ref", &ref);
+    if (!ret)
+        ret = eval_max(r, in, &in->value, UINT32_MAX, "frame", &gfn);
+    if (!ret && in->count.present)
+        ret = eval_max(r, in, &in->count, UINT16_MAX, "domid", &domid);
+    if (ret)
+        return ret;
+    if (!r->ops->grant)
+        return no_op(r, in, "grant");
+    Error *err = NULL;
+    ret = r->ops->grant(r->opaque, r->vcpu, (uint32_t)ref, (uint16_t)domid, (uint32_t)gfn,
+                        !in->write, &err);
+    return ret < 0 ? backend_failed(r, in, "grant", ret, err) : 0;
+}
+
+static int exec_grant_revoke(VcpuRun *r, const GuestInsn *in)
+{
+    uint64_t ref;
+    int ret = eval_max(r, in, &in->addr, UINT32_MAX, "grant ref", &ref);
+    if (ret)
+        return ret;
+    if (!r->ops->grant_revoke)
+        return no_op(r, in, "grant_revoke");
+    Error *err = NULL;
+    ret = r->ops->grant_revoke(r->opaque, r->vcpu, (uint32_t)ref, &err);
+    return ret < 0 ? backend_failed(r, in, "grant-revoke", ret, err)
+                   : apply_result(r, in, (uint64_t)ret);
+}
+
 static int exec_count(VcpuRun *r, const GuestInsn *in)
 {
     if (!r->ops->counter)
@@ -598,6 +655,9 @@ static int exec_one(VcpuRun *r, const GuestInsn *in)
     case GOP_LOG_DIRTY:     return exec_log_dirty(r, in);
     case GOP_DIRTY:         return exec_dirty(r, in);
     case GOP_COUNT:         return exec_count(r, in);
+    case GOP_GRANT_TABLE:   return exec_grant_table(r, in);
+    case GOP_GRANT:         return exec_grant(r, in);
+    case GOP_GRANT_REVOKE:  return exec_grant_revoke(r, in);
     case GOP_ECHO:          return exec_echo(r, in);
     case GOP_SLEEP:         return exec_sleep(r, in);
     case GOP_FAIL:          return fail_at(r, in, EPROTO, "%s", in->name);

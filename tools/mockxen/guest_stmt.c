@@ -211,6 +211,37 @@ static int stmt_dirty(Parser *p, GuestInsn *in, const StmtDef *def)
     return ret ? ret : parser_result(p, &in->result, false);
 }
 
+/* grant-table GPA, FRAMES */
+static int stmt_grant_table(Parser *p, GuestInsn *in, const StmtDef *def)
+{
+    int ret = parser_arg(p, &in->addr);
+    return ret ? ret : parser_arg(p, &in->count);
+}
+
+/* grant REF, GFN [readonly] [domid D] */
+static int stmt_grant(Parser *p, GuestInsn *in, const StmtDef *def)
+{
+    bool readonly, domid;
+    int ret = parser_arg(p, &in->addr);
+    if (!ret)
+        ret = parser_arg(p, &in->value);
+    if (!ret)
+        ret = parser_accept_word(p, "readonly", &readonly);
+    in->write = !readonly;
+    if (!ret)
+        ret = parser_accept_word(p, "domid", &domid);
+    if (!ret && domid)
+        ret = parser_arg(p, &in->count);
+    return ret;
+}
+
+/* grant-revoke REF [tail] */
+static int stmt_grant_revoke(Parser *p, GuestInsn *in, const StmtDef *def)
+{
+    int ret = parser_arg(p, &in->addr);
+    return ret ? ret : parser_result(p, &in->result, false);
+}
+
 /* count NAME [tail] / expect-count NAME CMP EXPR */
 static int stmt_count(Parser *p, GuestInsn *in, const StmtDef *def)
 {
@@ -349,6 +380,9 @@ static const StmtDef statements[] = {
     { "dirty",          stmt_dirty,       GOP_DIRTY, false, false, 0 },
     { "count",          stmt_count,       GOP_COUNT, false, false, 0 },
     { "expect-count",   stmt_count,       GOP_COUNT, true,  false, 0 },
+    { "grant-table",    stmt_grant_table, GOP_GRANT_TABLE, false, false, 0 },
+    { "grant",          stmt_grant,       GOP_GRANT, false, false, 0 },
+    { "grant-revoke",   stmt_grant_revoke, GOP_GRANT_REVOKE, false, false, 0 },
     { "echo",           stmt_echo,        GOP_ECHO,  false, false, 0 },
     { "sleep",          stmt_sleep,       GOP_SLEEP, false, false, 0 },
     { "done",           stmt_no_args,     GOP_DONE,  false, false, 0 },

@@ -92,11 +92,11 @@
     M(xengnttab_close, 1) \
     M(xengnttab_fd, 0) \
     M(xengnttab_set_max_grants, 0) \
-    M(xengnttab_map_grant_ref, 0) \
-    M(xengnttab_map_grant_refs, 0) \
-    M(xengnttab_map_domain_grant_refs, 0) \
+    M(xengnttab_map_grant_ref, 1) \
+    M(xengnttab_map_grant_refs, 1) \
+    M(xengnttab_map_domain_grant_refs, 1) \
     M(xengnttab_map_grant_ref_notify, 0) \
-    M(xengnttab_unmap, 0) \
+    M(xengnttab_unmap, 1) \
     M(xengnttab_grant_copy, 0) \
     M(xengnttab_dmabuf_exp_from_refs, 0) \
     M(xengnttab_dmabuf_exp_wait_released, 0) \

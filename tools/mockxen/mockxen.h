@@ -126,6 +126,27 @@ typedef struct MxRefusal {
     int err;                  /* positive errno */
 } MxRefusal;
 
+/* ---- grant_table.c: the guest's grant table, version 1 ------------------------------- */
+#define MX_DM_DOMID           0   /* the device model's domain: grants must name it */
+
+/* Xen's "active" entry: how the device models have a granted frame mapped. */
+typedef struct MxGrantActive {
+    uint32_t pins;            /* mappings of the entry (every one sets GTF_reading) */
+    uint32_t writers;         /* of which writable (they set GTF_writing) */
+    uint64_t gfn;             /* the frame, read once when the first pin was taken */
+} MxGrantActive;
+
+/* Where the guest put its table, and the pins on its entries (d->lock). */
+typedef struct MxGrantTable {
+    uint64_t gfn;             /* first frame of the table in guest RAM */
+    uint32_t nr_frames;       /* 0: the guest has not set a table up */
+    uint64_t nr_pins;         /* pins over all entries */
+    MxGrantActive *active;    /* MX_GNTTAB_MAX_ENTRIES, allocated at the first setup */
+} MxGrantTable;
+
+/* The grant mappings of one libxengnttab handle (one shim connection). */
+typedef struct MxGrantHandle MxGrantHandle;
+
 typedef struct MxDomain {
     uint32_t domid;
     unsigned nr_vcpus;
@@ -168,6 +189,7 @@ typedef struct MxDomain {
     MxStatsPage *stats;       /* not owned */
     MxRefusal refusals[MX_MAX_REFUSALS];    /* from the config; never change */
     unsigned nr_refusals;
+    MxGrantTable gnttab;
 } MxDomain;
 
 typedef struct MxDomainConfig {
@@ -303,6 +325,43 @@ int mx_irq_level(MxDomain *d, const MxIrqMatch *m);
  * -ESHUTDOWN if the domain crashed meanwhile. */
 int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, MxMsi *taken,
                 Error **errp);
+
+/* ---- grant_table.c ------------------------------------------------------------------------
+ *
+ * Grant table v1 as Xen keeps it for an HVM guest. The guest places the table in its
+ * physical address space (on Xen: XENMEM_add_to_physmap with XENMAPSPACE_grant_table;
+ * here: frames of its own RAM, named by mx_gnttab_setup) and writes the entries itself:
+ * domid, frame, a write barrier, then flags (GTF_permit_access, maybe GTF_readonly).
+ * A device model maps entries (mx_gnttab_map): each must lie inside the table, permit
+ * access to MX_DM_DOMID, not be read-only for a writable map, and name a populated
+ * frame; the map sets GTF_reading (and GTF_writing when writable) in the entry with a
+ * compare-and-exchange on flags+domid, as Xen's _set_status_v1, so a guest revoking it
+ * (mx_gnttab_revoke: clear the flags with a compare-and-exchange unless GTF_reading or
+ * GTF_writing is set) either wins and the map fails, or loses and the entry stays in
+ * use. A map is all or nothing; the bits are cleared when the last mapping goes.
+ * Errors are -EINVAL, as gntdev reports a failed grant map, with a message naming the
+ * entry and why.
+ */
+/* The table is nr_frames (1..MX_GNTTAB_MAX_FRAMES) populated frames of guest RAM from
+ * gpa (page aligned). -EBUSY while entries are mapped. */
+int mx_gnttab_setup(MxDomain *d, uint64_t gpa, uint32_t nr_frames, Error **errp);
+/* The guest grants `domid` access to frame gfn through entry ref (read-only or not). */
+int mx_gnttab_grant(MxDomain *d, uint32_t ref, uint16_t domid, uint32_t gfn, bool readonly,
+                    Error **errp);
+/* The guest ends access through ref: 1 if it did, 0 if the entry is in use. */
+int mx_gnttab_revoke(MxDomain *d, uint32_t ref, Error **errp);
+MxGrantHandle *mx_gnttab_open(Error **errp);
+/* Unmap every mapping the handle still has, and free it. */
+void mx_gnttab_close(MxDomain *d, MxGrantHandle *h);
+/* Map count (1..MX_GNTTAB_MAX_ENTRIES) entries for handle h: their frames in gfns[],
+ * the mapping's number in *id. */
+int mx_gnttab_map(MxDomain *d, MxGrantHandle *h, const uint32_t *refs, uint32_t count,
+                  bool writable, uint64_t *gfns, uint32_t *id, Error **errp);
+/* Unmap mapping id of handle h, which has count entries (-EINVAL otherwise). */
+int mx_gnttab_unmap(MxDomain *d, MxGrantHandle *h, uint32_t id, uint32_t count,
+                    Error **errp);
+/* Release the table's bookkeeping (mx_domain_destroy). */
+void mx_gnttab_fini(MxDomain *d);
 
 /* ---- oneway.c: one-way messages from the shims, in order with everything else --------- */
 /* The socket server has processed one one-way message (whatever its outcome). */

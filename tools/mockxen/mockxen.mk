@@ -65,10 +65,12 @@ build/$(1)/tests/unit/test_mockxen_%: build/$(1)/tests/unit/test_mockxen_%.o bui
 	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$(filter-out %.a,$$^) \
 	    $$(filter %.a,$$^) -lcmocka $$(SYS_LIBS) -lpthread -lm
 
-# The devicemodel shim is linked into its own unit test, next to the daemon it talks to
+# The devicemodel and gnttab shims are linked into their own unit tests, next to the daemon it talks to
 # (and compiled like the daemon, sanitizers included).
 build/$(1)/tests/unit/test_mockxen_shim_devicemodel: \
     $(patsubst %.c,build/$(1)/%.o,$(addprefix $(MX_DIR)/shim/,devicemodel.c client.c toolcore.c))
+build/$(1)/tests/unit/test_mockxen_shim_gnttab: \
+    $(patsubst %.c,build/$(1)/%.o,$(addprefix $(MX_DIR)/shim/,gnttab.c client.c toolcore.c))
 
 mockxen-$(1):: $(if $(wildcard $(MX_DIR)/main.c),build/$(1)/$(MX_DIR)/mockxen) \
 	$(if $(wildcard $(MX_DIR)/nulldm/null_dm.c),build/$(1)/$(MX_DIR)/mockxen-null-dm) \

@@ -46,6 +46,9 @@
 #define MX_PAGE_SHIFT      12
 #define MX_PAGE_SIZE       (1u << MX_PAGE_SHIFT)
 #define MX_POPULATE_CHUNK  16384         /* frames per MX_OP_POPULATE request */
+#define MX_GNTTAB_MAX_FRAMES  64         /* Xen's default max_grant_frames */
+#define MX_GNTTAB_PER_FRAME   (MX_PAGE_SIZE / 8)  /* 8-byte grant_entry_v1_t entries */
+#define MX_GNTTAB_MAX_ENTRIES (MX_GNTTAB_MAX_FRAMES * MX_GNTTAB_PER_FRAME)
 
 enum MxOp {
     MX_OP_HELLO = 1,          /* MxHello -> MxHelloReply, fd: stats page memfd */
@@ -71,6 +74,9 @@ enum MxOp {
     MX_OP_EVTCHN_UNBIND,      /* MxBindReq{local port} */
     MX_OP_QUERY,              /* NUL-terminated command text -> NUL-terminated answer */
     MX_OP_DEPOPULATE,         /* MxPopulateReq + uint64_t gfns[nr]: decrease_reservation */
+    MX_OP_GNTTAB_MAP,         /* MxGrantMapReq + uint32_t refs[count] -> MxGrantMapReply +
+                               * uint64_t gfns[count] */
+    MX_OP_GNTTAB_UNMAP,       /* MxGrantUnmapReq */
     MX_OP_NR
 };
 
@@ -214,6 +220,27 @@ static inline int mx_irq_req_check(const MxIrqReq *req)
         return -EINVAL;
     }
 }
+
+/* Grant maps: the daemon checks and pins the entries (grant_table.c), the shim maps the
+ * frames it names from the RAM memfd, and unmaps before it asks the daemon to unpin. */
+typedef struct MxGrantMapReq {
+    uint32_t domid;           /* the granting domain */
+    uint32_t count;           /* refs follow */
+    uint32_t writable;
+    uint32_t pad;
+} MxGrantMapReq;
+
+typedef struct MxGrantMapReply {
+    uint32_t id;              /* the mapping, for MX_OP_GNTTAB_UNMAP */
+    uint32_t count;           /* gfns follow */
+} MxGrantMapReply;
+
+typedef struct MxGrantUnmapReq {
+    uint32_t domid;
+    uint32_t id;
+    uint32_t count;
+    uint32_t pad;
+} MxGrantUnmapReq;
 
 typedef struct MxBindReq {
     uint32_t domid;

@@ -33,6 +33,7 @@ typedef struct Conn {
     bool dead;                /* to be closed at the end of the server loop's pass */
     uint64_t caught_up_pass;  /* served out of turn in this pass (catch_up) */
     MxEvtchnHandle *evtchn;
+    MxGrantHandle *gnttab;    /* the connection's grant mappings, from its first map */
 } Conn;
 
 struct MxSockServer {
@@ -137,7 +138,8 @@ _Static_assert(offsetof(MxDomainReq, domid) == 0 && offsetof(MxPopulateReq, domi
                offsetof(MxParamReq, domid) == 0 && offsetof(MxResourceReq, domid) == 0 &&
                offsetof(MxServerReq, domid) == 0 && offsetof(MxRangeReq, domid) == 0 &&
                offsetof(MxExtentReq, domid) == 0 && offsetof(MxIrqReq, domid) == 0 &&
-               offsetof(MxBindReq, domid) == 0, "a request's domid comes first");
+               offsetof(MxBindReq, domid) == 0 && offsetof(MxGrantMapReq, domid) == 0 &&
+               offsetof(MxGrantUnmapReq, domid) == 0, "a request's domid comes first");
 
 static uint32_t req_domid(const void *req)
 {
@@ -403,6 +405,59 @@ static int op_evtchn_bind(Req *q, Reply *r, bool bind, Error **errp)
     return rc;
 }
 
+static int op_gnttab_map(Req *q, Reply *r, Error **errp)
+{
+    MxGrantMapReq req;
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
+    if (rc)
+        return rc;
+    if (req.count == 0 || req.count > MX_GNTTAB_MAX_ENTRIES) {
+        error_setg_errno(errp, EINVAL, "grant map of %u entries (1 to %u)", req.count,
+                         MX_GNTTAB_MAX_ENTRIES);
+        return -EINVAL;
+    }
+    if ((rc = need(q, sizeof(req) + req.count * sizeof(uint32_t), errp)))
+        return rc;
+    if (!q->c->gnttab && !(q->c->gnttab = mx_gnttab_open(errp)))
+        return -ENOMEM;
+    size_t len = sizeof(MxGrantMapReply) + req.count * sizeof(uint64_t);
+    uint8_t *out = malloc(len);
+    uint32_t *refs = malloc(req.count * sizeof(*refs));
+    uint64_t *gfns = malloc(req.count * sizeof(*gfns));
+    rc = -ENOMEM;
+    if (!out || !refs || !gfns) {
+        error_setg_errno(errp, ENOMEM, "grant map of %u entries", req.count);
+    } else {
+        MxGrantMapReply rep = { .count = req.count };
+        memcpy(refs, q->p + sizeof(req), req.count * sizeof(*refs));
+        rc = mx_gnttab_map(q->s->d, q->c->gnttab, refs, req.count, req.writable, gfns,
+                           &rep.id, errp);
+        memcpy(out, &rep, sizeof(rep));
+        memcpy(out + sizeof(rep), gfns, req.count * sizeof(*gfns));
+    }
+    free(refs);
+    free(gfns);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    *r = (Reply){ .data = out, .len = len, .owned = true };
+    return 0;
+}
+
+static int op_gnttab_unmap(Req *q, Error **errp)
+{
+    MxGrantUnmapReq req;
+    int rc = take_for_domain(q, &req, sizeof(req), errp);
+    if (rc)
+        return rc;
+    if (!q->c->gnttab) {
+        error_setg_errno(errp, EINVAL, "no grant mapping %u on this connection", req.id);
+        return -EINVAL;
+    }
+    return mx_gnttab_unmap(q->s->d, q->c->gnttab, req.id, req.count, errp);
+}
+
 static int op_query(Req *q, Reply *r, Error **errp)
 {
     char cmd[128];
@@ -453,6 +508,8 @@ static int dispatch(Req *q, uint32_t op, Reply *r, Error **errp)
     case MX_OP_EVTCHN_BIND:     return op_evtchn_bind(q, r, true, errp);
     case MX_OP_EVTCHN_UNBIND:   return op_evtchn_bind(q, r, false, errp);
     case MX_OP_QUERY:           return op_query(q, r, errp);
+    case MX_OP_GNTTAB_MAP:      return op_gnttab_map(q, r, errp);
+    case MX_OP_GNTTAB_UNMAP:    return op_gnttab_unmap(q, errp);
     default:
         error_setg_errno(errp, ENOSYS, "unknown request %u", op);
         return -ENOSYS;
@@ -577,6 +634,7 @@ static void close_conn(MxSockServer *s, unsigned i)
     Conn *c = s->conns[i];
     if (c->evtchn)
         mx_evtchn_close(s->d, c->evtchn);
+    mx_gnttab_close(s->d, c->gnttab);
     close(c->fd);
     free(c);
     s->conns[i] = s->conns[--s->nconns];

@@ -362,6 +362,25 @@ def ioreq_pci_seed():
     return bytes(p.b)
 
 
+def ioreq_grant_rng_seed():
+    """virtio-rng with grant_usage=1 (0xe01a0000): rings and buffers at grant addresses.
+    In fuzz_ioreq.c ref r grants RAM page r, read-write when r % 3 == 0, read-only when
+    r % 3 == 1: the first buffer (ref 0x39) is filled, the second (ref 0x3a, read-only)
+    is refused and the device asks for a reset."""
+    base, grant = 0xe01a0000, 1 << 63
+    desc, avail, used = 0x30, 0x33, 0x36                # refs = RAM pages
+    p = IoreqProgram()
+    for reg, val in ((0x70, 0), (0x70, 3), (0x24, 1), (0x20, 3), (0x24, 0), (0x20, 0),
+                     (0x70, 0xb), (0x30, 0), (0x38, 8), (0x80, desc << 12),
+                     (0x84, grant >> 32), (0x90, avail << 12), (0x94, grant >> 32),
+                     (0xa0, used << 12), (0xa4, grant >> 32), (0x44, 1), (0x70, 0xf)):
+        p.write(base + reg, val, 4)
+    for i, ref in enumerate((0x39, 0x3a)):
+        p.chain(desc << 12, avail << 12, i, i, [(grant | ref << 12 | 0x10, 64, True)])
+        p.write(base + 0x50, 0, 4)
+    return bytes(p.b)
+
+
 # ---- fuzz_buffered_ring: a buffered ioreq page (tests/fuzz/fuzz_buffered_ring.c) -----
 
 def buffered_page(slots):
@@ -382,7 +401,8 @@ def buffered_seeds():
 def main():
     corpora = {
         "fuzz_virtio_blk": virtio_blk_seeds(),
-        "fuzz_ioreq": {"virtio_blk_mmio": ioreq_mmio_seed(), "virtio_blk_pci": ioreq_pci_seed()},
+        "fuzz_ioreq": {"virtio_blk_mmio": ioreq_mmio_seed(), "virtio_blk_pci": ioreq_pci_seed(),
+                       "virtio_rng_grants": ioreq_grant_rng_seed()},
         "fuzz_buffered_ring": buffered_seeds(),
         "fuzz_virtio_rng": virtio_rng_seeds(),
         "fuzz_control": control_seeds(),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -443,9 +444,26 @@ int test_disk_teardown(void **state)
     return 0;
 }
 
+void test_direct_io_or_skip(const char *path)
+{
+    struct statx stx;
+    if (statx(AT_FDCWD, path, 0, STATX_DIOALIGN, &stx) < 0 ||
+        !(stx.stx_mask & STATX_DIOALIGN) || stx.stx_dio_offset_align)
+        return;
+    int fd = open(path, O_RDONLY | O_DIRECT);
+    if (fd < 0)
+        return;
+    close(fd);
+    print_message("# '%s' opens with O_DIRECT but statx reports no direct I/O alignment "
+                  "(as under qemu-user): cannot test direct I/O\n", path);
+    skip();
+}
+
 BlockBackend *test_blk_open(const char *path, BlockAio aio, BlockCache cache,
                             unsigned queue_depth)
 {
+    if (cache == BLOCK_CACHE_NONE)
+        test_direct_io_or_skip(path);
     BlockConfig cfg = { .path = path, .aio = aio, .cache = cache,
                         .discard = BLOCK_DISCARD_UNMAP, .queue_depth = queue_depth };
     Error *err = NULL;

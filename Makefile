@@ -99,6 +99,8 @@ UNIT_OOM_TESTS := test_block_errors test_flatview_random test_mapcache test_memo
                   test_ram_random
 $(foreach t,$(UNIT_OOM_TESTS),$(eval UNIT_LDFLAGS_$(t) := \
     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc))
+# test_block_host_op stands in for pwritev2 and fdatasync the same way.
+UNIT_LDFLAGS_test_block_host_op := -Wl,--wrap=pwritev2,--wrap=fdatasync
 
 # ---- per-variant rules --------------------------------------------------------------
 # $(1) = variant name (rel|asan|arm64). Native variants use the host's tools.

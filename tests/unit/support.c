@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <liburing.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -456,6 +457,18 @@ void test_direct_io_or_skip(const char *path)
     close(fd);
     print_message("# '%s' opens with O_DIRECT but statx reports no direct I/O alignment "
                   "(as under qemu-user): cannot test direct I/O\n", path);
+    skip();
+}
+
+void test_io_uring_or_skip(void)
+{
+    struct io_uring ring;
+    int rc = io_uring_queue_init(4, &ring, 0);
+    if (rc == 0) {
+        io_uring_queue_exit(&ring);
+        return;
+    }
+    print_message("# io_uring cannot be set up here (%s, as under qemu-user)\n", strerror(-rc));
     skip();
 }
 

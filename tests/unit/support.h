@@ -208,6 +208,8 @@ BlockBackend *test_blk_open(const char *path, BlockAio aio, BlockCache cache,
  * STATX_DIOALIGN bit through without the alignments, so cache=none is refused there.
  */
 void test_direct_io_or_skip(const char *path);
+/* Skip the test, saying why, where io_uring cannot be set up (as under qemu-user). */
+void test_io_uring_or_skip(void);
 /* Wait (10 s at most) for the completion fd, then run every completion. */
 void test_blk_wait(BlockBackend *bb);
 

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Can the arm64 build and its tests run here? Prints why not and fails, or prints
 # nothing. scripts/deps.sh installs what is missing (as root) and makes the sysroot.
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -61,8 +61,10 @@ esac
 
 rm -rf "$dir" "$debs"
 mkdir -p "$dir" "$debs"
+# A failed download shows as a missing .deb below. As root apt-get warns that it
+# downloads unsandboxed: not news.
 # shellcheck disable=SC2086
-(cd "$debs" && apt-get download -qq $all 2>&1 | grep -v 'unsandboxed as root' >&2 || true)
+(cd "$debs" && apt-get download -qq $all 2>&1) | grep -v 'unsandboxed as root' >&2 || true
 for p in $all; do
     name=${p%:arm64}
     set -- "$debs/${name}"_*_arm64.deb

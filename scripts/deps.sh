@@ -20,6 +20,7 @@ missing() {
 }
 
 export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
 need=$(missing $PKGS)
 if [ -n "$need" ]; then
     cmd="apt-get install -y --no-install-recommends$need"
@@ -39,6 +40,7 @@ arm64_skip() {
     echo "xendm: arm64: $*; the arm64 tests will be skipped" >&2
     exit 0
 }
+# shellcheck disable=SC2086
 need=$(missing $ARM64_PKGS)
 lists=yes
 dpkg --print-foreign-architectures | grep -qx arm64 || lists=

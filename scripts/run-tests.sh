@@ -1,7 +1,14 @@
 #!/bin/bash
 # Run every test and print one summary line "N passed, N failed".
 #
-# Usage: run-tests.sh [--unit-only] ASAN_BUILD_DIR REL_BUILD_DIR
+# Usage: run-tests.sh [--unit-only] ASAN_BUILD_DIR REL_BUILD_DIR [ARM64_BUILD_DIR]
+#
+# With ARM64_BUILD_DIR, the arm64 build's unit tests and mockxen integration tests
+# (tests/integration/mockxen_*.sh) run too, under qemu-user through the wrappers in
+# ARM64_BUILD_DIR/qemu, and get a line "arm64: N passed, N failed" of their own before
+# the summary, which counts them in. The unit tests named in $XENDM_X86_ONLY (their
+# sources) are skipped there. Where scripts/arm64-ready.sh says the cross packages are
+# missing, that whole part is skipped with its reason.
 #
 # Every test program speaks TAP on stdout ("ok N - name", "not ok N - name", with
 # "# SKIP" for skips): cmocka binaries through CMOCKA_MESSAGE_OUTPUT=tap, integration
@@ -13,6 +20,7 @@ unit_only=0
 [ "${1:-}" = "--unit-only" ] && { unit_only=1; shift; }
 asan=${1:?asan build dir}
 rel=${2:?rel build dir}
+arm64=${3:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 logdir="$top/build/test-logs"
 mkdir -p "$logdir"
@@ -44,18 +52,57 @@ run_one() {                       # $1 = label, rest = command
     fi
 }
 
-for t in "$top/$asan"/tests/unit/test_*; do
-    [ -x "$t" ] || continue
-    case "$t" in *.o|*.d) continue;; esac
-    run_one "unit/$(basename "$t")" "$t"
-done
-if [ "$unit_only" = 0 ]; then
-    for t in "$top"/tests/integration/*.sh; do
+# run_unit PREFIX BUILD: every unit test in BUILD/tests/unit.
+run_unit() {
+    local t
+    for t in "$2"/tests/unit/test_*; do
+        [ -x "$t" ] || continue
+        case "$t" in *.o|*.d) continue;; esac
+        run_one "$1unit/$(basename "$t")" "$t"
+    done
+}
+
+# run_integration PREFIX GLOB: the integration scripts matching GLOB.
+run_integration() {
+    local t
+    for t in "$top"/tests/integration/$2.sh; do
         [ -f "$t" ] || continue
         case "$(basename "$t")" in lib.sh) continue;; esac
-        run_one "integration/$(basename "$t" .sh)" bash "$t"
+        run_one "$1integration/$(basename "$t" .sh)" bash "$t"
     done
-fi
+}
+
+# The arm64 build under qemu-user: programs run through the wrappers of $arm64/qemu;
+# arm64 programs load the arm64 shims, Debian's x86-64 ones (QEMU-xen, xenstore-utils)
+# skip them for build/shim's; mockxen starts its null device model through a wrapper.
+run_arm64() {
+    local reason t
+    if ! reason=$("$top/scripts/arm64-ready.sh"); then
+        echo "arm64: skipped: $reason"
+        return
+    fi
+    local p0=$passed f0=$failed s0=$skipped
+    local -x XENDM_BUILD="$top/$arm64/qemu" XENDM_REL_BUILD="$top/$arm64/qemu"
+    local -x MOCKXEN_SHIM_DIR="$top/$arm64/shim:$top/build/shim"
+    local -x MOCKXEN_NULL_DM="$top/$arm64/qemu/tools/mockxen/mockxen-null-dm"
+    local -x XENDM_XEN_LIBDIR="$top/$arm64/sysroot/usr/lib/aarch64-linux-gnu"
+    for t in "$top"/tests/unit/test_*.c; do
+        t=$(basename "$t" .c)
+        case " ${XENDM_X86_ONLY:-} " in
+        *" tests/unit/$t.c "*)
+            echo "skip arm64/unit/$t: x86-64 only (X86_ONLY_SRCS in the Makefile)"
+            skipped=$((skipped + 1)) ;;
+        *)  run_one "arm64/unit/$t" "$top/$arm64/qemu/tests/unit/$t" ;;
+        esac
+    done
+    [ "$unit_only" = 1 ] || run_integration arm64/ 'mockxen_*'
+    echo "arm64: $((skipped - s0)) skipped"
+    echo "arm64: $((passed - p0)) passed, $((failed - f0)) failed"
+}
+
+run_unit "" "$top/$asan"
+[ "$unit_only" = 1 ] || run_integration "" '*'
+[ -z "$arm64" ] || run_arm64
 echo "$skipped skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

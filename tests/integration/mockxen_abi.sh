@@ -4,8 +4,11 @@
 # Debian's xen-qemu-system-i386 imports (it is linked with BIND_NOW) is exported.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
-shim=$top/build/shim
-sys=/usr/lib/x86_64-linux-gnu
+# The shims of the build under test (the first folder of $MOCKXEN_SHIM_DIR) and
+# Debian's libraries of its architecture.
+shim=${MOCKXEN_SHIM_DIR:-$top/build/shim}
+shim=${shim%%:*}
+sys=${XENDM_XEN_LIBDIR:-/usr/lib/x86_64-linux-gnu}
 qemu=/usr/libexec/xen-qemu-system-i386
 
 # exports LIB: "version symbol" per defined function

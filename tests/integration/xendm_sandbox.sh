@@ -31,6 +31,8 @@ start_idle() {
     dm_pid=$!
     for _ in $(seq 200); do grep -q "serving domain" "$tmp/dm.err" && [ -S "$sock" ] && break; sleep 0.05; done
     sleep 0.2
+    # the ASan build's report handler names a forbidden call before the process dies
+    grep -h "forbidden system call\|Sanitizer" "$tmp/dm.err" | sed 's/^/# xendm: /'
 }
 status_field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$dm_pid/status"; }
 # limit NAME: "soft hard" of a line of /proc/PID/limits ("Max open files" ...)

@@ -13,7 +13,10 @@ mockxen=$build/tools/mockxen/mockxen
 mxclient=$build/tests/mockxen-client/mxclient
 tmp=$(mktemp -d /tmp/mockxen-test-XXXXXX)
 export MOCKXEN_SOCKET=$tmp/mockxen.sock XENSTORED_PATH=$tmp/xenstored.sock
-export LD_LIBRARY_PATH=$top/build/shim
+# The shims: build/shim, or the folders in $MOCKXEN_SHIM_DIR (which mockxen hands its
+# null device model too); the first holds those of $build's architecture.
+shims=${MOCKXEN_SHIM_DIR:-$top/build/shim}
+export LD_LIBRARY_PATH=$shims
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 mx_pid= dm_pid= mx_status=
 . "$top/tools/mockxen/procs.sh"
@@ -26,7 +29,7 @@ mx_cleanup() {
 }
 trap mx_cleanup EXIT
 
-for f in "$mockxen" "$mxclient" "$top/build/shim/libxendevicemodel.so.1"; do
+for f in "$mockxen" "$mxclient" "${shims%%:*}/libxendevicemodel.so.1"; do
     if [ ! -e "$f" ]; then
         not_ok "$f is built (make mockxen-asan)"
         done_testing

@@ -3,11 +3,13 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <liburing.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -454,9 +456,38 @@ int test_disk_teardown(void **state)
     return 0;
 }
 
+void test_direct_io_or_skip(const char *path)
+{
+    struct statx stx;
+    if (statx(AT_FDCWD, path, 0, STATX_DIOALIGN, &stx) < 0 ||
+        !(stx.stx_mask & STATX_DIOALIGN) || stx.stx_dio_offset_align)
+        return;
+    int fd = open(path, O_RDONLY | O_DIRECT);
+    if (fd < 0)
+        return;
+    close(fd);
+    print_message("# '%s' opens with O_DIRECT but statx reports no direct I/O alignment "
+                  "(as under qemu-user): cannot test direct I/O\n", path);
+    skip();
+}
+
+void test_io_uring_or_skip(void)
+{
+    struct io_uring ring;
+    int rc = io_uring_queue_init(4, &ring, 0);
+    if (rc == 0) {
+        io_uring_queue_exit(&ring);
+        return;
+    }
+    print_message("# io_uring cannot be set up here (%s, as under qemu-user)\n", strerror(-rc));
+    skip();
+}
+
 BlockBackend *test_blk_open(const char *path, BlockAio aio, BlockCache cache,
                             unsigned queue_depth)
 {
+    if (cache == BLOCK_CACHE_NONE)
+        test_direct_io_or_skip(path);
     BlockConfig cfg = { .path = path, .aio = aio, .cache = cache,
                         .discard = BLOCK_DISCARD_UNMAP, .queue_depth = queue_depth };
     Error *err = NULL;

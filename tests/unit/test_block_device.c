@@ -132,6 +132,8 @@ static void geometry_from_the_kernel(void **state)
 static void every_operation_on_a_device(void **state)
 {
     Fixture *f = device_or_skip(state);
+    if (f->aio == BLOCK_AIO_IO_URING)
+        test_io_uring_or_skip();
     BlockBackend *bb = test_blk_open(f->dev, f->aio, BLOCK_CACHE_WRITEBACK, 8);
     assert_string_equal(blk_engine_name(bb), f->aio == BLOCK_AIO_THREADS ? "threads"
                                                                          : "io_uring");

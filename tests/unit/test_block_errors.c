@@ -307,6 +307,7 @@ static void direct_zero_writing_needs_aligned_ranges(void **state)
 static void out_of_memory_fails_cleanly(void **state)
 {
     TestDisk *f = *state;
+    test_direct_io_or_skip(f->path);
     BlockConfig cfg = { .path = f->path, .aio = f->aio, .cache = BLOCK_CACHE_NONE,
                         .queue_depth = 4 };
     unsigned refused_opens = 0;

@@ -16,20 +16,21 @@ XS_UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_mockxen_xs
 # $(1) = variant
 define xs_variant
 XS_OBJS_$(1) := $(patsubst %.c,build/$(1)/%.o,$(XS_OBJ_SRCS))
+XS_SERVE_$(1) := build/$(1)/tests/xs-server/xs-serve
 
 build/$(1)/tests/xs-server/xs-serve: build/$(1)/tests/xs-server/xs_serve.o $$(XS_OBJS_$(1)) build/$(1)/libutil.a
 	@mkdir -p $$(dir $$@)
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ -lpthread
+	$(Q)$$(CC_$(1)) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ -lpthread
 endef
 
 # $(1) = variant, $(2) = test name
 define xs_unit_rule
 build/$(1)/tests/unit/$(2): build/$(1)/tests/unit/$(2).o build/$(1)/tests/unit/support.o $$(XS_OBJS_$(1)) $$(LIBS_$(1))
-	$(Q)$$(CC) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ -lcmocka $$(shell pkg-config --libs xenstore) $$(SYS_LIBS) -lpthread
+	$(Q)$$(CC_$(1)) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) -o $$@ $$^ -lcmocka $$(shell $$(PKG_CONFIG_$(1)) --libs xenstore) $$(SYS_LIBS_$(1)) -lpthread
 endef
 
-$(foreach v,rel asan,$(eval $(call xs_variant,$(v))))
-$(foreach v,rel asan,$(foreach t,$(XS_UNIT),$(eval $(call xs_unit_rule,$(v),$(t)))))
+$(foreach v,$(VARIANTS),$(eval $(call xs_variant,$(v))))
+$(foreach v,$(VARIANTS),$(foreach t,$(XS_UNIT),$(eval $(call xs_unit_rule,$(v),$(t)))))
 
 # The integration test needs xs-serve built with the rest of the test binaries.
 test-build: build/asan/tests/xs-server/xs-serve

@@ -44,6 +44,9 @@
  *
  * The exit ↔ ioreq translation (kvm_exit.c) is pure: it works on a struct kvm_run in
  * memory, so unit tests need no /dev/kvm.
+ *
+ * x86-64 only: elsewhere kvm_absent.c stands in for kvm_vcpu.c and kvm_exit.c, and
+ * mx_kvm_guest_create() always reports KVM unavailable.
  */
 #ifndef MOCKXEN_KVM_GUEST_H
 #define MOCKXEN_KVM_GUEST_H

@@ -250,8 +250,9 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
     return o->query ? 0 : fit_ram(o);
 }
 
-/* Start the null device model next to this binary (mockxen-null-dm), on the shims of
- * build/shim (or $MOCKXEN_SHIM_DIR). */
+/* Start the null device model next to this binary (mockxen-null-dm, or
+ * $MOCKXEN_NULL_DM: under an emulator such as qemu-user, a wrapper that runs it there),
+ * on the shims of build/shim (or $MOCKXEN_SHIM_DIR). */
 static pid_t start_null_dm(const Options *o)
 {
     char self[PATH_MAX], path[PATH_MAX + 32];
@@ -261,7 +262,10 @@ static pid_t start_null_dm(const Options *o)
     self[n] = '\0';
     char *slash = strrchr(self, '/');
     *slash = '\0';
-    snprintf(path, sizeof(path), "%s/mockxen-null-dm", self);
+    if (getenv("MOCKXEN_NULL_DM"))
+        snprintf(path, sizeof(path), "%s", getenv("MOCKXEN_NULL_DM"));
+    else
+        snprintf(path, sizeof(path), "%s/mockxen-null-dm", self);
     pid_t pid = fork();
     if (pid == 0) {
         char domid[16];

@@ -24,6 +24,8 @@ typedef struct ThreadsEngine {
     BlockSlotList staged;       /* loop thread only */
     pthread_mutex_t lock;
     pthread_cond_t work;
+    pthread_cond_t ready;       /* a worker has started */
+    unsigned running;           /* workers that reached worker_main, under lock */
     BlockSlotList todo, done;   /* under lock */
     bool stopping;              /* under lock */
     unsigned nthreads;          /* started */
@@ -48,6 +50,10 @@ static BlockSlot *next_job(ThreadsEngine *t)
 static void *worker_main(void *arg)
 {
     ThreadsEngine *t = arg;
+    pthread_mutex_lock(&t->lock);
+    t->running++;
+    pthread_cond_signal(&t->ready);
+    pthread_mutex_unlock(&t->lock);
     BlockSlot *s;
     while ((s = next_job(t))) {
         s->host_ret = blk_host_op_run(t->fd, &s->host);
@@ -115,6 +121,7 @@ static void threads_stop(ThreadsEngine *t)
     for (unsigned i = 0; i < t->nthreads; i++)
         pthread_join(t->threads[i], NULL);
     pthread_cond_destroy(&t->work);
+    pthread_cond_destroy(&t->ready);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -145,9 +152,18 @@ BlockEngine *blk_threads_engine_new(int fd, int event_fd, unsigned nthreads,
     *t = (ThreadsEngine){ .engine.ops = &threads_ops, .fd = fd, .event_fd = event_fd };
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->work, NULL);
+    pthread_cond_init(&t->ready, NULL);
 
+    /* Workers take no asynchronous signal (the loop's signalfd must get them all); the
+     * synchronous ones stay open, or a fault or a forbidden system call would kill the
+     * process before its handler (ASan's, the sandbox's report) could say where. */
     sigset_t all, old;
     sigfillset(&all);
+    sigdelset(&all, SIGSYS);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int err = 0;
     while (t->nthreads < nthreads && !err) {
@@ -156,6 +172,13 @@ BlockEngine *blk_threads_engine_new(int fd, int event_fd, unsigned nthreads,
             t->nthreads++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* Every worker has run its thread start-up (the C library's and the sanitizers'
+     * system calls: robust list, rseq, signal stack) before this returns, so none of
+     * it can come after the sandbox's seccomp filter, which does not allow it. */
+    pthread_mutex_lock(&t->lock);
+    while (t->running < t->nthreads)
+        pthread_cond_wait(&t->ready, &t->lock);
+    pthread_mutex_unlock(&t->lock);
     if (err) {
         error_setg_errno(errp, err, "cannot start I/O thread %u of %u", t->nthreads + 1,
                          nthreads);

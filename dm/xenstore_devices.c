@@ -14,7 +14,8 @@
  *     (dm/xenstore_device_spec.c) and its device created, then the backend state
  *     becomes 2 (InitWait), which libxl waits for before it runs the guest;
  *   - a device xendm refuses gets an `error` node, "<errno> <message>" as Linux's
- *     backends write it, and state 6 (Closed): libxl then times out naming the device;
+ *     xenbus_dev_error formats it, and state 6 (Closed): libxl then times out naming
+ *     the device;
  *   - the toolstack removes a device by writing online=0 and state 5 (Closing) and
  *     waiting for 6 (Closed); a frontend that goes to Closing or Closed does the same.
  *     xendm destroys the device (its window then reads as unclaimed) and writes 6;

@@ -1,9 +1,10 @@
 # A virtio-mmio disk that xendm serves from xenstore (--xenstore-devices), at the window
 # and interrupt libxl wrote: $base, $irq, an ISA line on x86 or ($arm = 1) an SPI on
 # Arm, where the guest has only MMIO. Probe, negotiate VERSION_1, set up an 8-entry
-# queue, write sector 5 with 0x5a and read it back. With $removed = 1 the guest then
-# waits for the device to go (the test removes it through xenstore): its window reads
-# as unclaimed, all ones.
+# queue, write sector 5 with 0x5a and read it back. With $removed = 1 (x86 only) the
+# guest then waits for the device to go (the test removes it through xenstore): its
+# window reads as unclaimed, all ones; and then for xendm to stop (its UART's line
+# status reads all ones), so that xenstore is still there while the test reads it.
 param $base
 param $irq
 param $arm = 0
@@ -82,5 +83,10 @@ if $removed {
     while $magic != 0xffffffff timeout 20s {
         sleep 20ms
         mmio-read $base, 4 -> $magic
+    }
+    $lsr = 0
+    while $lsr != 0xff timeout 20s {
+        sleep 20ms
+        in 0x3fd, 1 -> $lsr
     }
 }

@@ -102,10 +102,10 @@ check "x86: the guest's write reached the image (ISA IRQ 7)" test "$(sector_byte
 check "x86: removal: the toolstack writes online=0 and Closing" \
     xenstore-write "$(be virtio_disk 51712)/online" 0 "$(be virtio_disk 51712)/state" 5
 check "... and xendm answers Closed" wait_node "$(be virtio_disk 51712)/state" 6
-wait "$mx_pid"; mx_status=$?
-check "x86: the guest saw the disk work, then its window unclaimed" test "$mx_status" -eq 0
 stop_xendm
 check "x86: xendm stopped cleanly" test "$dm_status" -eq 0
+wait "$mx_pid"; mx_status=$?
+check "x86: the guest saw the disk work, then its window unclaimed" test "$mx_status" -eq 0
 [ "$mx_status" -eq 0 ] && [ "$dm_status" -eq 0 ] || show_logs
 
 # ---- Arm: two disks and a virtio-rng at libxl's places; bad devices; changes at run time --

@@ -142,6 +142,10 @@ build/$(1)/xendm-ctl: build/$(1)/tools/xendm-ctl.o
 UNIT_$(1) := $(patsubst tests/unit/%.c,build/$(1)/tests/unit/%,$(filter-out $(NOT_FOR_$(1)),$(wildcard tests/unit/test_*.c)))
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/tests/unit/support.o $$(LIBS_$(1))
 	$(Q)$$(CC_$(1)) $$(CFLAGS_$(1)) $$(LDFLAGS_$(1)) $$(UNIT_LDFLAGS_$$*) -o $$@ $$< build/$(1)/tests/unit/support.o $$(LIBS_$(1)) -lcmocka $$(EXT_LIBS_$(1)) -lm
+# A unit test of dm/ pieces that need no Xen also links those objects.
+UNIT_DM_OBJS_$(1) := build/$(1)/dm/xenstore_device_spec.o build/$(1)/dm/machines.o
+build/$(1)/tests/unit/test_xenstore_devices: $$(UNIT_DM_OBJS_$(1))
+build/$(1)/tests/unit/test_xenstore_devices: UNIT_LDFLAGS_test_xenstore_devices := $$(UNIT_DM_OBJS_$(1))
 
 # Small programs that drive xen/ against mockxen for integration tests.
 XENCHECK_$(1) := $(patsubst tests/xen-check/%.c,build/$(1)/tests/xen-check/%,$(wildcard tests/xen-check/*.c))

@@ -77,6 +77,8 @@ typedef struct DeviceBoard {
                                        only (mapcache/grant_dma.h); NULL: not offered */
     const IrqRouter *irq;
     PciHost *pci;                   /* bus 0, or NULL when the machine has no PCI */
+    bool irq_spi;                   /* a device's irq= is an Arm SPI (GIC id), not an
+                                     * ISA line: the machine has a GIC, no ISA PIC */
     const DeviceLoop *loop;         /* deferred work; NULL: none (run at once) */
 } DeviceBoard;
 
@@ -139,6 +141,10 @@ int device_opts_get_u64(const DeviceOpts *opts, const char *key, uint64_t def,
 /* The "irq" option (default def) as an ISA interrupt line on the board's router. */
 int device_opts_get_isa_irq(const DeviceOpts *opts, const DeviceBoard *board, unsigned def,
                             IrqLine *line, Error **errp);
+/* The "irq" option of a memory-mapped device as the board's kind of line: an ISA line,
+ * or an SPI where the board has a GIC (board->irq_spi). */
+int device_opts_get_irq(const DeviceOpts *opts, const DeviceBoard *board, unsigned def,
+                        IrqLine *line, Error **errp);
 
 /* Parse str, check its keys against the type, create the device. */
 Device *device_create(const DeviceBoard *board, const char *str, Error **errp);

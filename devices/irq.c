@@ -40,6 +40,21 @@ int irq_line_init_pci_intx(IrqLine *line, const IrqRouter *router, uint32_t sbdf
     return 0;
 }
 
+int irq_line_init_spi(IrqLine *line, const IrqRouter *router, unsigned spi, Error **errp)
+{
+    if (spi < GIC_SPI_FIRST || spi > GIC_SPI_LAST) {
+        error_setg(errp, "irq %u is not an SPI (GIC ids %u..%u)", spi, GIC_SPI_FIRST,
+                   GIC_SPI_LAST);
+        return -EINVAL;
+    }
+    if (!router || !router->set_spi) {
+        error_setg(errp, "SPI %u: the board has no GIC interrupt router", spi);
+        return -EINVAL;
+    }
+    *line = (IrqLine){ .router = router, .kind = IRQ_LINE_SPI, .num = spi };
+    return 0;
+}
+
 void irq_line_set_level(IrqLine *line, bool level)
 {
     if (line->level == level)
@@ -53,6 +68,9 @@ void irq_line_set_level(IrqLine *line, bool level)
         break;
     case IRQ_LINE_PCI_INTX:
         ret = line->router->set_pci_intx(line->router->opaque, line->sbdf, line->num, level);
+        break;
+    case IRQ_LINE_SPI:
+        ret = line->router->set_spi(line->router->opaque, line->num, level);
         break;
     }
     if (ret == 0)           /* on failure keep the old level so the next change retries */

@@ -164,6 +164,17 @@ int device_opts_get_isa_irq(const DeviceOpts *opts, const DeviceBoard *board, un
     return irq_line_init_isa(line, board->irq, (unsigned)irq, errp);
 }
 
+int device_opts_get_irq(const DeviceOpts *opts, const DeviceBoard *board, unsigned def,
+                        IrqLine *line, Error **errp)
+{
+    if (!board->irq_spi)
+        return device_opts_get_isa_irq(opts, board, def, line, errp);
+    uint64_t spi;
+    if (device_opts_get_u64(opts, "irq", def, GIC_SPI_LAST, &spi, errp) < 0)
+        return -EINVAL;
+    return irq_line_init_spi(line, board->irq, (unsigned)spi, errp);
+}
+
 static int device_opts_check_keys(const DeviceOpts *opts, const DeviceType *type,
                                   Error **errp)
 {

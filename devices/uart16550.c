@@ -447,6 +447,10 @@ static Device *uart_create(const DeviceType *type, const DeviceBoard *board,
 {
     uint64_t port;
     IrqLine line;
+    if (!board->system_io) {
+        error_setg(errp, "uart: the machine has no port I/O (an Arm machine?)");
+        return NULL;
+    }
     if (device_opts_get_u64(opts, "port", UART16550_DEFAULT_PORT, 0x10000 - UART_NUM_PORTS,
                             &port, errp) < 0 ||
         device_opts_get_isa_irq(opts, board, UART16550_DEFAULT_IRQ, &line, errp) < 0)

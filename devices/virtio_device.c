@@ -81,7 +81,7 @@ static int attach_mmio(VirtioDevice *vd, const DeviceBoard *board, AddressSpace 
     IrqLine line;
     if (device_opts_get_u64(opts, "addr", vd->vt->mmio_default_addr,
                             UINT64_MAX - VIRTIO_MMIO_REGION_SIZE, &addr, errp) < 0 ||
-        device_opts_get_isa_irq(opts, board, vd->vt->mmio_default_irq, &line, errp) < 0)
+        device_opts_get_irq(opts, board, vd->vt->mmio_default_irq, &line, errp) < 0)
         return -EINVAL;
     if (addr & (VIRTIO_MMIO_REGION_SIZE - 1)) {
         error_setg(errp, "%s: addr 0x%" PRIx64 " is not %u-byte aligned", name, addr,

@@ -26,6 +26,26 @@
 
 #define DM_MAX_DEVICES 16
 
+/* dm/machines.c: what a guest platform has; one is chosen at start-up (--machine). */
+typedef struct DmMachineDesc {
+    const char *name, *help;
+    bool port_io;                   /* an I/O port space (else devices get none) */
+    bool pci;                       /* PCI bus 0 through 0xcf8/0xcfc */
+    bool buffered_ioreqs;           /* Xen can give a buffered ioreq ring */
+    bool irq_spi;                   /* device interrupts are GIC SPIs, not ISA lines */
+    const char *const *default_devices;     /* unless --no-defaults */
+    unsigned nr_default_devices;
+    /* Where the toolstack may place a virtio-mmio window (0x200 bytes each) and which
+     * interrupts it may give it (dm/xenstore_devices.c checks against these). */
+    uint64_t virtio_mmio_base, virtio_mmio_size;
+    unsigned virtio_irq_first, virtio_irq_last;
+} DmMachineDesc;
+extern const DmMachineDesc dm_machine_x86, dm_machine_arm;
+/* NULL for an unknown name. */
+const DmMachineDesc *dm_machine_find(const char *name);
+/* The build architecture's machine. */
+const DmMachineDesc *dm_machine_default(void);
+
 typedef struct DmOptions {
     uint32_t domid;
     bool have_domid;
@@ -48,7 +68,11 @@ typedef struct DmOptions {
     uid_t runas_uid;
     gid_t runas_gid;
     bool sandbox;                   /* --sandbox: namespaces, limits, seccomp (dm/sandbox.c) */
+    const DmMachineDesc *machine;   /* --machine */
+    bool xenstore_devices;          /* --xenstore-devices (dm/xenstore_devices.c) */
 } DmOptions;
+
+typedef struct DmXsDevices DmXsDevices;
 
 typedef struct Dm {
     DmOptions opts;
@@ -65,8 +89,11 @@ typedef struct Dm {
     GrantDma *grants;               /* grant_usage devices' DMA; NULL without xengnttab */
     IrqRouter irq;
     PciHost *pci;
-    Device *devices[DM_MAX_DEVICES];
-    unsigned nr_devices;
+    DeviceBoard board;              /* what devices are created on, also at run time */
+    Device *devices[DM_MAX_DEVICES];    /* a removed device leaves its slot NULL */
+    unsigned nr_devices;            /* slots in use, the NULL ones included */
+    DmXsDevices *xsdev;             /* --xenstore-devices: the devices libxl describes */
+    int xsdev_fd;                   /* what the loop polls for their watches, -1: none */
     DeviceWorkQueue work;           /* device work deferred to the next loop turn */
     DeviceLoop loop;                /* how devices reach `work` */
     int signal_fd;
@@ -90,6 +117,26 @@ void dm_stop(Dm *dm);
 /* dm/machine.c: the guest-visible machine (address spaces, RAM, PCI, devices). */
 int dm_machine_create(Dm *dm, Error **errp);
 void dm_machine_destroy(Dm *dm);
+/* A device added to the running machine from its option string, in one transaction
+ * whose ranges Xen must take (else the device is removed again): its slot in
+ * dm->devices, or -errno with errp set. A range already decoded by something else is
+ * refused first. */
+int dm_machine_add_device(Dm *dm, const char *spec, uint64_t base, uint64_t size,
+                          Error **errp);
+/* Destroy the device in `slot` (its regions leave the view, its fds the loop). */
+void dm_machine_remove_device(Dm *dm, unsigned slot);
+
+/* dm/xenstore_devices.c (--xenstore-devices): serve the virtio devices libxl writes
+ * under backend/virtio_disk and backend/virtio for the domain. Two start-up steps:
+ * start, once the machine is built, creates the devices described now (their images
+ * opened before the sandbox) and answers each backend's state; watch, once the Xen
+ * handles are restricted (which cuts the connections open then), opens the xenstore
+ * connection the loop keeps and watches for changes. handle runs when xsdev_fd is
+ * readable; stop closes every backend served (state Closed) and destroys its device. */
+int dm_xsdev_start(Dm *dm, Error **errp);
+int dm_xsdev_watch(Dm *dm, Error **errp);
+void dm_xsdev_handle(Dm *dm);
+void dm_xsdev_stop(Dm *dm);
 
 /* dm/guest_ram.c: the guest's RAM in system memory, as Xen laid it out (a step of
  * dm_machine_create, inside its transaction); destroy is safe after a partial create. */

@@ -3,8 +3,9 @@
  *
  * An epoll set holds the event-channel fd (ioreqs), the signal fd (SIGTERM, SIGINT and
  * SIGHUP end the run), the control server's fd (--control), the domain probe's timer
- * (--secondary: the run ends with the domain) and the devices' input and
- * output fds (a UART's chardev, a disk's I/O completions). Everything, device emulation
+ * (--secondary: the run ends with the domain), xenstore's watch fd (--xenstore-devices:
+ * devices come and go) and the devices' input and output fds (a UART's chardev, a
+ * disk's I/O completions). Everything, device emulation
  * included, runs on this thread, so the memory model needs no locks. Nothing on it
  * blocks, and every source does a bounded amount of work per iteration
  * (docs/LOOP-BOUNDS.md lists them): a long rep runs one slice per iteration
@@ -40,6 +41,7 @@
 #define SOURCE_SIGNAL  (2 * DM_MAX_DEVICES + 1)
 #define SOURCE_CONTROL (2 * DM_MAX_DEVICES + 2)
 #define SOURCE_PROBE   (2 * DM_MAX_DEVICES + 3)
+#define SOURCE_XENSTORE (2 * DM_MAX_DEVICES + 4)
 #define LOOP_MAX_EVENTS (2 * DM_MAX_DEVICES + 4)
 
 /* One device fd in the set, for one direction. */
@@ -117,8 +119,8 @@ static int sync_device_fds(Dm *dm, EventLoop *loop, Error **errp)
 {
     int in[DM_MAX_DEVICES], out[DM_MAX_DEVICES];
     for (unsigned i = 0; i < dm->nr_devices; i++) {
-        in[i] = device_poll_fd(dm->devices[i]);
-        out[i] = device_poll_out_fd(dm->devices[i]);
+        in[i] = dm->devices[i] ? device_poll_fd(dm->devices[i]) : -1;
+        out[i] = dm->devices[i] ? device_poll_out_fd(dm->devices[i]) : -1;
     }
     unwatch_stale_fds(loop, loop->input, in, dm->nr_devices);
     unwatch_stale_fds(loop, loop->output, out, dm->nr_devices);
@@ -152,9 +154,11 @@ static void handle_signal(Dm *dm)
     }
 }
 
-/* Serve one batch of ready sources. Returns 0 or -errno (fatal) with errp set. */
+/* Serve one batch of ready sources. Returns 0 or -errno (fatal) with errp set. Devices
+ * added or removed through xenstore change the slots, so that comes after the batch. */
 static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
 {
+    bool xenstore = false;
     for (int i = 0; i < n; i++) {
         uint64_t source = ev[i].data.u64;
         if (source == SOURCE_EVTCHN) {
@@ -173,12 +177,17 @@ static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
             int ret = dm_secondary_probe(dm, errp);
             if (ret < 0)
                 return ret;
-        } else if (source < dm->nr_devices) {
+        } else if (source == SOURCE_XENSTORE) {
+            xenstore = true;
+        } else if (source < dm->nr_devices && dm->devices[source]) {
             handle_device_input(dm, (unsigned)source);
-        } else if (source - SOURCE_OUTPUT < dm->nr_devices) {
+        } else if (source - SOURCE_OUTPUT < dm->nr_devices &&
+                   dm->devices[source - SOURCE_OUTPUT]) {
             handle_device_output(dm, (unsigned)(source - SOURCE_OUTPUT));
         }
     }
+    if (xenstore)
+        dm_xsdev_handle(dm);
     return 0;
 }
 
@@ -216,6 +225,8 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
         ret = watch(loop, EPOLL_CTL_ADD, dm->control_fd, SOURCE_CONTROL, errp);
     if (ret == 0 && dm->probe_fd >= 0)
         ret = watch(loop, EPOLL_CTL_ADD, dm->probe_fd, SOURCE_PROBE, errp);
+    if (ret == 0 && dm->xsdev_fd >= 0)
+        ret = watch(loop, EPOLL_CTL_ADD, dm->xsdev_fd, SOURCE_XENSTORE, errp);
     while (ret == 0 && !dm->stop) {
         xen_dm_continue_requests(dm->xen);     /* the next slice of each long rep */
         int ready = sync_device_fds(dm, loop, errp);

@@ -2,7 +2,10 @@
  * dm/machine.c — the machine xendm presents to the guest.
  *
  * Two address spaces: "memory" (a 2^64 container holding guest RAM and the devices'
- * MMIO) and "io" (64 KiB of ports). Guest RAM, whose frames the toolstack populated
+ * MMIO) and "io" (64 KiB of ports). What else the machine has follows its description
+ * (dm/machines.c): on x86 ports, PCI bus 0 and ISA interrupt lines; on Arm no device
+ * gets the port space (it stays empty, so no port range reaches Xen), there is no PCI
+ * host, and interrupts are GIC SPIs. Guest RAM, whose frames the toolstack populated
  * below the PCI hole and from 4 GiB, is built by dm/guest_ram.c. The ioreq executor
  * is handed the address spaces and the machine's request handlers (PCI configuration,
  * mapcache invalidation). Virtio devices with grant_usage=1 get a third address space
@@ -14,11 +17,10 @@
 #include "dm/dm.h"
 
 #include <errno.h>
+#include <inttypes.h>
 
 #include "util/log.h"
 #include "util/macros.h"
-
-static const char *const default_devices[] = { "uart", "pci-testdev" };
 
 static int irq_set_isa(void *opaque, unsigned irq, bool level)
 {
@@ -34,6 +36,11 @@ static int irq_set_pci_intx(void *opaque, uint32_t sbdf, unsigned intx, bool lev
 static int irq_inject_msi(void *opaque, uint64_t addr, uint32_t data)
 {
     return xen_dm_inject_msi(opaque, addr, data);
+}
+
+static int irq_set_spi(void *opaque, unsigned spi, bool level)
+{
+    return xen_dm_set_irq_level(opaque, spi, level);
 }
 
 static int pci_device_added(void *opaque, uint32_t sbdf, Error **errp)
@@ -75,6 +82,11 @@ static const IoreqHandlers request_handlers = {
     .invalidate = request_invalidate,
 };
 
+/* A machine without PCI (Arm): configuration requests read all ones. */
+static const IoreqHandlers no_pci_handlers = {
+    .invalidate = request_invalidate,
+};
+
 /* After the RAM: guest RAM's ram_addr must stay its guest-physical address. */
 static int create_grant_dma(Dm *dm, Error **errp)
 {
@@ -86,21 +98,24 @@ static int create_grant_dma(Dm *dm, Error **errp)
 
 static int create_devices(Dm *dm, Error **errp)
 {
+    const DmMachineDesc *m = dm->opts.machine;
     device_work_queue_init(&dm->work);
     dm->loop = (DeviceLoop){ .work = &dm->work };
-    DeviceBoard board = {
-        .system_memory = &dm->system_memory, .system_io = &dm->system_io,
+    dm->board = (DeviceBoard){
+        .system_memory = &dm->system_memory, .system_io = m->port_io ? &dm->system_io : NULL,
         .dma_as = &dm->as_mem, .irq = &dm->irq, .pci = dm->pci, .loop = &dm->loop,
         .grant_dma_as = dm->grants ? grant_dma_address_space(dm->grants) : NULL,
+        .irq_spi = m->irq_spi,
     };
-    unsigned nr_default = dm->opts.no_defaults ? 0 : ARRAY_SIZE(default_devices);
+    unsigned nr_default = dm->opts.no_defaults ? 0 : m->nr_default_devices;
     for (unsigned i = 0; i < nr_default + dm->opts.nr_devices; i++) {
-        const char *spec = i < nr_default ? default_devices[i] : dm->opts.devices[i - nr_default];
+        const char *spec = i < nr_default ? m->default_devices[i]
+                                          : dm->opts.devices[i - nr_default];
         if (dm->nr_devices == DM_MAX_DEVICES) {
             error_setg(errp, "too many devices (at most %d)", DM_MAX_DEVICES);
             return -E2BIG;
         }
-        Device *dev = device_create(&board, spec, errp);
+        Device *dev = device_create(&dm->board, spec, errp);
         if (!dev) {
             error_prepend(errp, "device '%s'", spec);
             return -EINVAL;
@@ -122,19 +137,23 @@ int dm_machine_create(Dm *dm, Error **errp)
         return -EINVAL;
     }
     dm->as_ready = true;
-    dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
-                           .inject_msi = irq_inject_msi, .opaque = dm->xen };
+    const DmMachineDesc *m = dm->opts.machine;
+    if (m->irq_spi)
+        dm->irq = (IrqRouter){ .set_spi = irq_set_spi, .opaque = dm->xen };
+    else
+        dm->irq = (IrqRouter){ .set_isa_irq = irq_set_isa, .set_pci_intx = irq_set_pci_intx,
+                               .inject_msi = irq_inject_msi, .opaque = dm->xen };
     memory_region_transaction_begin();
     int ret = dm_guest_ram_create(dm, errp);
     if (ret == 0)
         ret = create_grant_dma(dm, errp);
-    if (ret == 0) {
+    if (ret == 0 && m->pci) {
         dm->pci = pci_host_new(&dm->system_memory, &dm->system_io, &dm->irq, 0, errp);
         ret = dm->pci ? 0 : -EINVAL;
     }
-    if (ret == 0 && dm->opts.secondary)
+    if (ret == 0 && dm->pci && dm->opts.secondary)
         dm_secondary_share_bus(dm);
-    if (ret == 0) {
+    if (ret == 0 && m->pci) {
         PciHostHooks hooks = { .device_added = pci_device_added,
                                .device_removed = pci_device_removed, .opaque = dm->xen };
         ret = pci_host_set_hooks(dm->pci, &hooks, errp);
@@ -145,8 +164,68 @@ int dm_machine_create(Dm *dm, Error **errp)
     if (ret < 0)
         return ret;
 
-    xen_dm_set_request_handlers(dm->xen, &request_handlers, dm);
+    xen_dm_set_request_handlers(dm->xen, m->pci ? &request_handlers : &no_pci_handlers, dm);
     return xen_dm_attach_address_spaces(dm->xen, &dm->as_mem, &dm->as_io, errp);
+}
+
+/* 0 when nothing in the memory address space decodes [base, base + size). */
+static int check_range_free(Dm *dm, uint64_t base, uint64_t size, Error **errp)
+{
+    for (uint64_t a = base; a - base < size;) {
+        MemoryRegionSection s = address_space_lookup(&dm->as_mem, a);
+        if (s.mr) {
+            error_setg(errp, "0x%" PRIx64 "-0x%" PRIx64 " overlaps '%s' at 0x%" PRIx64,
+                       base, base + size - 1, memory_region_name(s.mr), a);
+            return -EEXIST;
+        }
+        a += s.size ? s.size : 1;
+    }
+    return 0;
+}
+
+static int free_slot(Dm *dm, Error **errp)
+{
+    for (unsigned i = 0; i < dm->nr_devices; i++)
+        if (!dm->devices[i])
+            return (int)i;
+    if (dm->nr_devices == DM_MAX_DEVICES) {
+        error_setg(errp, "too many devices (at most %d)", DM_MAX_DEVICES);
+        return -E2BIG;
+    }
+    dm->devices[dm->nr_devices] = NULL;
+    return (int)dm->nr_devices++;
+}
+
+int dm_machine_add_device(Dm *dm, const char *spec, uint64_t base, uint64_t size,
+                          Error **errp)
+{
+    int ret = check_range_free(dm, base, size, errp);
+    int slot = ret < 0 ? ret : free_slot(dm, errp);
+    if (slot < 0)
+        return slot;
+    memory_region_transaction_begin();
+    Device *dev = device_create(&dm->board, spec, errp);
+    memory_region_transaction_commit();
+    if (!dev) {
+        dm_machine_remove_device(dm, (unsigned)slot);
+        return -EINVAL;
+    }
+    dm->devices[slot] = dev;
+    ret = xen_dm_check_ranges(dm->xen, errp);
+    if (ret < 0) {
+        dm_machine_remove_device(dm, (unsigned)slot);
+        return ret;
+    }
+    log_info("device '%s' created in slot %d", spec, slot);
+    return slot;
+}
+
+void dm_machine_remove_device(Dm *dm, unsigned slot)
+{
+    device_destroy(dm->devices[slot]);
+    dm->devices[slot] = NULL;
+    while (dm->nr_devices && !dm->devices[dm->nr_devices - 1])
+        dm->nr_devices--;
 }
 
 void dm_machine_destroy(Dm *dm)

@@ -39,6 +39,12 @@ static void print_usage(FILE *out)
 "                             or virtio-blk-pci,file=/var/lib/xen/disk.img\n"
 "                             (repeatable; see --list-devices)\n"
 "      --no-defaults          do not create the default UART and test device\n"
+"      --machine x86|arm      the guest's platform (default: this build's, %s):\n"
+"                             arm has MMIO only, no PCI, GIC SPIs for interrupts\n"
+"                             (irq=33 ...), no buffered ioreq ring, no default devices\n"
+"      --xenstore-devices     serve the virtio devices libxl writes for the domain\n"
+"                             (backend/virtio_disk and backend/virtio), following\n"
+"                             them as they come and go\n"
 "      --list-devices         list device types and their options, then exit\n"
 "      --secondary            run beside the domain's main device model (QEMU): no\n"
 "                             default devices, PCI devices need slot= (not 0 or 1),\n"
@@ -70,7 +76,8 @@ static void print_usage(FILE *out)
 "  -V, --version              show the version and exit\n"
 "\n"
 "Without Xen, run it against mockxen: LD_LIBRARY_PATH=<mockxen shim dir>\n"
-"MOCKXEN_SOCKET=<socket> XENSTORED_PATH=<xenstore socket> xendm --domid N\n");
+"MOCKXEN_SOCKET=<socket> XENSTORED_PATH=<xenstore socket> xendm --domid N\n",
+            dm_machine_default()->name);
 }
 
 /* parse_u64() for option `opt`, naming the option in the message. */
@@ -88,7 +95,8 @@ static int parse_option_u64(const char *opt, const char *arg, uint64_t max, uint
 enum {
     OPT_NO_DEFAULTS = 256, OPT_LIST_DEVICES, OPT_NO_BUFFERED, OPT_LEGACY_PAGES,
     OPT_LOG_DIRTY, OPT_MC_BUCKET, OPT_MC_MAX, OPT_STATS, OPT_NO_RESTRICT, OPT_CONTROL,
-    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX, OPT_MAX_BELOW_4G, OPT_SECONDARY,
+    OPT_RUNAS, OPT_CHROOT, OPT_SANDBOX, OPT_MAX_BELOW_4G, OPT_SECONDARY, OPT_MACHINE,
+    OPT_XENSTORE_DEVICES,
 };
 
 static const struct option long_options[] = {
@@ -110,6 +118,8 @@ static const struct option long_options[] = {
     { "runas", required_argument, NULL, OPT_RUNAS },
     { "chroot", required_argument, NULL, OPT_CHROOT },
     { "sandbox", required_argument, NULL, OPT_SANDBOX },
+    { "machine", required_argument, NULL, OPT_MACHINE },
+    { "xenstore-devices", no_argument, NULL, OPT_XENSTORE_DEVICES },
     { "log", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -182,6 +192,13 @@ static int apply_option(DmOptions *o, int c, const char *arg)
         }
         o->sandbox = strcmp(arg, "on") == 0;
         return 0;
+    case OPT_MACHINE:
+        if (!(o->machine = dm_machine_find(arg))) {
+            fprintf(stderr, "xendm: --machine: expected x86 or arm, not '%s'\n", arg);
+            return -EINVAL;
+        }
+        return 0;
+    case OPT_XENSTORE_DEVICES: o->xenstore_devices = true; return 0;
     case OPT_MC_BUCKET:
         if (parse_option_u64("--mapcache-bucket", arg, 1u << 20, &v) < 0)
             return -EINVAL;
@@ -228,7 +245,8 @@ static int check_mapcache_options(const DmOptions *o)
 
 int dm_parse_options(int argc, char **argv, DmOptions *o)
 {
-    *o = (DmOptions){ .buffered_ioreqs = true, .restrict_handles = true, .sandbox = true };
+    *o = (DmOptions){ .buffered_ioreqs = true, .restrict_handles = true, .sandbox = true,
+                      .machine = dm_machine_default() };
     int c;
     optind = 0;     /* glibc: start afresh, also inside a cluster such as -hV left half read */
     while ((c = getopt_long(argc, argv, "d:m:D:l:hV", long_options, NULL)) != -1) {

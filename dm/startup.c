@@ -62,7 +62,9 @@ static int control_up(Dm *dm, Error **errp)
 
 static int xen_up(Dm *dm, Error **errp)
 {
-    XenDMConfig cfg = { .domid = dm->opts.domid, .buffered_ioreqs = dm->opts.buffered_ioreqs,
+    XenDMConfig cfg = { .domid = dm->opts.domid,
+                        .buffered_ioreqs = dm->opts.buffered_ioreqs &&
+                                           dm->opts.machine->buffered_ioreqs,
                         .force_legacy_pages = dm->opts.legacy_ioreq_pages,
                         .secondary = dm->opts.secondary };
     dm->xen = xen_dm_open(&cfg, errp);
@@ -113,6 +115,16 @@ static int machine_up(Dm *dm, Error **errp)
     return dm_machine_create(dm, errp);
 }
 
+static int xsdev_up(Dm *dm, Error **errp)
+{
+    return dm->opts.xenstore_devices ? dm_xsdev_start(dm, errp) : 0;
+}
+
+static int xsdev_watch_up(Dm *dm, Error **errp)
+{
+    return dm->opts.xenstore_devices ? dm_xsdev_watch(dm, errp) : 0;
+}
+
 static int enable_up(Dm *dm, Error **errp)
 {
     return xen_ioreq_server_enable(dm->xen, errp);
@@ -147,11 +159,13 @@ static const DmStep steps[] = {
     { "set up guest memory access",  memory_up,   memory_down },
     { "enter namespaces",            dm_enter_namespaces, nothing_down },
     { "build the machine",           machine_up,  dm_machine_destroy },
+    { "serve the devices in xenstore", xsdev_up,  dm_xsdev_stop },
     { "claim the devices' places",   dm_secondary_claim, nothing_down },
     { "enable the ioreq server",     enable_up,   nothing_down },
     { "announce 'running'",          announce_up, nothing_down },
     { "watch for the domain's end",  dm_secondary_probe_open, dm_secondary_probe_close },
     { "restrict the Xen handles",    restrict_up, nothing_down },
+    { "watch the devices in xenstore", xsdev_watch_up, nothing_down },
     { "set resource limits",         dm_set_limits, nothing_down },
     { "drop privileges",             privileges_up, nothing_down },
     { "install the seccomp filter",  dm_install_seccomp, nothing_down },
@@ -164,6 +178,7 @@ int dm_start(Dm *dm, Error **errp)
     dm->loop_fd = -1;
     dm->control_fd = -1;
     dm->probe_fd = -1;
+    dm->xsdev_fd = -1;
     for (dm->steps_done = 0; dm->steps_done < NR_STEPS; dm->steps_done++) {
         const DmStep *s = &steps[dm->steps_done];
         log_info("step %u/%zu: %s", dm->steps_done + 1, NR_STEPS, s->name);

@@ -13,7 +13,8 @@
  *     registers PCI devices;
  *   - reports pages written by device DMA to the log-dirty machinery, coalesced;
  *   - writes the device-model state to xenstore (a secondary device model: its own
- *     claims and state, xen/claims.c).
+ *     claims and state, xen/claims.c), and reads, writes and watches the nodes the
+ *     toolstack describes devices with.
  *
  * Ownership: the caller owns the XenDM (from xen_dm_open to xen_dm_close) and the
  * address spaces it is attached to, which must outlive it. Everything the XenDM knows
@@ -205,6 +206,32 @@ int xen_dm_set_pci_intx_level(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t intx,
                               unsigned level);
 /* One MSI: the write of data to addr that a device's MSI-X table entry holds. */
 int xen_dm_inject_msi(XenDM *xd, uint64_t addr, uint32_t data);
+/* Arm: the level of a shared peripheral interrupt (GIC id), xendevicemodel_set_irq_level. */
+int xen_dm_set_irq_level(XenDM *xd, uint32_t irq, unsigned level);
+
+/*
+ * xenstore (xen_store.c): the XenDM's own connection, or one opened apart. Each call is
+ * one round trip. Paths without a leading '/' are relative to the home of the domain
+ * xendm runs in. read: the value, malloc'd and NUL-terminated, or NULL with errno
+ * (ENOENT: no node). directory: the children's names (one free() releases all), or
+ * NULL with errno. Watches fire as paths and tokens taken with next_watch, which never
+ * blocks (NULL: none now; free() the result) once watch_fd is readable. The first watch
+ * starts libxenstore's reader thread and the first watch_fd makes its pipe: call both
+ * before the sandbox, which forbids creating either. xen_dm_restrict cuts every
+ * connection open at the time (libxenstore replaces its fd with /dev/null): one that
+ * must outlive it is opened afterwards.
+ */
+typedef struct xs_handle XenStore;
+XenStore *xen_dm_xenstore(XenDM *xd);
+XenStore *xen_store_open(Error **errp);
+void xen_store_close(XenStore *xs);
+char *xen_store_read(XenStore *xs, const char *path);
+int xen_store_write(XenStore *xs, const char *path, const char *value, Error **errp);
+char **xen_store_directory(XenStore *xs, const char *path, unsigned *nr);
+int xen_store_watch(XenStore *xs, const char *path, const char *token, Error **errp);
+void xen_store_unwatch(XenStore *xs, const char *path, const char *token);
+int xen_store_watch_fd(XenStore *xs, Error **errp);
+char **xen_store_next_watch(XenStore *xs);
 
 /* The mapcache's mapper over xenforeignmemory; its opaque is the XenDM. */
 struct MapperOps;

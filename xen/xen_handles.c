@@ -186,6 +186,11 @@ int xen_dm_inject_msi(XenDM *xd, uint64_t addr, uint32_t data)
     return xendevicemodel_inject_msi(xd->dmod, xd->cfg.domid, addr, data) ? -errno : 0;
 }
 
+int xen_dm_set_irq_level(XenDM *xd, uint32_t irq, unsigned level)
+{
+    return xendevicemodel_set_irq_level(xd->dmod, xd->cfg.domid, irq, level) ? -errno : 0;
+}
+
 int xen_dm_restrict(XenDM *xd, Error **errp)
 {
     if (xentoolcore_restrict_all(xd->cfg.domid) < 0) {

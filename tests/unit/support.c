@@ -111,12 +111,24 @@ static int fake_inject_msi(void *opaque, uint64_t addr, uint32_t data)
     return 0;
 }
 
+static int fake_set_spi(void *opaque, unsigned spi, bool level)
+{
+    TestIrqs *t = opaque;
+    if (t->fail_with)
+        return t->fail_with;
+    t->spi = spi;
+    t->spi_level = level;
+    t->changes++;
+    return 0;
+}
+
 void test_irqs_init(TestIrqs *t)
 {
     *t = (TestIrqs){ 0 };
     t->router = (IrqRouter){ .set_isa_irq = fake_set_isa_irq,
                              .set_pci_intx = fake_set_pci_intx,
-                             .inject_msi = fake_inject_msi, .opaque = t };
+                             .inject_msi = fake_inject_msi, .set_spi = fake_set_spi,
+                             .opaque = t };
 }
 
 TestMsi test_irqs_msi(const TestIrqs *t, unsigned ago)

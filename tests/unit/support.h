@@ -84,7 +84,9 @@ typedef struct TestIrqs {
         unsigned pin;           /* 0 = INTA */
         bool level;
     } intx;
-    unsigned changes;           /* calls that succeeded, ISA and INTx */
+    unsigned spi;               /* the last SPI set, and its level */
+    bool spi_level;
+    unsigned changes;           /* calls that succeeded, ISA, INTx and SPI */
     TestMsi msi[TEST_MSI_LOG];  /* message n (counting from 0) at msi[n % TEST_MSI_LOG] */
     unsigned msis;              /* messages accepted */
     int fail_with;

@@ -254,11 +254,56 @@ static void irq_lines_forward_changes_and_retry_failures(void **state)
     assert_true(irq_line_get_level(&line));
 }
 
+/* Arm: SPI lines (GIC ids 32..1019) through the router's set_spi; on a board with a
+ * GIC a virtio-mmio device's irq= is an SPI; without a port space there is no UART. */
+static void spi_lines_and_boards_without_isa(void **state)
+{
+    TestIrqs t;
+    IrqLine line;
+    Error *err = NULL;
+    test_irqs_init(&t);
+    assert_int_equal(irq_line_init_spi(&line, &t.router, 33, NULL), 0);
+    irq_line_set_level(&line, true);
+    assert_true(t.spi == 33 && t.spi_level);
+    irq_line_set_level(&line, false);
+    assert_false(t.spi_level);
+    assert_int_equal(irq_line_init_spi(&line, &t.router, 31, &err), -EINVAL);
+    assert_string_equal(error_get_pretty(err), "irq 31 is not an SPI (GIC ids 32..1019)");
+    error_free(err);
+    err = NULL;
+    assert_int_equal(irq_line_init_spi(&line, &t.router, 1020, &err), -EINVAL);
+    error_free(err);
+    err = NULL;
+    t.router.set_spi = NULL;
+    assert_int_equal(irq_line_init_spi(&line, &t.router, 40, &err), -EINVAL);
+    assert_string_equal(error_get_pretty(err), "SPI 40: the board has no GIC interrupt router");
+    error_free(err);
+
+    TestBoard b;
+    test_board_init(&b, 1 << 20);
+    b.board.irq_spi = true;
+    b.board.system_io = NULL;
+    Device *dev = device_create(&b.board, "virtio-rng,addr=0x2000000,irq=33", NULL);
+    assert_non_null(dev);
+    test_board_write(&b, 0x2000070, 0, 4);
+    device_destroy(dev);
+    err = NULL;
+    assert_null(device_create(&b.board, "virtio-rng,addr=0x2000000,irq=5", &err));
+    assert_string_equal(error_get_pretty(err), "irq 5 is not an SPI (GIC ids 32..1019)");
+    error_free(err);
+    err = NULL;
+    assert_null(device_create(&b.board, "uart,chardev=null", &err));
+    assert_non_null(strstr(error_get_pretty(err), "no port I/O"));
+    error_free(err);
+    test_board_fini(&b);
+}
+
 int main(void)
 {
 #define B(fn) cmocka_unit_test_setup_teardown(fn, board_setup, board_teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(opts_parse_type_and_keys),
+        cmocka_unit_test(spi_lines_and_boards_without_isa),
         cmocka_unit_test(opts_numbers_refuse_junk),
         cmocka_unit_test(opts_parse_errors),
         cmocka_unit_test(builtin_types_registered_themselves),

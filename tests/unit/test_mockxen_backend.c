@@ -119,11 +119,62 @@ static void memory_irqs_dirty_and_counters(void **state)
     error_free(err);
 }
 
+/* An Arm domain: no buffered ring, no port I/O, only SPIs; a raised SPI is queued once
+ * until the guest takes it, a level of 0 changes nothing (Xen ignores falling edges). */
+static void arm_domain_has_mmio_and_spis_only(void **state)
+{
+    MxStats stats;
+    MxDomainConfig cfg = { .domid = 1, .nr_vcpus = 1, .max_gfn = 0xfff, .arch = MX_ARCH_ARM };
+    uint16_t id;
+    Error *err = NULL;
+    assert_int_equal(mx_stats_create(&stats, NULL), 0);
+    MxDomain *d = mx_domain_create(&cfg, stats.page, NULL);
+    assert_non_null(d);
+    assert_int_equal(mx_server_create(d, HVM_IOREQSRV_BUFIOREQ_ATOMIC, &id, &err), -EINVAL);
+    assert_non_null(strstr(error_get_pretty(err), "no buffered ioreq ring"));
+    error_free(err);
+    assert_int_equal(mx_server_create(d, HVM_IOREQSRV_BUFIOREQ_OFF, &id, NULL), 0);
+
+    MxBackend be = { .d = d, .stats = &stats, .ioreq_timeout_ms = 100 };
+    ioreq_t pio = { .type = IOREQ_TYPE_PIO, .dir = IOREQ_READ, .addr = 0x3f8, .size = 1,
+                    .count = 1 };
+    err = NULL;
+    assert_int_equal(mx_backend_ops.ioreq(&be, 0, &pio, 0, &err), -EOPNOTSUPP);
+    error_free(err);
+
+    MxIrqReq isa = { .domid = 1, .kind = MX_IRQ_ISA, .line = 5, .level = 1 };
+    MxIrqReq spi = { .domid = 1, .kind = MX_IRQ_SPI, .line = 33, .level = 1 };
+    MxIrqReq low = spi, below = spi, above = spi;
+    low.level = 0;
+    below.line = 31;
+    above.line = 32 + MX_ARM_NR_SPIS;
+    assert_int_equal(mx_irq_req_check(&isa, MX_ARCH_ARM), -EOPNOTSUPP);
+    assert_int_equal(mx_irq_req_check(&spi, MX_ARCH_X86), -EOPNOTSUPP);
+    assert_int_equal(mx_irq_req_check(&below, MX_ARCH_ARM), -EINVAL);
+    assert_int_equal(mx_irq_req_check(&above, MX_ARCH_ARM), -EINVAL);
+
+    GuestIrq g = { .kind = GUEST_IRQ_SPI, .isa = 33 };
+    GuestMsi msi;
+    assert_int_equal(mx_backend_ops.irq_level(&be, 0, &g, NULL), 0);
+    assert_int_equal(mx_irq_set(d, &spi, NULL), 0);
+    assert_int_equal(mx_irq_set(d, &spi, NULL), 0);          /* queued once */
+    assert_int_equal(mx_irq_set(d, &low, NULL), 0);          /* a fall: ignored */
+    assert_int_equal(mx_backend_ops.irq_level(&be, 0, &g, NULL), 1);
+    assert_int_equal(mx_backend_ops.wait_irq(&be, 0, &g, 1000000, &msi, NULL), 0);
+    assert_int_equal(mx_backend_ops.irq_level(&be, 0, &g, NULL), 0);   /* taken */
+    err = NULL;
+    assert_int_equal(mx_backend_ops.wait_irq(&be, 0, &g, 1000000, &msi, &err), -ETIMEDOUT);
+    error_free(err);
+    mx_domain_destroy(d);
+    mx_stats_destroy(&stats);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(writes_in_the_window_use_the_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_irqs_dirty_and_counters, setup, teardown),
+        cmocka_unit_test(arm_domain_has_mmio_and_spis_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,6 +189,40 @@ static void errors_are_decided_in_the_shim(void **state)
 
 /* A device model's one-way calls are done by the time it answers a round trip on
  * another handle, or the guest reads an interrupt level. */
+/* set_irq_level is Arm's: EOPNOTSUPP on an x86 domain; on an Arm one (the hello says
+ * which) an SPI is raised one-way, and the x86 calls are EOPNOTSUPP. */
+static void set_irq_level_is_for_arm_domains(void **state)
+{
+    Fixture *f = *state;
+    uint64_t sent0 = sent(f);
+    errno = 0;
+    assert_int_equal(xendevicemodel_set_irq_level(f->dmod, DOMID, 33, 1), -1);
+    assert_int_equal(errno, EOPNOTSUPP);
+    assert_int_equal(sent(f), sent0);
+
+    f->d->arch = MX_ARCH_ARM;
+    xendevicemodel_handle *arm = xendevicemodel_open(NULL, 0);
+    assert_non_null(arm);
+    assert_int_equal(xendevicemodel_set_irq_level(arm, DOMID, 33, 1), 0);
+    errno = 0;
+    assert_int_equal(xendevicemodel_set_irq_level(arm, DOMID, 31, 1), -1);   /* a PPI */
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(xendevicemodel_set_irq_level(arm, DOMID, 33, 2), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(xendevicemodel_set_isa_irq_level(arm, DOMID, 5, 1), -1);
+    assert_int_equal(errno, EOPNOTSUPP);
+    assert_int_equal(sent(f), sent0 + 1);
+    mx_oneway_sync(f->d);
+    MxIrqMatch spi = { .kind = MX_IRQ_SPI, .line = 33 };
+    assert_int_equal(mx_irq_level(f->d, &spi), 1);
+    assert_int_equal(mx_irq_wait(f->d, &spi, 1000000, NULL, NULL), 0);
+    assert_int_equal(mx_irq_level(f->d, &spi), 0);
+    xendevicemodel_close(arm);
+    f->d->arch = MX_ARCH_X86;
+}
+
 static void one_way_messages_stay_in_order(void **state)
 {
     Fixture *f = *state;
@@ -316,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(interrupts_are_one_way),
         cmocka_unit_test(errors_are_decided_in_the_shim),
+        cmocka_unit_test(set_irq_level_is_for_arm_domains),
         cmocka_unit_test(one_way_messages_stay_in_order),
         cmocka_unit_test(ioreq_completes_after_its_interrupts),
         cmocka_unit_test(script_sees_injected_msis),

@@ -2,6 +2,7 @@
 #include "tools/mockxen/backend.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include <xen/hvm/dm_op.h>
@@ -12,6 +13,11 @@ static int be_ioreq(void *opaque, unsigned vcpu, ioreq_t *req, unsigned flags, E
 {
     MxBackend *be = opaque;
     bool raw = flags & GUEST_IOREQ_RAW;
+    if (be->d->arch == MX_ARCH_ARM && req->type == IOREQ_TYPE_PIO && !raw) {
+        error_setg_errno(errp, EOPNOTSUPP, "port I/O at 0x%" PRIx64 ": an Arm domain has "
+                         "none (Xen forwards only MMIO)", req->addr);
+        return -EOPNOTSUPP;
+    }
     if (!raw && req->addr >= be->buffered_start && req->addr <= be->buffered_end &&
         mx_ioreq_send_buffered(be->d, req))
         return 0;
@@ -42,6 +48,10 @@ static MxIrqMatch irq_match(const GuestIrq *irq)
     switch (irq->kind) {
     case GUEST_IRQ_ISA:
         m.kind = MX_IRQ_ISA;
+        m.line = irq->isa;
+        break;
+    case GUEST_IRQ_SPI:
+        m.kind = MX_IRQ_SPI;
         m.line = irq->isa;
         break;
     case GUEST_IRQ_INTX:

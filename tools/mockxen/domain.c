@@ -100,6 +100,7 @@ MxDomain *mx_domain_create(const MxDomainConfig *cfg, MxStatsPage *stats, Error 
         return NULL;
     }
     d->domid = cfg->domid;
+    d->arch = cfg->arch;
     d->nr_vcpus = cfg->nr_vcpus;
     d->max_gfn = cfg->max_gfn;
     memcpy(d->refusals, cfg->refusals, sizeof(d->refusals));

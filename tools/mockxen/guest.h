@@ -48,11 +48,12 @@ enum GuestIrqKind {
     GUEST_IRQ_ISA,      /* ISA IRQ line `isa` (xendevicemodel_set_isa_irq_level) */
     GUEST_IRQ_INTX,     /* PCI INTx (xendevicemodel_set_pci_intx_level) */
     GUEST_IRQ_MSI,      /* MSI (xendevicemodel_inject_msi) */
+    GUEST_IRQ_SPI,      /* Arm SPI `isa` (GIC id; xendevicemodel_set_irq_level) */
 };
 
 typedef struct GuestIrq {
     enum GuestIrqKind kind;
-    uint32_t isa;                   /* ISA: irq number */
+    uint32_t isa;                   /* ISA: irq number; SPI: its GIC id */
     uint16_t segment;               /* INTx: PCI segment, bus, device, pin (0=INTA..3=INTD) */
     uint8_t bus, dev, intx;
     bool match_data;                /* MSI: only an MSI whose data == msi_data counts */

@@ -296,6 +296,11 @@ const char *guest_irq_resolve(GuestIrq *irq, uint64_t a, uint64_t v, uint64_t c)
             return "ISA IRQ is above 15";
         irq->isa = (uint32_t)a;
         return NULL;
+    case GUEST_IRQ_SPI:
+        if (a < 32 || a > 1019)
+            return "an SPI is a GIC id from 32 to 1019";
+        irq->isa = (uint32_t)a;
+        return NULL;
     case GUEST_IRQ_INTX:
         if (a > 255 || v > 31 || c > 3)
             return "INTx needs bus <= 255, device <= 31, pin a-d or 0-3";

@@ -94,7 +94,7 @@ static int stmt_expect(Parser *p, GuestInsn *in, const StmtDef *def)
 }
 
 /*
- * isa N | intx BUS, DEV, PIN | msi [data E] [addr E]. The kind and MSI match flags go
+ * isa N | spi N | intx BUS, DEV, PIN | msi [data E] [addr E]. The kind and MSI match flags go
  * to in->irq, the numbers to expressions (guest_irq_resolve says which); constant ones
  * are range-checked now, the rest when the statement runs.
  */
@@ -104,8 +104,8 @@ static int parse_irq(Parser *p, GuestInsn *in)
     GuestIrq *irq = &in->irq;
     bool found;
     int ret;
-    if (at_word(p, "isa")) {
-        irq->kind = GUEST_IRQ_ISA;
+    if (at_word(p, "isa") || at_word(p, "spi")) {
+        irq->kind = at_word(p, "isa") ? GUEST_IRQ_ISA : GUEST_IRQ_SPI;
         ret = next(p);
         if (!ret)
             ret = parser_arg(p, &in->addr);
@@ -139,7 +139,7 @@ static int parse_irq(Parser *p, GuestInsn *in)
             ret = parser_arg(p, &in->addr);
         }
     } else {
-        return parser_expected(p, "'isa', 'intx' or 'msi'");
+        return parser_expected(p, "'isa', 'spi', 'intx' or 'msi'");
     }
     if (ret)
         return ret;

@@ -61,6 +61,12 @@ full:
 
 int mx_server_create(MxDomain *d, uint8_t bufioreq, uint16_t *id, Error **errp)
 {
+    if (d->arch == MX_ARCH_ARM && bufioreq != HVM_IOREQSRV_BUFIOREQ_OFF) {
+        /* ioreq_server_create: no buffered ring outside x86 */
+        error_setg_errno(errp, EINVAL, "create ioreq server: an Arm domain has no buffered "
+                         "ioreq ring (handle_bufioreq %u)", bufioreq);
+        return -EINVAL;
+    }
     if (bufioreq > HVM_IOREQSRV_BUFIOREQ_ATOMIC) {
         error_setg_errno(errp, EINVAL, "create ioreq server: handle_bufioreq %u", bufioreq);
         return -EINVAL;

@@ -27,7 +27,7 @@ static void queue_msi_locked(MxDomain *d, uint64_t addr, uint32_t data)
 
 int mx_irq_set(MxDomain *d, const MxIrqReq *req, Error **errp)
 {
-    int rc = mx_irq_req_check(req);
+    int rc = mx_irq_req_check(req, d->arch);
     if (rc) {
         error_setg_errno(errp, -rc, "interrupt kind %u line 0x%x level %u", req->kind,
                          req->line, req->level);
@@ -40,6 +40,10 @@ int mx_irq_set(MxDomain *d, const MxIrqReq *req, Error **errp)
         break;
     case MX_IRQ_INTX:
         *intx_locked(d, req->line) = (uint8_t)req->level;
+        break;
+    case MX_IRQ_SPI:
+        if (req->level)
+            d->spi_pending[req->line - 32] = 1;
         break;
     default:
         queue_msi_locked(d, req->msi_addr, req->level);
@@ -70,8 +74,10 @@ static int level_locked(MxDomain *d, const MxIrqMatch *m)
             n += msi_matches(queued_msi_locked(d, i), m);
         return n;
     }
-    if (mx_irq_req_check(&line))
+    if (mx_irq_req_check(&line, d->arch))
         return 0;               /* a line Xen does not have is never raised */
+    if (m->kind == MX_IRQ_SPI)
+        return d->spi_pending[m->line - 32];
     return m->kind == MX_IRQ_ISA ? d->isa_level[m->line] : *intx_locked(d, m->line);
 }
 
@@ -110,8 +116,11 @@ int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, MxMsi *ta
             rc = -ESHUTDOWN;
             break;
         }
-        if (m->kind == MX_IRQ_MSI ? take_msi_locked(d, m, taken) : level_locked(d, m))
+        if (m->kind == MX_IRQ_MSI ? take_msi_locked(d, m, taken) : level_locked(d, m)) {
+            if (m->kind == MX_IRQ_SPI)
+                d->spi_pending[m->line - 32] = 0;
             break;
+        }
         if (pthread_cond_timedwait(&d->irq_cond, &d->lock, &deadline) == ETIMEDOUT) {
             rc = -ETIMEDOUT;
             break;

@@ -67,7 +67,7 @@
     M(xendevicemodel_set_isa_irq_level, 1) \
     M(xendevicemodel_set_pci_intx_level, 1) \
     M(xendevicemodel_set_pci_link_route, 0) \
-    M(xendevicemodel_set_irq_level, 0) \
+    M(xendevicemodel_set_irq_level, 1) \
     M(xendevicemodel_inject_msi, 1) \
     M(xendevicemodel_inject_event, 0) \
     M(xendevicemodel_set_mem_type, 0) \

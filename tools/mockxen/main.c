@@ -53,6 +53,8 @@ static void usage(FILE *out)
         "       mockxen --query PATH [counters|counters-all|status|irqs|ranges|\n"
         "                             log-dirty on|off|dirty FIRST NR]\n"
         "  --domid N            guest domain id (default 1)\n"
+        "  --arch x86|arm       the domain's kind (default x86); arm: MMIO only, no\n"
+        "                       buffered ring, interrupts are SPIs (set_irq_level)\n"
         "  --vcpus N            vCPUs (default: what the script uses, at least 1)\n"
         "  --mem-mb N           guest-physical space in MiB (max_gfn; default 4096, or\n"
         "                       what --populate-mb needs)\n"
@@ -99,7 +101,7 @@ static int parse_range(const char *s, uint64_t *start, uint64_t *end, Error **er
 /* Long options without a short form. */
 enum { O_DOMID = 256, O_VCPUS, O_MEM, O_POPULATE, O_HOLE, O_TIMEOUT, O_START, O_BUF,
        O_FAIL, O_DIE, O_DROP, O_LOG, O_NULLDM, O_QUERY, O_KVM, O_REFUSE, O_PARAM, O_DMS,
-       O_NO_DM_STATE };
+       O_NO_DM_STATE, O_ARCH };
 
 /* One option into opts (or stats, for faults). 0, or -errno with errp set. */
 static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Error **errp)
@@ -114,6 +116,13 @@ static int apply_option(Options *o, MxStats *stats, int opt, const char *arg, Er
     case O_DOMID:                           /* 1 .. DOMID_FIRST_RESERVED - 1 */
         rc = parse_u64(arg, DOMID_FIRST_RESERVED - 1, &v, errp);
         o->dom.domid = (uint32_t)v;
+        break;
+    case O_ARCH:
+        if (strcmp(arg, "x86") != 0 && strcmp(arg, "arm") != 0) {
+            error_setg(errp, "expected x86 or arm");
+            rc = -EINVAL;
+        }
+        o->dom.arch = strcmp(arg, "arm") == 0 ? MX_ARCH_ARM : MX_ARCH_X86;
         break;
     case O_VCPUS: rc = parse_u64(arg, MX_MAX_VCPUS, &v, errp); o->dom.nr_vcpus = (unsigned)v; break;
     case O_MEM:
@@ -222,6 +231,7 @@ static int parse_options(int argc, char **argv, Options *o, MxStats *stats)
         { "query", required_argument, NULL, O_QUERY },
         { "kvm-guest", required_argument, NULL, O_KVM },
         { "param", required_argument, NULL, O_PARAM },
+        { "arch", required_argument, NULL, O_ARCH },
         { 0 },
     };
     int opt;

@@ -149,6 +149,7 @@ typedef struct MxGrantHandle MxGrantHandle;
 
 typedef struct MxDomain {
     uint32_t domid;
+    uint32_t arch;            /* enum MxArch */
     unsigned nr_vcpus;
     uint64_t max_gfn;         /* highest guest frame a DM may populate */
     uint64_t nr_frames;       /* frames in the RAM memfd: max_gfn + 1 + special pages */
@@ -175,6 +176,9 @@ typedef struct MxDomain {
     uint8_t intx_level[MX_PCI_DEVICES][4];  /* bus 0: [device][pin] */
     MxMsi msi[MX_MSI_QUEUE];
     unsigned msi_head, msi_count;
+    /* Arm: an SPI raised (level 1) and not yet taken by the guest, as Xen's vGIC queues
+     * it (GIC_IRQ_GUEST_QUEUED); a level of 0 is ignored, as Xen ignores falling edges. */
+    uint8_t spi_pending[MX_ARM_NR_SPIS];
     uint64_t oneway_done;     /* one-way messages handled (oneway.c); atomic reads */
     pthread_cond_t oneway_cond;   /* broadcast when oneway_done grows */
     bool shutdown;
@@ -194,6 +198,7 @@ typedef struct MxDomain {
 
 typedef struct MxDomainConfig {
     uint32_t domid;
+    uint32_t arch;            /* enum MxArch */
     unsigned nr_vcpus;
     uint64_t max_gfn;
     MxRefusal refusals[MX_MAX_REFUSALS];
@@ -305,8 +310,8 @@ int mx_evtchn_unbind(MxDomain *d, MxEvtchnHandle *h, uint32_t local, Error **err
 bool mx_evtchn_send_locked(MxDomain *d, uint32_t port);
 
 /* ---- irq.c: interrupt lines driven by the device model -------------------------------- */
-/* Record an ISA/INTx level change or an MSI; wakes mx_irq_wait(). -EINVAL for what Xen
- * refuses (mx_irq_req_check). */
+/* Record an ISA/INTx level change, an MSI or a raised SPI; wakes mx_irq_wait(). -EINVAL
+ * or -EOPNOTSUPP for what Xen refuses (mx_irq_req_check). */
 int mx_irq_set(MxDomain *d, const MxIrqReq *req, Error **errp);
 
 typedef struct MxIrqMatch {
@@ -318,10 +323,11 @@ typedef struct MxIrqMatch {
 } MxIrqMatch;
 
 /* ISA/INTx: the line's current level (0 if never set or not a line Xen has). MSI: how
- * many matching MSIs are queued. */
+ * many matching MSIs are queued. SPI: 1 while one is raised and not taken. */
 int mx_irq_level(MxDomain *d, const MxIrqMatch *m);
 /* Wait until the ISA/INTx line is high, or a matching MSI arrives (then take the oldest
- * such MSI off the queue, into *taken if not NULL). -ETIMEDOUT after timeout_ns,
+ * such MSI off the queue, into *taken if not NULL), or the SPI is raised (then take it,
+ * as the guest acknowledges an edge interrupt). -ETIMEDOUT after timeout_ns,
  * -ESHUTDOWN if the domain crashed meanwhile. */
 int mx_irq_wait(MxDomain *d, const MxIrqMatch *m, uint64_t timeout_ns, MxMsi *taken,
                 Error **errp);

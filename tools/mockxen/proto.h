@@ -103,8 +103,15 @@ typedef struct MxHelloReply {
     uint32_t version;
     uint32_t nr_kinds;        /* must equal MX_KIND_NR */
     uint32_t domid;           /* the one domain the daemon models */
-    uint32_t pad;
+    uint32_t arch;            /* enum MxArch: what Xen allows that domain */
 } MxHelloReply;
+
+/* The kind of domain mockxen models (--arch). An Arm domain has no port I/O, no
+ * buffered ioreq ring (Xen: -EINVAL outside x86), and takes interrupts only as SPIs
+ * (set_irq_level); the x86 interrupt calls answer -EOPNOTSUPP there, as set_irq_level
+ * does on x86 (neither is in that architecture's dm_op). */
+enum MxArch { MX_ARCH_X86, MX_ARCH_ARM };
+#define MX_ARM_NR_SPIS 64         /* SPIs 32..95: vgic_num_irqs() as libxl sizes it */
 
 /* Every request addressed to a domain begins with `uint32_t domid`: the daemon checks it
  * before it looks at the rest. */
@@ -191,13 +198,14 @@ typedef struct MxExtentReq {
     uint64_t nr;
 } MxExtentReq;
 
-enum MxIrqKind { MX_IRQ_ISA, MX_IRQ_INTX, MX_IRQ_MSI };
+enum MxIrqKind { MX_IRQ_ISA, MX_IRQ_INTX, MX_IRQ_MSI, MX_IRQ_SPI };
 
 /* Sent one-way (MX_MSG_ONEWAY): no reply. */
 typedef struct MxIrqReq {
     uint32_t domid;
     uint32_t kind;            /* enum MxIrqKind */
-    uint32_t line;            /* ISA irq, or INTx (segment<<16 | bus<<8 | dev<<3 | intx) */
+    uint32_t line;            /* ISA irq, INTx (segment<<16 | bus<<8 | dev<<3 | intx), or
+                               * an SPI's GIC id */
     uint32_t level;           /* ISA/INTx; MSI: data */
     uint64_t msi_addr;
 } MxIrqReq;
@@ -205,11 +213,18 @@ typedef struct MxIrqReq {
 /*
  * What Xen's dm_op accepts (set_isa_irq_level, set_pci_intx_level): an ISA irq 0-15;
  * INTx on segment 0, bus 0, pin 0-3 (INTA-INTD); a level of 0 or 1. Every MSI is
- * accepted. 0, or -EINVAL. Shared by the shim (which reports it) and the daemon.
+ * accepted. On Arm (set_irq_level) only an SPI, 32 up to vgic_num_irqs() - 1, level 0
+ * or 1. 0, -EINVAL, or -EOPNOTSUPP for a call the domain's architecture does not have.
+ * Shared by the shim (which reports it) and the daemon.
  */
-static inline int mx_irq_req_check(const MxIrqReq *req)
+static inline int mx_irq_req_check(const MxIrqReq *req, uint32_t arch)
 {
+    if ((req->kind == MX_IRQ_SPI) != (arch == MX_ARCH_ARM))
+        return -EOPNOTSUPP;
     switch (req->kind) {
+    case MX_IRQ_SPI:
+        return req->line >= 32 && req->line < 32 + MX_ARM_NR_SPIS && req->level <= 1
+               ? 0 : -EINVAL;
     case MX_IRQ_ISA:
         return req->line <= 15 && req->level <= 1 ? 0 : -EINVAL;
     case MX_IRQ_INTX:

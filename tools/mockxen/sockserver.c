@@ -520,7 +520,7 @@ static int handle_hello(MxSockServer *s, Conn *c, const uint8_t *p, size_t len)
 {
     MxHello hello;
     MxHelloReply rep = { .version = MX_PROTO_VERSION, .nr_kinds = MX_KIND_NR,
-                         .domid = s->d->domid };
+                         .domid = s->d->domid, .arch = s->d->arch };
     MxReplyHdr hdr = { .ret = 0, .len = sizeof(rep), .nfds = 1 };
     if (len >= sizeof(hello))
         memcpy(&hello, p, sizeof(hello));

@@ -105,6 +105,7 @@ int mx_client_open(MxClient *c, const char *library)
     }
     adopt_stats(fd, c->fd);
     c->domid = rep.domid;
+    c->arch = rep.arch;
     c->restricted = false;
     return 0;
 }

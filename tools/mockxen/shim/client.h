@@ -25,6 +25,7 @@ typedef struct MxClient {
     int fd;
     pthread_mutex_t lock;
     uint32_t domid;           /* the domain the daemon models (from its hello) */
+    uint32_t arch;            /* enum MxArch, from the hello */
     bool restricted;          /* restrict succeeded: only restrict_domid from now on */
     uint32_t restrict_domid;
 } MxClient;

@@ -222,8 +222,9 @@ static int irq_post(xendevicemodel_handle *dmod, const MxIrqReq *req, bool fits)
 {
     if (mx_client_check_domain(&dmod->c, req->domid) < 0)
         return -1;
-    if (!fits || mx_irq_req_check(req)) {
-        errno = EINVAL;
+    int rc = fits ? mx_irq_req_check(req, dmod->c.arch) : -EINVAL;
+    if (rc) {
+        errno = -rc;
         return -1;
     }
     return mx_client_post(&dmod->c, MX_OP_IRQ, req, sizeof(*req));
@@ -259,6 +260,15 @@ int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid, uint64
     return irq_post(dmod, &req, true);
 }
 
+/* Arm: an SPI's level; the dm_op carries both in 32-bit fields. */
+int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,
+                                 unsigned int level)
+{
+    MX_ENTER(xendevicemodel_set_irq_level, -1);
+    MxIrqReq req = { .domid = domid, .kind = MX_IRQ_SPI, .line = irq, .level = level };
+    return irq_post(dmod, &req, true);
+}
+
 int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)
 {
     MX_ENTER(xendevicemodel_shutdown, -1);
@@ -291,11 +301,6 @@ int xendevicemodel_map_mem_type_to_ioreq_server(xendevicemodel_handle *dmod, dom
     MX_ENOSYS(xendevicemodel_map_mem_type_to_ioreq_server, -1);
 }
 
-int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,
-                                 unsigned int level)
-{
-    MX_ENOSYS(xendevicemodel_set_irq_level, -1);
-}
 
 int xendevicemodel_set_pci_link_route(xendevicemodel_handle *dmod, domid_t domid,
                                       uint8_t link, uint8_t irq)

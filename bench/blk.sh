@@ -479,29 +479,51 @@ table_rows() {
     done
 }
 
-# guest_note: is the guest the bottleneck? For each device model and QD 32 workload:
-# the wall time per request next to the CPU time the device model and the guest (with
-# mockxen) spent on it, and the interrupts and notifies per request; then the script's
-# own statements per request.
-guest_note() {
-    if [ "$guest_kind" = kvm ]; then kvm_guest_note; return; fi
-    local col rw iops wall line m
-    echo "Where the time goes at QD 32 (medians; wall = 1 / IOPS; guest = mockxen's CPU: the"
-    echo "script's vCPU, its ioreqs and the interrupts it receives; 2 CPUs in all):"
+# qd32_lines FIELDS: for each device model, a line with its QD 32 reads and writes: the
+# wall time and the device model's CPU per request, then what `FIELDS RW COL WALL`
+# prints about the guest for that workload.
+qd32_lines() {
+    local fields=$1 col rw iops wall line
     for col in uring threads qemu; do
         line=
         for rw in read write; do
             iops=$(bench_median "blk_rand${rw}_4k_iops_qd32" "$col")
             [ -n "$iops" ] && [ -n "$(bench_median "x_dm_cpu_$rw" "$col")" ] || continue
             wall=$(bench_calc "1e6 / $iops")
-            line+=$(printf '%s %s: wall %.2f us, device model CPU %.2f us, guest CPU %.2f us (%.0f%% of wall), %.2f MSIs and %.2f notifies per request' \
+            line+=$(printf '%s %s: wall %.2f us, device model CPU %.2f us, %s' \
                 "${line:+;}" "${rw}s" "$wall" "$(bench_median "x_dm_cpu_$rw" "$col")" \
-                "$(bench_median "x_guest_cpu_$rw" "$col")" \
-                "$(bench_calc "100 * $(bench_median "x_guest_cpu_$rw" "$col") / $wall")" \
-                "$(bench_median "x_msi_per_req_$rw" "$col")" "$(bench_median "x_notify_per_req_$rw" "$col")")
+                "$("$fields" "$rw" "$col" "$wall")")
         done
         [ -n "$line" ] && echo "- $(column_name "$col"):$line"
     done
+}
+
+# script_guest_fields RW COL WALL: the script guest's CPU (mockxen's), MSIs, notifies.
+script_guest_fields() {
+    printf 'guest CPU %.2f us (%.0f%% of wall), %.2f MSIs and %.2f notifies per request' \
+        "$(bench_median "x_guest_cpu_$1" "$2")" \
+        "$(bench_calc "100 * $(bench_median "x_guest_cpu_$1" "$2") / $3")" \
+        "$(bench_median "x_msi_per_req_$1" "$2")" "$(bench_median "x_notify_per_req_$1" "$2")"
+}
+
+# kvm_guest_fields RW COL WALL: the KVM guest's own code, its time in notifies.
+kvm_guest_fields() {
+    printf 'guest own code %.3f us (%.1f%% of wall), in notifies %.2f us, %.3f notifies' \
+        "$(bench_median "x_guest_own_$1" "$2")" \
+        "$(bench_calc "100 * $(bench_median "x_guest_own_$1" "$2") / $3")" \
+        "$(bench_median "x_guest_notify_$1" "$2")" "$(bench_median "x_notify_per_req_$1" "$2")"
+}
+
+# guest_note: is the guest the bottleneck? For each device model and QD 32 workload:
+# the wall time per request next to the CPU time the device model and the guest (with
+# mockxen) spent on it, and the interrupts and notifies per request; then the script's
+# own statements per request.
+guest_note() {
+    if [ "$guest_kind" = kvm ]; then kvm_guest_note; return; fi
+    local line m
+    echo "Where the time goes at QD 32 (medians; wall = 1 / IOPS; guest = mockxen's CPU: the"
+    echo "script's vCPU, its ioreqs and the interrupts it receives; 2 CPUs in all):"
+    qd32_lines script_guest_fields
     m=$(for col in uring threads qemu; do bench_median blk_guest_loop_us_per_req "$col"; done | sort -g | sed -n 1p)
     line=$(bench_median x_dm_cpu_read host) m=$(bench_median x_dm_cpu_write host)
     [ -n "$line" ] && [ -n "$m" ] && printf -- '- host (fio): reads: CPU %.2f us; writes: CPU %.2f us per request\n' "$line" "$m"
@@ -514,23 +536,9 @@ guest_note() {
 # workload: the wall time per request next to the device model's CPU time, the guest's
 # own code and its time in notifies, and the notifies per request.
 kvm_guest_note() {
-    local col rw iops wall line
     echo "Where the time goes at QD 32 (medians, per request; wall = 1 / IOPS; the KVM guest"
     echo "polls the used ring on a core of its own, the device model has the other one):"
-    for col in uring threads qemu; do
-        line=
-        for rw in read write; do
-            iops=$(bench_median "blk_rand${rw}_4k_iops_qd32" "$col")
-            [ -n "$iops" ] && [ -n "$(bench_median "x_dm_cpu_$rw" "$col")" ] || continue
-            wall=$(bench_calc "1e6 / $iops")
-            line+=$(printf '%s %s: wall %.2f us, device model CPU %.2f us, guest own code %.3f us (%.1f%% of wall), in notifies %.2f us, %.3f notifies' \
-                "${line:+;}" "${rw}s" "$wall" "$(bench_median "x_dm_cpu_$rw" "$col")" \
-                "$(bench_median "x_guest_own_$rw" "$col")" \
-                "$(bench_calc "100 * $(bench_median "x_guest_own_$rw" "$col") / $wall")" \
-                "$(bench_median "x_guest_notify_$rw" "$col")" "$(bench_median "x_notify_per_req_$rw" "$col")")
-        done
-        [ -n "$line" ] && echo "- $(column_name "$col"):$line"
-    done
+    qd32_lines kvm_guest_fields
     echo "The guest's own code is the table's blk_guest_own_us_per_req; the rest of its time it"
     echo "polls or waits in a notify (an MMIO exit through mockxen to the device model, which"
     echo "handles the notify before answering it: blk_guest_notify_us_per_req)."

@@ -17,44 +17,7 @@ top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 qemu=/usr/libexec/xen-qemu-system-i386
 if [ ! -x "$qemu" ]; then
     skip_test "$qemu not installed (qemu-system-xen)"
-    # ---- the KVM guest: xendm's disk, QEMU's UART -----------------------------------------
-kvm_image=$top/build/guests/virtio_blk.bin
-rm -f "$tmp"/mx.* "$tmp/xs.sock" "$tmp"/dm.* "$tmp/serial.txt" "$tmp/qemu-trace.log" "$img"
-truncate -s 1M "$img"
-timeout 120 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --domid 1 \
-    --mem-mb 128 --populate-mb 128 --device-models 2 --start-timeout 30000 \
-    --kvm-guest "$kvm_image" >"$tmp/mx.out" 2>"$tmp/mx.err" &
-mx_pid=$!
-for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
-start_qemu
-"${dm_env[@]}" "$xendm" --domid 1 --secondary --stats "$tmp/dm.stats" \
-    --device "virtio-blk,file=$img" >"$tmp/dm.out" 2>"$tmp/dm.err" &
-dm_pid=$!
-wait "$mx_pid"; mx_status=$?
-kill -TERM "$dm_pid" "$qemu_pid" 2>/dev/null
-wait "$dm_pid" "$qemu_pid" 2>/dev/null
-if [ "$mx_status" -eq 77 ]; then
-    skip_test "the KVM guest beside QEMU: $(grep -m1 -o 'KVM unavailable:.*' "$tmp/mx.err")"
-else
-    check "KVM guest beside QEMU: its virtio-blk driver's checks held against xendm's disk" \
-        test "$mx_status" -eq 0
-    [ "$mx_status" -eq 0 ] || show_failure
-    check "... and it printed through QEMU's UART what it wrote" \
-        grep -qF "virtio-blk sectors 0x000007f8-0x000007ff written, flushed, read back" \
-        "$tmp/serial.txt"
-    check "... the image's last sector holds its number in every dword" \
-        test "$(od -An -tu4 -v -j $((2047 * 512)) -N 512 "$img" | tr -s ' ' '\n' |
-                sed '/^$/d' | sort -u)" = 2047
-    q_all=$(grep -c '^handle_ioreq ' "$tmp/qemu-trace.log")
-    diag "ioreqs: mockxen $(mx_count guest_ioreq), xendm $(dm_stat ioreq.sync), QEMU $q_all"
-    check "... every ioreq reached exactly one device model, xendm's at least its disk's" \
-        test "$(( $(dm_stat ioreq.sync) + q_all ))" = "$(mx_count guest_ioreq)" \
-        -a "$(dm_stat ioreq.sync)" -gt 10
-    check "... QEMU saw nothing of xendm's window 0xfeb01000-0xfeb011ff" \
-        bash -c "! grep -E 'type=1 .* port=0xfeb01[0-1][0-9a-f]{2} ' '$tmp/qemu-trace.log'"
-fi
-
-done_testing
+    done_testing
 fi
 . "$top/tests/integration/xendm_lib.bash"
 img=$tmp/disk.img

@@ -14,7 +14,7 @@ build=${XENDM_BUILD:-$top/build/asan}
 rel=${XENDM_REL_BUILD:-$top/build/rel}
 mockxen=$build/tools/mockxen/mockxen
 xendm=$build/xendm
-shim=$top/build/shim
+shim=${MOCKXEN_SHIM_DIR:-$top/build/shim}     # the arm64 run: its shims first
 scripts=$top/tests/guest-scripts
 tmp=$(mktemp -d)
 # Only the test's own shell cleans up: a background job killed before it has exec'd

@@ -32,12 +32,12 @@ trap cleanup EXIT
 run() {
     local name=$1; shift
     rm -f "$tmp"/*.sock
-    timeout 120 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" \
+    timeout -k 10 120 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" \
         --script "$tmp/$name.gs" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     local mx_pid=$!
     for _ in $(seq 100); do [ -S "$tmp/mx.sock" ] && break; sleep 0.05; done
     LD_LIBRARY_PATH=$shims MOCKXEN_SOCKET=$tmp/mx.sock XENDM_LOG=warn \
-        XENSTORED_PATH=$tmp/xs.sock timeout 120 "$xendm" --domid 1 -m 16 "$@" \
+        XENSTORED_PATH=$tmp/xs.sock timeout -k 10 120 "$xendm" --domid 1 -m 16 "$@" \
         </dev/null >"$tmp/$name.dm" 2>&1 &
     dm_pid=$!
     wait "$mx_pid"

@@ -540,8 +540,8 @@ kvm_guest_note() {
     echo "polls the used ring on a core of its own, the device model has the other one):"
     qd32_lines kvm_guest_fields
     echo "The guest's own code is the table's blk_guest_own_us_per_req; the rest of its time it"
-    echo "polls or waits in a notify (an MMIO exit through mockxen to the device model, which"
-    echo "handles the notify before answering it: blk_guest_notify_us_per_req)."
+    echo "polls or waits in a notify (an MMIO exit through mockxen to the device model and"
+    echo "back: blk_guest_notify_us_per_req; xendm answers before it runs the queue)."
 }
 
 # notes: the reasons behind every n/a, and the engine QEMU-xen ran with if not io_uring.

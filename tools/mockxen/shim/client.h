@@ -44,6 +44,11 @@ int mx_client_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
                    const void *extra, size_t extra_len, void *out, size_t out_max,
                    size_t *out_len, int *fds, unsigned max_fds, unsigned *nfds);
 
+/* MX_OP_GUEST_MEMORY for domid: the RAM memfd in fds[0], the populated-frame bitmap's
+ * in fds[1] (the caller owns both), their sizes in *gm. 0, or -1 with errno (EPROTO
+ * when the daemon did not send both descriptors). */
+int mx_client_guest_memory(MxClient *c, uint32_t domid, MxGuestMemory *gm, int fds[2]);
+
 /* Count a call of kind k: 0, or the errno an injected fault asks for. */
 int mx_shim_count(enum MxKind k);
 /* Count a call of kind k: 0, or -1 with errno set when a fault is injected. */

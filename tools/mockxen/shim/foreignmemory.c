@@ -97,19 +97,10 @@ static int get_memory_locked(xenforeignmemory_handle *fmem, uint32_t dom)
         errno = ESRCH;
         return -1;
     }
-    MxDomainReq req = { .domid = dom };
     MxGuestMemory gm;
     int fds[2];
-    unsigned nfds = 0;
-    if (mx_client_call(&fmem->c, MX_OP_GUEST_MEMORY, &req, sizeof(req), NULL, 0, &gm,
-                       sizeof(gm), NULL, fds, 2, &nfds) < 0)
+    if (mx_client_guest_memory(&fmem->c, dom, &gm, fds) < 0)
         return -1;
-    if (nfds != 2) {
-        for (unsigned i = 0; i < nfds; i++)
-            close(fds[i]);
-        errno = EPROTO;
-        return -1;
-    }
     void *bitmap = mmap(NULL, gm.bitmap_bytes, PROT_READ, MAP_SHARED, fds[1], 0);
     if (bitmap == MAP_FAILED) {
         int err = errno;

@@ -101,19 +101,11 @@ static int get_ram_locked(struct xengntdev_handle *h, uint32_t domid)
 {
     if (h->ram_fd >= 0)
         return 0;
-    MxDomainReq req = { .domid = domid };
     MxGuestMemory gm;
     int fds[2];
-    unsigned nfds = 0;
-    if (mx_client_call(&h->c, MX_OP_GUEST_MEMORY, &req, sizeof(req), NULL, 0, &gm,
-                       sizeof(gm), NULL, fds, 2, &nfds) < 0)
+    if (mx_client_guest_memory(&h->c, domid, &gm, fds) < 0)
         return -1;
-    for (unsigned i = 1; i < nfds; i++)     /* the populated bitmap: the daemon checks */
-        close(fds[i]);
-    if (nfds < 1) {
-        errno = EPROTO;
-        return -1;
-    }
+    close(fds[1]);                          /* the populated bitmap: the daemon checks */
     h->ram_fd = fds[0];
     return 0;
 }

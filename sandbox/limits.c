@@ -27,9 +27,14 @@ typedef struct OpenFiles {
     uint64_t largest_file;      /* bytes, among open regular files */
 } OpenFiles;
 
-/* The entries of a /proc directory whose names are numbers, each passed to fn. */
-static int for_each_number(const char *dir, void (*fn)(long n, void *opaque), void *opaque,
-                           Error **errp)
+/*
+ * The entries of a /proc directory whose names are numbers, each passed to fn. Listing
+ * /proc/self/fd shows the fd of the listing itself, gone once it is done: with
+ * skip_own_fd it is left out, or it would count as the highest open fd whenever the
+ * fds below it are all taken.
+ */
+static int for_each_number(const char *dir, bool skip_own_fd,
+                           void (*fn)(long n, void *opaque), void *opaque, Error **errp)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -41,7 +46,7 @@ static int for_each_number(const char *dir, void (*fn)(long n, void *opaque), vo
     while ((e = readdir(d))) {
         char *end;
         long n = strtol(e->d_name, &end, 10);
-        if (end != e->d_name && !*end)
+        if (end != e->d_name && !*end && !(skip_own_fd && n == dirfd(d)))
             fn(n, opaque);
     }
     closedir(d);
@@ -84,9 +89,9 @@ int sandbox_set_limits(SandboxLimits *chosen, Error **errp)
 {
     OpenFiles files = { .highest_fd = -1 };
     uint64_t tasks = 0;
-    int ret = for_each_number("/proc/self/fd", note_fd, &files, errp);
+    int ret = for_each_number("/proc/self/fd", true, note_fd, &files, errp);
     if (ret == 0)
-        ret = for_each_number("/proc/self/task", count_task, &tasks, errp);
+        ret = for_each_number("/proc/self/task", false, count_task, &tasks, errp);
     if (ret < 0)
         return ret;
     SandboxLimits l = {

@@ -13,6 +13,7 @@
  */
 #include "tests/unit/support.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -379,6 +380,35 @@ static int do_limits(void)
     return CHILD_OK;
 }
 
+/*
+ * With the fds below the highest all taken, listing /proc/self/fd opens the next one:
+ * NOFILE must not count that listing's own fd, gone by the time anyone looks. (Where
+ * a CI runner's fds were dense, xendm's NOFILE came out one above what it said.)
+ */
+static int do_limits_with_dense_fds(void)
+{
+    int highest = -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return CHILD_WRONG;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d) && atoi(e->d_name) > highest)
+            highest = atoi(e->d_name);
+    closedir(d);
+    int fd;
+    while ((fd = dup(0)) >= 0 && fd <= highest)     /* fill every gap below the highest */
+        ;
+    if (fd != highest + 1)
+        return CHILD_WRONG;
+    close(fd);
+    SandboxLimits l;
+    Error *err = NULL;
+    if (sandbox_set_limits(&l, &err) < 0)
+        return 4;
+    return l.nofile == (uint64_t)highest + 1 + SANDBOX_NOFILE_MARGIN ? CHILD_OK : 5;
+}
+
 /* The threads engine's workers have finished starting (the C library's and the
  * sanitizers' thread set-up calls, which the filter forbids) by the time blk_open()
  * returns: a filter installed right after it, as xendm's last step does, must not
@@ -418,17 +448,27 @@ static void threads_engine_started_before_the_filter(void **state)
     }
 }
 
-static void limits_follow_what_is_open(void **state)
+static void assert_child_ok(int (*fn)(void))
 {
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        _exit(do_limits());
+        _exit(fn());
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+}
+
+static void limits_follow_what_is_open(void **state)
+{
+    assert_child_ok(do_limits);
+}
+
+static void nofile_leaves_out_the_listing_of_fds(void **state)
+{
+    assert_child_ok(do_limits_with_dense_fds);
 }
 
 int main(void)
@@ -441,6 +481,7 @@ int main(void)
         cmocka_unit_test(sanitizer_extras_only_read),
         cmocka_unit_test(every_rule_has_a_reason_and_a_known_call),
         cmocka_unit_test(limits_follow_what_is_open),
+        cmocka_unit_test(nofile_leaves_out_the_listing_of_fds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

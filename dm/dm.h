@@ -39,6 +39,9 @@ typedef struct DmMachineDesc {
      * interrupts it may give it (dm/xenstore_devices.c checks against these). */
     uint64_t virtio_mmio_base, virtio_mmio_size;
     unsigned virtio_irq_first, virtio_irq_last;
+    /* Where the toolstack puts the guest's RAM (xen/ram_layout.c): x86's split around
+     * the PCI hole below 4 GiB, which --max-ram-below-4g moves, or Arm's fixed banks. */
+    enum { DM_RAM_X86_HVM, DM_RAM_ARM_BANKS } ram_layout;
 } DmMachineDesc;
 extern const DmMachineDesc dm_machine_x86, dm_machine_arm;
 /* NULL for an unknown name. */
@@ -50,7 +53,8 @@ typedef struct DmOptions {
     uint32_t domid;
     bool have_domid;
     uint64_t memory_mib;            /* guest RAM in all; 0: ask the domain */
-    uint64_t max_ram_below_4g;      /* bytes; 0: Xen's default (xen_ram_layout_compute) */
+    uint64_t max_ram_below_4g;      /* bytes; 0: Xen's default (xen_ram_layout_compute);
+                                       x86 only */
     const char *devices[DM_MAX_DEVICES];
     unsigned nr_devices;
     bool no_defaults;
@@ -82,7 +86,7 @@ typedef struct Dm {
     XenRam *xen_ram;                /* the backend of the machine's RAM */
     MemoryRegion system_memory, system_io;
     MemoryRegion ram;               /* the RAM block: ram_addr == guest physical */
-    MemoryRegion ram_below_4g, ram_above_4g;    /* its aliases in system_memory */
+    MemoryRegion ram_banks[XEN_RAM_MAX_BANKS];  /* its aliases in system_memory */
     bool ram_ready;
     AddressSpace as_mem, as_io;
     bool as_ready;

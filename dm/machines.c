@@ -29,6 +29,7 @@ const DmMachineDesc dm_machine_x86 = {
     .nr_default_devices = ARRAY_SIZE(x86_default_devices),
     .virtio_mmio_base = 0xfeb00000ull, .virtio_mmio_size = 0x100000ull,
     .virtio_irq_first = 3, .virtio_irq_last = 15,
+    .ram_layout = DM_RAM_X86_HVM,
 };
 
 const DmMachineDesc dm_machine_arm = {
@@ -40,6 +41,7 @@ const DmMachineDesc dm_machine_arm = {
     .virtio_mmio_size = 0x00100000ull,      /* GUEST_VIRTIO_MMIO_SIZE */
     .virtio_irq_first = 33,                 /* GUEST_VIRTIO_MMIO_SPI_FIRST */
     .virtio_irq_last = 43,                  /* GUEST_VIRTIO_MMIO_SPI_LAST */
+    .ram_layout = DM_RAM_ARM_BANKS,         /* GUEST_RAM0_BASE, GUEST_RAM1_BASE */
 };
 
 static const DmMachineDesc *const machines[] = { &dm_machine_x86, &dm_machine_arm };

@@ -32,7 +32,7 @@ static void print_usage(FILE *out)
 "                             PCI hole, the rest from 4 GiB; default: the domain's\n"
 "                             populated memory (give it for a populate-on-demand guest)\n"
 "      --max-ram-below-4g BYTES\n"
-"                             where the PCI hole starts and RAM below 4 GiB ends (at\n"
+"                             x86: where the PCI hole starts and RAM below 4 GiB ends (at\n"
 "                             most 0xf0000000); default: what the toolstack wrote to\n"
 "                             xenstore for xl's mmio_hole, else 0xf0000000\n"
 "  -D, --device SPEC          add a device, e.g. uart,port=0x2f8,irq=3,chardev=file:out.txt\n"
@@ -41,7 +41,8 @@ static void print_usage(FILE *out)
 "      --no-defaults          do not create the default UART and test device\n"
 "      --machine x86|arm      the guest's platform (default: this build's, %s):\n"
 "                             arm has MMIO only, no PCI, GIC SPIs for interrupts\n"
-"                             (irq=33 ...), no buffered ioreq ring, no default devices\n"
+"                             (irq=33 ...), no buffered ioreq ring, no default devices,\n"
+"                             guest RAM from 1 GiB (and 8 GiB) as libxl puts it\n"
 "      --xenstore-devices     serve the virtio devices libxl writes for the domain\n"
 "                             (backend/virtio_disk and backend/virtio), following\n"
 "                             them as they come and go\n"
@@ -260,6 +261,11 @@ int dm_parse_options(int argc, char **argv, DmOptions *o)
     }
     if (!o->have_domid) {
         fprintf(stderr, "xendm: --domid is required\nTry 'xendm --help'.\n");
+        return -EINVAL;
+    }
+    if (o->max_ram_below_4g && o->machine->ram_layout != DM_RAM_X86_HVM) {
+        fprintf(stderr, "xendm: --max-ram-below-4g is for x86 guests: the %s machine's RAM "
+                "banks are fixed\n", o->machine->name);
         return -EINVAL;
     }
     return check_mapcache_options(o);

@@ -23,11 +23,6 @@ const char *const xsdev_kind_name[XSDEV_NR_KINDS] = {
     [XSDEV_DISK] = "virtio_disk", [XSDEV_VIRTIO] = "virtio",
 };
 
-/* Grant-based DMA (grant_usage=1) needs the virtio devices' grant option, which xendm
- * does not have yet. When it does, this names it (e.g. ",grants=on") and such devices
- * are served instead of refused. */
-static const char *const grant_option = NULL;
-
 /* The generic virtio devices xendm has, by virtio device id. */
 static const struct { unsigned id; const char *type; } virtio_types[] = {
     { 4, "virtio-rng" },
@@ -148,14 +143,13 @@ static int parse_common(Parse *p, uint32_t domid, const DmMachineDesc *m, bool h
                       m->virtio_irq_first, m->virtio_irq_last);
     out->base = base;
     out->irq = (unsigned)irq;
+    /* grant_usage=1: the guest hands out grant references, not guest-physical addresses
+     * (the device's own option of the same name). */
     ret = need_word(p, "grant_usage", bool_words, &which);
-    if (ret == 0 && which == 1 && !grant_option)
-        ret = refuse(p, ENOTSUP, "%s: grant_usage=1 (grant-based DMA) is not supported by "
-                     "xendm yet: use grant_usage=0", xsdev_kind_name[p->kind]);
     if (ret < 0)
         return ret;
     snprintf(out->spec + strlen(out->spec), sizeof(out->spec) - strlen(out->spec),
-             ",addr=0x%" PRIx64 ",irq=%u%s", base, out->irq, which ? grant_option : "");
+             ",addr=0x%" PRIx64 ",irq=%u,grant_usage=%u", base, out->irq, which);
     return 0;
 }
 

@@ -166,21 +166,40 @@ void xen_ram_set_toolstack_region(XenRam *xr, const MemoryRegion *mr);
 RamBackend xen_ram_backend(XenRam *xr);
 
 /*
- * Xen's HVM RAM layout (ram_layout.c): ram_bytes of guest RAM lie at [0, below_4g) and
- * [4 GiB, 4 GiB + above_4g), below_4g being at most max_below_4g (QEMU-xen's
- * max-ram-below-4g; 0: 0xf0000000, Xen's HVM_BELOW_4G_RAM_END, libxl's split without
- * mmio_hole). The machine serves it as one RAM block of block_size bytes at ram_addr 0
- * (4 GiB + above_4g when there is high RAM: ram_addr == guest physical for both parts,
- * the hole's part of the block unused) seen through an alias for each part.
+ * Where the toolstack put a guest's RAM (ram_layout.c): in at most two banks of
+ * guest-physical space. The machine serves it as one RAM block of block_size bytes at
+ * ram_addr 0 that ends where the last bank ends, so that ram_addr == guest physical
+ * (what the mapcache and log-dirty are keyed by), seen through an alias for each bank;
+ * the parts of the block between banks (x86's PCI hole, the first GiB on Arm) are in
+ * no alias and never used.
+ *
+ * x86 HVM: ram_bytes at [0, below_4g) and [4 GiB, 4 GiB + above_4g), below_4g being
+ * at most max_below_4g (QEMU-xen's max-ram-below-4g; 0: 0xf0000000, Xen's
+ * HVM_BELOW_4G_RAM_END, libxl's split without mmio_hole).
+ * Arm: up to 3 GiB from 1 GiB (GUEST_RAM0_BASE/SIZE), the rest from 8 GiB
+ * (GUEST_RAM1_BASE/SIZE, up to 1016 GiB), as libxl_arm.c and Xen's public arch-arm.h
+ * lay it out (that header is Arm-only, hence the values here).
  */
 #define XEN_RAM_HIGH_BASE (1ull << 32)
+#define XEN_ARM_RAM0_BASE 0x40000000ull
+#define XEN_ARM_RAM0_SIZE 0xc0000000ull
+#define XEN_ARM_RAM1_BASE 0x200000000ull
+#define XEN_ARM_RAM1_SIZE 0xfe00000000ull
+#define XEN_RAM_MAX_BANKS 2
+typedef struct XenRamBank {
+    uint64_t base, size;            /* guest physical; size 0: no such bank */
+} XenRamBank;
 typedef struct XenRamLayout {
-    uint64_t below_4g, above_4g, block_size;
+    XenRamBank bank[XEN_RAM_MAX_BANKS];     /* in address order */
+    uint64_t block_size;
 } XenRamLayout;
-/* 0, or -EINVAL with errp set for a size that is zero, not a multiple of 4 KiB or too
- * big, or a bad max_below_4g. */
+/* The x86 HVM layout. 0, or -EINVAL with errp set for a size that is zero, not a
+ * multiple of 4 KiB or too big, or a bad max_below_4g. */
 int xen_ram_layout_compute(uint64_t ram_bytes, uint64_t max_below_4g, XenRamLayout *out,
                            Error **errp);
+/* The Arm layout. 0, or -EINVAL with errp set for a size that is zero, not a multiple
+ * of 4 KiB or more than the two banks hold. */
+int xen_ram_layout_arm(uint64_t ram_bytes, XenRamLayout *out, Error **errp);
 /* Is max_below_4g a valid split (a multiple of 4 KiB, 1 MiB to 0xf0000000)? 0 or -EINVAL. */
 int xen_ram_check_below_4g(uint64_t max_below_4g, Error **errp);
 /* The split for a PCI hole of mmio_hole bytes below 4 GiB (xl's mmio_hole): 4 GiB minus

@@ -5,17 +5,20 @@
 # guest then waits for the device to go (the test removes it through xenstore): its
 # window reads as unclaimed, all ones; and then for xendm to stop (its UART's line
 # status reads all ones), so that xenstore is still there while the test reads it.
+# The rings and buffers are in the guest RAM from $ram + 0x20000 (an Arm guest's RAM
+# starts at 0x40000000).
 param $base
 param $irq
 param $arm = 0
+param $ram = 0
 param $removed = 0
-$desc  = 0x20000
-$avail = 0x21000
-$used  = 0x22000
-$hdr   = 0x23000
-$st    = 0x23100
-$data  = 0x24000
-$back  = 0x25000
+$desc  = $ram + 0x20000
+$avail = $ram + 0x21000
+$used  = $ram + 0x22000
+$hdr   = $ram + 0x23000
+$st    = $ram + 0x23100
+$data  = $ram + 0x24000
+$back  = $ram + 0x25000
 
 mmio-read $base + 0x000, 4 == 0x74726976       # "virt"
 mmio-read $base + 0x004, 4 == 2

@@ -5,7 +5,8 @@
 # virtio-rng added while the guest runs appears at 0x02000600, and the first disk goes
 # when the toolstack removes it, the added virtio-rng when its directory is removed,
 # and everything when xendm stops. Run with --param base=0x2000000 --param irq=33
-# --param arm=1 (virtio-blk-xs.gs's parameters).
+# --param arm=1 --param ram=0x40000000 (virtio-blk-xs.gs's parameters: the rings and
+# buffers in the RAM libxl gives an Arm guest, from 1 GiB).
 include "virtio-blk-xs.gs"
 
 mmio-read 0x2000200, 4 == 0x74726976

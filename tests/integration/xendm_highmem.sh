@@ -15,8 +15,8 @@ xendm_run "$scripts/xendm-highmem.gs" --populate-mb 6144 \
     --param ram=0x100000000 --param bar=0xf0000000 -- --log-dirty --log info
 check "6 GiB guest: DMA, rep ins/outs/movs and the dirty log above 4 GiB; the hole refused" \
     test "$mx_status" -eq 0 -a "$dm_status" -eq 0
-check "... xendm laid out what the domain has: 3840 MiB at 0, 2304 MiB at 4 GiB" \
-    grep -q "guest RAM: 3840 MiB at 0, 2304 MiB at 4 GiB" "$tmp/dm.err"
+check "... xendm laid out what the domain has: 3840 MiB at 0x0, 2304 MiB at 0x100000000" \
+    grep -q "guest RAM: 3840 MiB at 0x0, 2304 MiB at 0x100000000" "$tmp/dm.err"
 check "... and refused the DMA into the hole and past the ends of RAM (3 times)" \
     test "$(grep -c 'refused (error 4)' "$tmp/dm.err")" -eq 3
 
@@ -38,7 +38,7 @@ xendm_run "$scripts/xendm-highmem.gs" --populate-mb 6144 --mmio-hole-mb 1024 \
 check "a 1 GiB hole: RAM to 0xc0000000 and 3 GiB from 4 GiB, the hole refused" \
     test "$mx_status" -eq 0 -a "$dm_status" -eq 0
 check "... as xendm laid it out from the domain's xenstore" \
-    grep -q "guest RAM: 3072 MiB at 0, 3072 MiB at 4 GiB" "$tmp/dm.err"
+    grep -q "guest RAM: 3072 MiB at 0x0, 3072 MiB at 0x100000000" "$tmp/dm.err"
 
 # --memory and --max-ram-below-4g choose the layout: 2 GiB at 0 and 2 GiB at 4 GiB of
 # the 6 GiB domain; what lies beyond is not RAM to devices, populated or not.
@@ -48,11 +48,17 @@ xendm_run "$scripts/xendm-highmem.gs" --populate-mb 6144 \
     --log-dirty --log info
 check "--memory 4096 --max-ram-below-4g 0x80000000: 2 GiB at 0, 2 GiB at 4 GiB" \
     test "$mx_status" -eq 0 -a "$dm_status" -eq 0
-check "... as xendm laid it out" grep -q "guest RAM: 2048 MiB at 0, 2048 MiB at 4 GiB" "$tmp/dm.err"
+check "... as xendm laid it out" grep -q "guest RAM: 2048 MiB at 0x0, 2048 MiB at 0x100000000" "$tmp/dm.err"
 
 check "--max-ram-below-4g past Xen's hole start is refused, naming the limit" \
     bash -c "'$xendm' -d 1 --max-ram-below-4g 0xf0001000 2>&1 >/dev/null |
              grep -q 'expected a multiple of 4 KiB from 1 MiB to 0xf0000000'; [ \${PIPESTATUS[0]} -eq 1 ]"
+check "--max-ram-below-4g is refused for the Arm machine, whose banks are fixed" \
+    bash -c "'$xendm' -d 1 --machine arm --max-ram-below-4g 0xc0000000 2>&1 >/dev/null |
+             grep -q 'is for x86 guests'; [ \${PIPESTATUS[0]} -eq 1 ]"
+check "mockxen refuses --mmio-hole-mb for an Arm domain" \
+    bash -c "'$mockxen' --socket '$tmp/x.sock' --xenstore '$tmp/y.sock' --arch arm \
+             --mmio-hole-mb 1024 2>&1 | grep -q 'is for x86 domains'"
 check "mockxen refuses --mem-mb too small for the RAM above 4 GiB" \
     bash -c "'$mockxen' --socket '$tmp/x.sock' --xenstore '$tmp/y.sock' --populate-mb 6144 \
              --mem-mb 4096 2>&1 | grep -q 'needs --mem-mb 6400 or more'"

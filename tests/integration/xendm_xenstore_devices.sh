@@ -6,8 +6,8 @@
 # (mockxen --arch arm, xendm --machine arm: MMIO only, SPIs, no buffered ring): the
 # handshake (state 1 -> 2, and 5 -> 6 on removal, 6 when xendm stops), the guest's
 # disk I/O, bad devices refused with an `error` node, devices added while the guest
-# runs (served, or for a disk refused under the sandbox), and a removed device's window
-# reading as unclaimed.
+# runs (served, or for a disk refused under the sandbox), a removed device's window
+# reading as unclaimed, and a disk with grant_usage=1 doing its DMA through grants.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
 . "$top/tests/integration/xendm_lib.bash"
@@ -111,10 +111,10 @@ check "x86: the guest saw the disk work, then its window unclaimed" test "$mx_st
 # ---- Arm: two disks and a virtio-rng at libxl's places; bad devices; changes at run time --
 img1=$tmp/arm1.img img2=$tmp/arm2.img
 truncate -s 1M "$img1" "$img2"
-# 16 MiB of RAM from 0: xendm's Arm machine maps guest RAM from 0 as on x86 (a real Arm
-# guest's starts at 0x40000000), below libxl's virtio-mmio area at 32 MiB.
+# 16 MiB of RAM where libxl puts an Arm guest's, from 1 GiB (GUEST_RAM0_BASE): the
+# rings and buffers are there, above libxl's virtio-mmio area at 32 MiB.
 start_mockxen --arch arm --populate-mb 16 --script "$scripts/virtio-xs-arm.gs" \
-    --param base=0x2000000 --param irq=33 --param arm=1
+    --param base=0x2000000 --param irq=33 --param arm=1 --param ram=0x40000000
 disk 51712 "$img1" 0x2000000 33 &&
     disk 51728 "$img2" 0x2000200 34 &&
     virtio 0 virtio,device4 0x2000400 35
@@ -125,7 +125,6 @@ disk 51760 "$img2" 0x2100000 38                              # base past libxl's
 disk 51776 "$img2" 0x2000a00 44                              # irq past SPI 43
 disk 51792 "$img2" 0x2000200 39                              # the second disk's window
 disk 51808 "$tmp/none.img" 0x2000c00 40                      # an image that is not there
-disk 51824 "$img2" 0x2000e00 41 grant_usage 1                # grant-based DMA
 virtio 1 virtio,device22 0x2001000 42                        # a device xendm lacks
 start_xendm --machine arm
 for dev in "virtio_disk 51712" "virtio_disk 51728" "virtio 0"; do
@@ -142,8 +141,6 @@ check "arm: base out of libxl's area: refused" refused virtio_disk 51760 "^34 .*
 check "arm: irq out of range: refused" refused virtio_disk 51776 "irq=44 is outside .* 33-43"
 check "arm: an overlapping window: refused" refused virtio_disk 51792 "^17 .*overlaps"
 check "arm: an unreadable image: refused" refused virtio_disk 51808 "none.img"
-check "arm: grant_usage=1: refused until grants are supported" \
-    refused virtio_disk 51824 "grant_usage=1"
 check "arm: a virtio device xendm lacks: refused" refused virtio 1 "no virtio device with id 0x22"
 for i in $(seq 300); do [ "$(sector_byte "$img1" 5)" = 5a ] && break; sleep 0.05; done
 check "arm: the guest's write reached the first image (SPI 33)" test "$(sector_byte "$img1" 5)" = 5a
@@ -167,7 +164,32 @@ check "arm: interrupts went through xendevicemodel_set_irq_level" \
     test "$(mx_count xendevicemodel_set_irq_level)" -gt 0
 check "arm: no ISA interrupt, no port range, no buffered ring" \
     test "$(mx_count xendevicemodel_set_isa_irq_level)$(grep -c 'port range\|bufioreq' "$tmp/dm.err")" = 00
+check "arm: guest RAM laid out as libxl's: 16 MiB at 1 GiB" \
+    grep -q "guest RAM: 16 MiB at 0x40000000, 0 MiB at 0x200000000" "$tmp/dm.err"
 [ "$mx_status" -eq 0 ] && [ "$dm_status" -eq 0 ] || show_logs
 kill "$mx_pid" 2>/dev/null
+
+# ---- Arm: a disk with grant_usage=1, driven through grant references ----------------------
+# The guest (virtio-blk-grants.gs) grants domain 0 each page it hands the device and
+# gives grant addresses; xendm maps them with libxengnttab. What it was not granted
+# fails the request.
+img=$tmp/grants.img; truncate -s 1M "$img"
+start_mockxen --arch arm --populate-mb 16 --script "$scripts/virtio-blk-grants.gs" \
+    --param base=0x2000000 --param irq=33 --param arm=1 --param ram=0x40000000
+check "arm: libxl's nodes for a virtio disk with grant_usage=1 are written" \
+    disk 51712 "$img" 0x2000000 33 grant_usage 1
+start_xendm --machine arm
+wait "$mx_pid"; mx_status=$?        # xenstore ends with the guest: the log tells the rest
+check "arm: grant_usage=1: served as a virtio-blk with grant_usage=1" \
+    grep -q "virtio_disk 51712 served: virtio-blk,addr=0x2000000,irq=33,grant_usage=1," "$tmp/dm.err"
+check "arm: the guest's I/O through grants worked, and what it did not grant failed" \
+    test "$mx_status" -eq 0
+check "... the image holds the bytes written from the granted pages" \
+    test "$(sector_byte "$img" 8)$(sector_byte "$img" 16)$(sector_byte "$img" 0)" = 5aa500
+check "... mapped with xengnttab_map_domain_grant_refs" \
+    test "$(mx_count xengnttab_map_domain_grant_refs)" -gt 0
+stop_xendm
+check "arm: xendm stopped cleanly" test "$dm_status" -eq 0
+[ "$mx_status" -eq 0 ] && [ "$dm_status" -eq 0 ] || show_logs
 
 done_testing

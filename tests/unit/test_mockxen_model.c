@@ -127,21 +127,21 @@ static void domain_frames_can_be_given_back(void **state)
 static void ram_is_laid_out_and_populated_as_libxl_does(void **state)
 {
     const uint64_t mib = 1ull << 20, frame_4g = 1ull << 20;
-    MxRamLayout l = mx_ram_layout(64 * mib, MX_DEFAULT_MMIO_HOLE);
-    assert_int_equal(l.below_4g, 64 * mib);
-    assert_int_equal(l.above_4g, 0);
+    MxRamLayout l = mx_ram_layout(MX_ARCH_X86, 64 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_int_equal(l.size[0], 64 * mib);
+    assert_int_equal(l.size[1], 0);
     assert_int_equal(l.frames_end, 64 * 256);
-    l = mx_ram_layout(3840 * mib, MX_DEFAULT_MMIO_HOLE);
-    assert_int_equal(l.below_4g, 3840 * mib);
-    assert_int_equal(l.above_4g, 0);
-    l = mx_ram_layout(6144 * mib, 1024 * mib);              /* mmio_hole=1024 */
-    assert_int_equal(l.below_4g, 3072 * mib);
-    assert_int_equal(l.above_4g, 3072 * mib);
+    l = mx_ram_layout(MX_ARCH_X86, 3840 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_int_equal(l.size[0], 3840 * mib);
+    assert_int_equal(l.size[1], 0);
+    l = mx_ram_layout(MX_ARCH_X86, 6144 * mib, 1024 * mib);              /* mmio_hole=1024 */
+    assert_int_equal(l.size[0], 3072 * mib);
+    assert_int_equal(l.size[1], 3072 * mib);
     assert_int_equal(l.frames_end, frame_4g + 3072 * 256);
 
-    l = mx_ram_layout(6144 * mib, MX_DEFAULT_MMIO_HOLE);
-    assert_int_equal(l.below_4g, 0xf0000000ull);
-    assert_int_equal(l.above_4g, 2304 * mib);
+    l = mx_ram_layout(MX_ARCH_X86, 6144 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_int_equal(l.size[0], 0xf0000000ull);
+    assert_int_equal(l.size[1], 2304 * mib);
     MxDomainConfig cfg = { .domid = 3, .nr_vcpus = 1, .max_gfn = l.frames_end - 1 };
     MxDomain *d = mx_domain_create(&cfg, stats.page, NULL);
     assert_non_null(d);
@@ -167,6 +167,29 @@ static void ram_is_laid_out_and_populated_as_libxl_does(void **state)
     assert_int_equal(mx_domain_populate_ram(d, 6144 * mib, MX_DEFAULT_MMIO_HOLE, &err), -EINVAL);
     assert_non_null(strstr(error_get_pretty(err), "above max_gfn 0x100000"));
     error_free(err);
+    mx_domain_destroy(d);
+}
+
+/* An Arm domain's RAM: up to 3 GiB from 1 GiB, the rest from 8 GiB, and nothing below. */
+static void arm_ram_is_laid_out_and_populated_as_libxl_does(void **state)
+{
+    const uint64_t mib = 1ull << 20;
+    MxRamLayout l = mx_ram_layout(MX_ARCH_ARM, 16 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_true(l.base[0] == 0x40000000 && l.size[0] == 16 * mib && l.size[1] == 0);
+    assert_int_equal(l.frames_end, 0x41000);
+    l = mx_ram_layout(MX_ARCH_ARM, 4096 * mib, MX_DEFAULT_MMIO_HOLE);
+    assert_true(l.size[0] == 3072 * mib && l.base[1] == 0x200000000 && l.size[1] == 1024 * mib);
+    assert_int_equal(l.frames_end, 0x240000);
+
+    MxDomainConfig cfg = { .domid = 3, .nr_vcpus = 1, .max_gfn = 0x40fff, .arch = MX_ARCH_ARM };
+    MxDomain *d = mx_domain_create(&cfg, stats.page, NULL);
+    assert_non_null(d);
+    assert_int_equal(mx_domain_populate_ram(d, 16 * mib, MX_DEFAULT_MMIO_HOLE, NULL), 0);
+    assert_int_equal(d->nr_populated, 16 * 256);
+    assert_false(mx_domain_is_populated(d, 0));
+    assert_false(mx_domain_is_populated(d, 0x3ffff));
+    assert_true(mx_domain_is_populated(d, 0x40000));
+    assert_true(mx_domain_is_populated(d, 0x40fff));
     mx_domain_destroy(d);
 }
 
@@ -481,6 +504,7 @@ int main(void)
         cmocka_unit_test(domain_memory_and_dirty_log),
         cmocka_unit_test(domain_frames_can_be_given_back),
         cmocka_unit_test(ram_is_laid_out_and_populated_as_libxl_does),
+        cmocka_unit_test(arm_ram_is_laid_out_and_populated_as_libxl_does),
         cmocka_unit_test(domain_config_is_checked),
         cmocka_unit_test(servers_limit_and_resources),
         cmocka_unit_test(refusal_specs_are_checked),

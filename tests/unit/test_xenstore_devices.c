@@ -98,9 +98,15 @@ static void libxl_disk_becomes_virtio_blk(void **state)
     XsDevConfig cfg;
     char msg[512];
     assert_int_equal(parse(XSDEV_DISK, &dm_machine_arm, &d, &cfg, msg, sizeof(msg)), 0);
-    assert_string_equal(cfg.spec, "virtio-blk,addr=0x2000000,irq=33,"
+    assert_string_equal(cfg.spec, "virtio-blk,addr=0x2000000,irq=33,grant_usage=0,"
                                   "file=/var/lib/xen/images/guest.img");
     assert_true(cfg.base == 0x2000000 && cfg.irq == 33 && cfg.opens_file);
+
+    dir_set(&d, "grant_usage", "1");
+    assert_int_equal(parse(XSDEV_DISK, &dm_machine_arm, &d, &cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.spec, "virtio-blk,addr=0x2000000,irq=33,grant_usage=1,"
+                                  "file=/var/lib/xen/images/guest.img");
+    dir_set(&d, "grant_usage", "0");
 
     dir_set(&d, "mode", "r");
     dir_set(&d, "discard-enable", "0");
@@ -108,7 +114,7 @@ static void libxl_disk_becomes_virtio_blk(void **state)
     dir_set(&d, "base", "34602496");            /* the last window, 0x20ffe00 */
     dir_set(&d, "irq", "43");
     assert_int_equal(parse(XSDEV_DISK, &dm_machine_arm, &d, &cfg, msg, sizeof(msg)), 0);
-    assert_string_equal(cfg.spec, "virtio-blk,addr=0x20ffe00,irq=43,"
+    assert_string_equal(cfg.spec, "virtio-blk,addr=0x20ffe00,irq=43,grant_usage=0,"
                                   "file=/var/lib/xen/images/guest.img,readonly=on,"
                                   "discard=ignore");
 
@@ -116,7 +122,7 @@ static void libxl_disk_becomes_virtio_blk(void **state)
     dir_set(&d, "base", "4272955392");          /* 0xfeb02000 */
     dir_set(&d, "irq", "7");
     assert_int_equal(parse(XSDEV_DISK, &dm_machine_x86, &d, &cfg, msg, sizeof(msg)), 0);
-    assert_string_equal(cfg.spec, "virtio-blk,addr=0xfeb02000,irq=7,"
+    assert_string_equal(cfg.spec, "virtio-blk,addr=0xfeb02000,irq=7,grant_usage=0,"
                                   "file=/var/lib/xen/images/guest.img,readonly=on,"
                                   "discard=ignore");
 }
@@ -127,8 +133,13 @@ static void libxl_virtio_becomes_a_device(void **state)
     XsDevConfig cfg;
     char msg[512];
     assert_int_equal(parse(XSDEV_VIRTIO, &dm_machine_arm, &d, &cfg, msg, sizeof(msg)), 0);
-    assert_string_equal(cfg.spec, "virtio-rng,addr=0x2000400,irq=35");
+    assert_string_equal(cfg.spec, "virtio-rng,addr=0x2000400,irq=35,grant_usage=0");
     assert_false(cfg.opens_file);
+
+    /* grant_usage=1: the device's DMA goes through grant references */
+    dir_set(&d, "grant_usage", "1");
+    assert_int_equal(parse(XSDEV_VIRTIO, &dm_machine_arm, &d, &cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.spec, "virtio-rng,addr=0x2000400,irq=35,grant_usage=1");
 }
 
 typedef struct Bad {
@@ -179,7 +190,6 @@ static void bad_disk_nodes_are_refused(void **state)
         { "irq", "32", "irq=32 is outside the arm machine's virtio interrupts 33-43" },
         { "irq", "44", "irq=44 is outside" },
         { "irq", "0x21", "irq='0x21' is not a decimal number" },
-        { "grant_usage", "1", "grant_usage=1 (grant-based DMA) is not supported" },
         { "grant_usage", "2", "grant_usage='2', expected '0' or '1'" },
         { "grant_usage", NULL, "the key 'grant_usage' is missing" },
     };
@@ -199,7 +209,7 @@ static void bad_virtio_nodes_are_refused(void **state)
         { "base", "0xg", "is not a decimal or 0x hex number" },
         { "irq", "12", "irq=12 is outside" },
         { "transport", "mmio2", "transport='mmio2', expected 'mmio'" },
-        { "grant_usage", "1", "not supported by xendm yet" },
+        { "grant_usage", "yes", "grant_usage='yes', expected '0' or '1'" },
         { "frontend-id", "x", "frontend-id='x' is not a decimal number" },
     };
     check_refusals(XSDEV_VIRTIO, arm_rng, bad, sizeof(bad) / sizeof(bad[0]));

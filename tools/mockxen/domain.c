@@ -215,14 +215,16 @@ int mx_domain_depopulate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigne
     return rc;
 }
 
-MxRamLayout mx_ram_layout(uint64_t ram_bytes, uint64_t mmio_hole)
+MxRamLayout mx_ram_layout(uint32_t arch, uint64_t ram_bytes, uint64_t mmio_hole)
 {
-    uint64_t hole_start = MX_HIGH_RAM_BASE - mmio_hole;
-    if (ram_bytes <= hole_start)
-        return (MxRamLayout){ .below_4g = ram_bytes, .frames_end = ram_bytes >> MX_PAGE_SHIFT };
-    uint64_t above = ram_bytes - hole_start;
-    return (MxRamLayout){ .below_4g = hole_start, .above_4g = above,
-                          .frames_end = (MX_HIGH_RAM_BASE + above) >> MX_PAGE_SHIFT };
+    bool arm = arch == MX_ARCH_ARM;
+    uint64_t first_max = arm ? MX_ARM_RAM0_SIZE : MX_HIGH_RAM_BASE - mmio_hole;
+    uint64_t first = ram_bytes < first_max ? ram_bytes : first_max;
+    MxRamLayout l = { .base = { arm ? MX_ARM_RAM0_BASE : 0,
+                                arm ? MX_ARM_RAM1_BASE : MX_HIGH_RAM_BASE },
+                      .size = { first, ram_bytes - first } };
+    l.frames_end = (l.size[1] ? l.base[1] + l.size[1] : l.base[0] + l.size[0]) >> MX_PAGE_SHIFT;
+    return l;
 }
 
 /* Populate the nr frames from first, a batch at a time. */
@@ -242,10 +244,11 @@ static int populate_run(MxDomain *d, uint64_t first, uint64_t nr, Error **errp)
 
 int mx_domain_populate_ram(MxDomain *d, uint64_t ram_bytes, uint64_t mmio_hole, Error **errp)
 {
-    MxRamLayout l = mx_ram_layout(ram_bytes, mmio_hole);
-    int rc = populate_run(d, 0, l.below_4g >> MX_PAGE_SHIFT, errp);
-    return rc ? rc : populate_run(d, MX_HIGH_RAM_BASE >> MX_PAGE_SHIFT,
-                                  l.above_4g >> MX_PAGE_SHIFT, errp);
+    MxRamLayout l = mx_ram_layout(d->arch, ram_bytes, mmio_hole);
+    int rc = 0;
+    for (unsigned i = 0; i < ARRAY_SIZE(l.base) && rc == 0; i++)
+        rc = populate_run(d, l.base[i] >> MX_PAGE_SHIFT, l.size[i] >> MX_PAGE_SHIFT, errp);
+    return rc;
 }
 
 bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn)

@@ -58,9 +58,10 @@ static void usage(FILE *out)
         "  --vcpus N            vCPUs (default: what the script uses, at least 1)\n"
         "  --mem-mb N           guest-physical space in MiB (max_gfn; default 4096, or\n"
         "                       what --populate-mb needs)\n"
-        "  --populate-mb N      populate N MiB of RAM as libxl does: from 0 up to the PCI\n"
-        "                       hole, the rest from 4 GiB (sparse: untouched RAM is free)\n"
-        "  --mmio-hole-mb N     the PCI hole below 4 GiB, as xl's mmio_hole (256..3840;\n"
+        "  --populate-mb N      populate N MiB of RAM as libxl does: x86, from 0 up to the\n"
+        "                       PCI hole, the rest from 4 GiB; arm, up to 3 GiB from\n"
+        "                       1 GiB, the rest from 8 GiB (sparse: untouched RAM is free)\n"
+        "  --mmio-hole-mb N     x86: the PCI hole below 4 GiB, as xl's mmio_hole (256..3840;\n"
         "                       default 256: RAM below 4 GiB ends at 0xf0000000); also\n"
         "                       written to xenstore as libxl does (platform/mmio_hole_size)\n"
         "  --script FILE        run this guest script once the device model is ready\n"
@@ -190,7 +191,12 @@ static uint64_t mmio_hole_bytes(const Options *o)
  * it; with --mem-mb it must already. 0, or 2 with the message printed. */
 static int fit_ram(Options *o)
 {
-    MxRamLayout l = mx_ram_layout(o->populate_mb << 20, mmio_hole_bytes(o));
+    if (o->dom.arch == MX_ARCH_ARM && o->mmio_hole_mb) {
+        fprintf(stderr, "mockxen: --mmio-hole-mb is for x86 domains: an Arm domain's RAM "
+                "banks are fixed\n");
+        return 2;
+    }
+    MxRamLayout l = mx_ram_layout(o->dom.arch, o->populate_mb << 20, mmio_hole_bytes(o));
     if (l.frames_end <= o->dom.max_gfn + 1)
         return 0;
     if (o->have_mem_mb) {

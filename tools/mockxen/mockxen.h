@@ -218,17 +218,24 @@ int mx_domain_populate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned 
 int mx_domain_depopulate(MxDomain *d, const uint64_t *gfns, uint64_t nr, unsigned order,
                          Error **errp);
 bool mx_domain_is_populated(const MxDomain *d, uint64_t gfn);
-/* Where libxl puts an HVM guest's RAM (libxl__build_hvm): ram_bytes from 0 up to the
- * PCI hole of mmio_hole bytes below 4 GiB, the rest from 4 GiB. frames_end is one past
- * the last RAM frame (the guest-physical space the domain needs). */
+/* Where libxl puts a guest's RAM, in at most two banks. x86 (libxl__build_hvm):
+ * ram_bytes from 0 up to the PCI hole of mmio_hole bytes below 4 GiB, the rest from
+ * 4 GiB. Arm (libxl_arm.c, arch-arm.h's GUEST_RAM0/1): up to 3 GiB from 1 GiB, the rest
+ * from 8 GiB; mmio_hole is not used. frames_end is one past the last RAM frame (the
+ * guest-physical space the domain needs). */
 typedef struct MxRamLayout {
-    uint64_t below_4g, above_4g, frames_end;
+    uint64_t base[2], size[2];
+    uint64_t frames_end;
 } MxRamLayout;
 #define MX_HIGH_RAM_BASE (1ull << 32)
 #define MX_DEFAULT_MMIO_HOLE (256ull << 20)     /* HVM_BELOW_4G_MMIO_LENGTH */
-MxRamLayout mx_ram_layout(uint64_t ram_bytes, uint64_t mmio_hole);
-/* Populate the RAM of that layout, as the toolstack does before the device model
- * starts (and not the hole). -EINVAL past max_gfn, as mx_domain_populate. */
+#define MX_ARM_RAM0_BASE 0x40000000ull          /* GUEST_RAM0_BASE */
+#define MX_ARM_RAM0_SIZE 0xc0000000ull          /* GUEST_RAM0_SIZE */
+#define MX_ARM_RAM1_BASE 0x200000000ull         /* GUEST_RAM1_BASE */
+MxRamLayout mx_ram_layout(uint32_t arch, uint64_t ram_bytes, uint64_t mmio_hole);
+/* Populate the RAM of that layout for the domain's arch, as the toolstack does before
+ * the device model starts (and not what lies between the banks). -EINVAL past max_gfn,
+ * as mx_domain_populate. */
 int mx_domain_populate_ram(MxDomain *d, uint64_t ram_bytes, uint64_t mmio_hole, Error **errp);
 /* Make a special frame (an ioreq page) mappable or not. */
 void mx_domain_set_special(MxDomain *d, uint64_t gfn, bool present);

@@ -119,8 +119,9 @@ static void memory_irqs_dirty_and_counters(void **state)
     error_free(err);
 }
 
-/* An Arm domain: no buffered ring, no port I/O, only SPIs; a raised SPI is queued once
- * until the guest takes it, a level of 0 changes nothing (Xen ignores falling edges). */
+/* An Arm domain: no buffered ring, no port I/O, MMIO one access at a time (no rep, no
+ * data pointer), only SPIs; a raised SPI is queued once until the guest takes it, a
+ * level of 0 changes nothing (Xen ignores falling edges). */
 static void arm_domain_has_mmio_and_spis_only(void **state)
 {
     MxStats stats;
@@ -140,6 +141,19 @@ static void arm_domain_has_mmio_and_spis_only(void **state)
                     .count = 1 };
     err = NULL;
     assert_int_equal(mx_backend_ops.ioreq(&be, 0, &pio, 0, &err), -EOPNOTSUPP);
+    error_free(err);
+    /* MMIO only one access at a time, data inline, as Xen on Arm forwards a data abort */
+    ioreq_t rep = { .type = IOREQ_TYPE_COPY, .dir = IOREQ_READ, .addr = 0x2000000,
+                    .size = 4, .count = 2 };
+    ioreq_t ptr = { .type = IOREQ_TYPE_COPY, .dir = IOREQ_READ, .addr = 0x2000000,
+                    .size = 4, .count = 1, .data_is_ptr = 1, .data = 0x1000 };
+    err = NULL;
+    assert_int_equal(mx_backend_ops.ioreq(&be, 0, &rep, 0, &err), -EOPNOTSUPP);
+    assert_non_null(strstr(error_get_pretty(err), "count 2"));
+    error_free(err);
+    err = NULL;
+    assert_int_equal(mx_backend_ops.ioreq(&be, 0, &ptr, 0, &err), -EOPNOTSUPP);
+    assert_non_null(strstr(error_get_pretty(err), "data in memory"));
     error_free(err);
 
     MxIrqReq isa = { .domid = 1, .kind = MX_IRQ_ISA, .line = 5, .level = 1 };

@@ -7,16 +7,35 @@
 
 #include <xen/hvm/dm_op.h>
 
+/* What Xen on Arm can forward: a trapped data abort is one MMIO access, sent as a
+ * copy ioreq of count 1 with its data inline (arch/arm/ioreq.c); there are no ports
+ * and no string instructions. 0, or -EOPNOTSUPP with errp set. */
+static int arm_ioreq_check(const ioreq_t *req, Error **errp)
+{
+    if (req->type == IOREQ_TYPE_PIO) {
+        error_setg_errno(errp, EOPNOTSUPP, "port I/O at 0x%" PRIx64 ": an Arm domain has "
+                         "none (Xen forwards only MMIO)", req->addr);
+        return -EOPNOTSUPP;
+    }
+    if (req->count != 1 || req->data_is_ptr) {
+        error_setg_errno(errp, EOPNOTSUPP, "a repeated MMIO access at 0x%" PRIx64 " (count "
+                         "%u%s): an Arm domain's are one access each, data inline",
+                         req->addr, req->count, req->data_is_ptr ? ", data in memory" : "");
+        return -EOPNOTSUPP;
+    }
+    return 0;
+}
+
 /* The guest sees an ioreq complete only with the one-way messages (interrupts) the
  * device model sent while handling it: on Xen those hypercalls were done by then. */
 static int be_ioreq(void *opaque, unsigned vcpu, ioreq_t *req, unsigned flags, Error **errp)
 {
     MxBackend *be = opaque;
     bool raw = flags & GUEST_IOREQ_RAW;
-    if (be->d->arch == MX_ARCH_ARM && req->type == IOREQ_TYPE_PIO && !raw) {
-        error_setg_errno(errp, EOPNOTSUPP, "port I/O at 0x%" PRIx64 ": an Arm domain has "
-                         "none (Xen forwards only MMIO)", req->addr);
-        return -EOPNOTSUPP;
+    if (be->d->arch == MX_ARCH_ARM && !raw) {
+        int rc = arm_ioreq_check(req, errp);
+        if (rc)
+            return rc;
     }
     if (!raw && req->addr >= be->buffered_start && req->addr <= be->buffered_end &&
         mx_ioreq_send_buffered(be->d, req))

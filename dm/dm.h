@@ -108,6 +108,7 @@ typedef struct Dm {
     int probe_fd;                   /* --secondary: the timer of the domain probe, -1: none */
     uint64_t loop_max_busy_ns;      /* longest stretch the event loop ran between waits */
     volatile bool stop;
+    uint64_t stop_deadline_ns;      /* once stopping: the end of the requests' drain */
 } Dm;
 
 /* dm/options.c: parse argv; returns 0, 1 when the program should exit successfully

@@ -43,6 +43,9 @@
 #define SOURCE_PROBE   (2 * DM_MAX_DEVICES + 3)
 #define SOURCE_XENSTORE (2 * DM_MAX_DEVICES + 4)
 #define LOOP_MAX_EVENTS (2 * DM_MAX_DEVICES + 4)
+/* How long a stop may wait for requests in flight: a rep's slices and a reset waiting
+ * for its disk's requests take far less; past it the guest's vCPU is left waiting. */
+#define DM_STOP_DRAIN_MS 2000
 
 /* One device fd in the set, for one direction. */
 typedef struct FdWatch {
@@ -192,15 +195,15 @@ static int dispatch(Dm *dm, const struct epoll_event *ev, int n, Error **errp)
 }
 
 /* How long the wait may sleep: not at all while a device is always ready or a request
- * can go on, briefly while one waits for its device, else until the next control-client
- * deadline (-1: no limit). */
+ * can go on, briefly while one waits for its device or a stop waits for the vCPUs to
+ * take their answers, else until the next control-client deadline (-1: no limit). */
 static int wait_timeout_ms(Dm *dm, int ready)
 {
     if (ready || xen_dm_requests_pending(dm->xen) || device_work_pending(&dm->work))
         return 0;
     int timeout = dm_control_timeout_ms(dm);
-    if (xen_dm_requests_waiting(dm->xen) &&
-        (timeout < 0 || timeout > XEN_DM_WAIT_RETRY_MS))
+    bool polling = xen_dm_requests_waiting(dm->xen) || dm->stop_deadline_ns;  /* draining */
+    if (polling && (timeout < 0 || timeout > XEN_DM_WAIT_RETRY_MS))
         timeout = XEN_DM_WAIT_RETRY_MS;
     return timeout;
 }
@@ -212,6 +215,36 @@ static void account_busy(Dm *dm, uint64_t woke_ns)
     uint64_t busy = clock_monotonic_ns() - woke_ns;
     if (busy > dm->loop_max_busy_ns)
         dm->loop_max_busy_ns = busy;
+}
+
+/*
+ * Asked to stop? The first time, the server takes no new requests, and those vCPUs
+ * posted before are answered by the devices while they are all still there; the loop
+ * ends once every request is answered and every answer taken (a rep's slices, a
+ * request waiting for its device, a vCPU yet to run), or after DM_STOP_DRAIN_MS with a
+ * warning. If the server cannot be disabled (the domain is gone), it ends at once.
+ */
+static bool stopped(Dm *dm)
+{
+    if (!dm->stop)
+        return false;
+    uint64_t now = clock_monotonic_ns();
+    if (!dm->stop_deadline_ns) {
+        Error *err = NULL;
+        if (xen_dm_stop_taking_requests(dm->xen, &err) < 0) {
+            log_info("%s: stopping at once", error_get_pretty(err));
+            error_free(err);
+            return true;
+        }
+        dm->stop_deadline_ns = now + DM_STOP_DRAIN_MS * 1000000ull;
+    }
+    if (xen_dm_requests_settled(dm->xen))
+        return true;
+    if (now < dm->stop_deadline_ns)
+        return false;
+    log_warn("stopping with guest requests unanswered or answers not taken after %d ms",
+             DM_STOP_DRAIN_MS);
+    return true;
 }
 
 static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
@@ -227,7 +260,7 @@ static int loop_run(Dm *dm, EventLoop *loop, Error **errp)
         ret = watch(loop, EPOLL_CTL_ADD, dm->probe_fd, SOURCE_PROBE, errp);
     if (ret == 0 && dm->xsdev_fd >= 0)
         ret = watch(loop, EPOLL_CTL_ADD, dm->xsdev_fd, SOURCE_XENSTORE, errp);
-    while (ret == 0 && !dm->stop) {
+    while (ret == 0 && !stopped(dm)) {
         xen_dm_continue_requests(dm->xen);     /* the next slice of each long rep */
         int ready = sync_device_fds(dm, loop, errp);
         if (ready < 0) {

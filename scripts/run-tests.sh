@@ -4,7 +4,8 @@
 # Usage: run-tests.sh [--unit-only] ASAN_BUILD_DIR REL_BUILD_DIR [ARM64_BUILD_DIR]
 #
 # With ARM64_BUILD_DIR, the arm64 build's unit tests and mockxen integration tests
-# (tests/integration/mockxen_*.sh) run too, under qemu-user through the wrappers in
+# (tests/integration/mockxen_*.sh, and xendm_xenstore_devices.sh: xendm as an Arm
+# guest's standalone virtio backend) run too, under qemu-user through the wrappers in
 # ARM64_BUILD_DIR/qemu, and get a line "arm64: N passed, N failed" of their own before
 # the summary, which counts them in. The unit tests named in $XENDM_X86_ONLY (their
 # sources) are skipped there. Where scripts/arm64-ready.sh says the cross packages are
@@ -99,7 +100,12 @@ run_arm64() {
         *)  run_one "arm64/unit/$t" "$top/$arm64/qemu/tests/unit/$t" ;;
         esac
     done
-    [ "$unit_only" = 1 ] || run_integration arm64/ 'mockxen_*'
+    if [ "$unit_only" != 1 ]; then
+        run_integration arm64/ 'mockxen_*'
+        # xendm as the standalone virtio backend of an Arm guest: the arm64 xendm with
+        # its own machine (the script picks --machine per domain)
+        run_integration arm64/ xendm_xenstore_devices
+    fi
     echo "arm64: $((skipped - s0)) skipped"
     echo "arm64: $((passed - p0)) passed, $((failed - f0)) failed"
 }

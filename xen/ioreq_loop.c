@@ -99,6 +99,33 @@ void xen_dm_continue_requests(XenDM *xd)
     }
 }
 
+int xen_dm_stop_taking_requests(XenDM *xd, Error **errp)
+{
+    int ret = xen_ioreq_server_disable(xd, errp);
+    if (ret < 0)
+        return ret;
+    /* Posted before the server went off, maybe not yet notified: served like any other
+     * (serve_slot passes over a slot that is not READY or already ours). */
+    if (xd->buffered_page)
+        xen_ioreq_drain_buffered(xd);
+    for (unsigned vcpu = 0; xd->shared_page && xd->vcpu_busy && vcpu < xd->nr_vcpus; vcpu++)
+        serve_slot(xd, vcpu);
+    return 0;
+}
+
+bool xen_dm_requests_settled(const XenDM *xd)
+{
+    if (xd->nr_busy)
+        return false;
+    for (unsigned vcpu = 0; xd->shared_page && vcpu < xd->nr_vcpus; vcpu++) {
+        const uint8_t *state = (const uint8_t *)&xd->shared_page->vcpu_ioreq[vcpu] +
+                               offsetof(ioreq_t, type) - 1;
+        if ((__atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf) != STATE_IOREQ_NONE)
+            return false;
+    }
+    return true;
+}
+
 /* Build a synchronous-style request from buffered slot(s). Returns slots consumed
  * (1 or 2), or 0 if an 8-byte write is missing its second half. */
 static unsigned buffered_to_ioreq(const buffered_iopage_t *page, uint32_t rp, uint32_t wp,

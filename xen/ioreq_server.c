@@ -185,6 +185,19 @@ int xen_ioreq_server_enable(XenDM *xd, Error **errp)
     return ret;
 }
 
+int xen_ioreq_server_disable(XenDM *xd, Error **errp)
+{
+    if (!xd->server_enabled)
+        return 0;
+    if (xendevicemodel_set_ioreq_server_state(xd->dmod, xd->cfg.domid, xd->ioservid, 0) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "cannot disable ioreq server %u", xd->ioservid);
+        return -err;
+    }
+    xd->server_enabled = false;
+    return 0;
+}
+
 int xen_ioreq_server_probe(XenDM *xd, Error **errp)
 {
     evtchn_port_t port;
@@ -213,8 +226,7 @@ void xen_ioreq_server_teardown(XenDM *xd)
     xd->nr_busy = xd->nr_waiting = 0;
     xd->vcpu_local_port = NULL;
     xd->port_to_vcpu = NULL;
-    if (xd->server_enabled)
-        xendevicemodel_set_ioreq_server_state(xd->dmod, xd->cfg.domid, xd->ioservid, 0);
+    xen_ioreq_server_disable(xd, NULL);
     if (xd->ioreq_resource)
         xenforeignmemory_unmap_resource(xd->fmem, xd->ioreq_resource);
     if (xd->legacy_buffered)

@@ -91,6 +91,22 @@ int xen_dm_map_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **e
 int xen_dm_unmap_pcidev(XenDM *xd, uint8_t bus, uint8_t dev, uint8_t fn, Error **errp);
 /* Enable the server: from now on the guest's accesses arrive. */
 int xen_ioreq_server_enable(XenDM *xd, Error **errp);
+/* Disable the server: Xen routes nothing more here (the guest's accesses to our ranges
+ * read as unclaimed); requests already posted stay ours to answer. 0 or -errno. */
+int xen_ioreq_server_disable(XenDM *xd, Error **errp);
+/* At shutdown, before the devices go: take no new requests (xen_ioreq_server_disable),
+ * and serve those vCPUs posted before, whether or not their event came yet. What is
+ * still in flight after it is finished by the loop's next turns, until
+ * xen_dm_requests_settled. Without this a vCPU that touched a device during teardown waited
+ * until the server was destroyed, then went on with whatever its request held.
+ * 0 or -errno with errp set. */
+int xen_dm_stop_taking_requests(XenDM *xd, Error **errp);
+/* Is every request answered, and every answer taken by its vCPU (its slot back to
+ * IOREQ_NONE)? Only then may the server go: Xen copies an answer out of the page when
+ * the vCPU next runs, so a server destroyed before that leaves the vCPU with whatever
+ * its request held. (A slot left in another state by a vCPU that never runs again
+ * keeps this false: the caller bounds its wait.) */
+bool xen_dm_requests_settled(const XenDM *xd);
 /* Write "running" to /local/domain/0/device-model/<domid>/state, the node libxl waits
  * on for the main device model; a secondary one writes its own entry's state instead
  * (xen_dm_publish_claims). */

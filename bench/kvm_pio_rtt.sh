@@ -22,7 +22,9 @@ cleanup() {
     wait
     rm -rf "$tmp"
 }
-trap cleanup EXIT
+. "$top/scripts/strays.bash"
+run_guard
+at_exit cleanup
 . "$top/tests/guests/kvm_run.sh"
 runs=5
 what="KVM guest outb to port 0x3ff, best of $runs x 20000"

@@ -17,9 +17,11 @@
 # bench/results.md (bench_write_section).
 #
 # Ownership: one mockxen and at most one device model at a time. mx_pid and dm_pid
-# name the running ones (empty when none); the exit trap stops both, so a benchmark
-# that fails half-way leaves no process behind. Device models are stopped with
-# SIGTERM and, if they ignore it for 10 s, SIGKILL (bench_dm_stop).
+# name the running ones (empty when none); at exit both are stopped, and then any
+# other process the benchmark started (scripts/strays.bash), so a benchmark that fails
+# half-way leaves no process behind. Device models are stopped with SIGTERM and, if
+# they ignore it for 10 s, SIGKILL (bench_dm_stop). Benchmarks clean up with
+# `at_exit COMMAND`, never `trap ... EXIT`.
 [ "${BASH_SOURCE[0]}" != "$0" ] || exit 0      # a library: nothing to run on its own
 set -u
 top=${XENDM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -31,6 +33,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/xendm-bench-XXXXXX")
 export MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock LD_LIBRARY_PATH=$top/build/shim
 mkfifo "$tmp/dm.stdin"                  # xendm's console input: open, never a byte
 . "$top/tools/mockxen/procs.sh"
+. "$top/scripts/strays.bash"
+run_guard
 mx_pid= dm_pid= bench_cpu= bench_why=
 
 bench_cleanup() {
@@ -38,7 +42,7 @@ bench_cleanup() {
     if [ -n "$mx_pid" ]; then kill "$mx_pid" 2>/dev/null; wait "$mx_pid" 2>/dev/null; fi
     rm -rf "$tmp"
 }
-trap bench_cleanup EXIT
+at_exit bench_cleanup
 
 # bench_on_cpu PROGRAM ARGS...: run PROGRAM (exec'd, so $! stays its pid) on
 # $bench_cpu if that is set. The subshell pins itself first and then execs PROGRAM

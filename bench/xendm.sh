@@ -16,7 +16,9 @@ mockxen=$rel/tools/mockxen/mockxen
 xendm=$rel/xendm
 tmp=$(mktemp -d /tmp/xendm-bench-XXXXXX)
 dm_pid=
-trap '[ -n "$dm_pid" ] && kill $dm_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top/scripts/strays.bash"
+run_guard
+at_exit '[ -n "$dm_pid" ] && kill $dm_pid 2>/dev/null; rm -rf "$tmp"'
 export LD_LIBRARY_PATH=$top/build/shim MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock
 . "$top/tools/mockxen/procs.sh"
 

@@ -10,7 +10,9 @@
 # and written to build/bench-results.txt. A benchmark may also write a text file into
 # $XENDM_BENCH_SECTIONS (e.g. the side-by-side tables of bench/compare.sh and
 # bench/blk.sh); each is printed after the table as a section of its own. A bench/*.sh
-# that is a library (bench/lib.sh, bench/blk_guest.sh) exits at once when run.
+# that is a library (bench/lib.sh, bench/blk_guest.sh) exits at once when run. A
+# benchmark that leaves a process running 5 s after it exited fails, the process named
+# and stopped (scripts/strays.bash).
 set -u
 rel=${1:?rel build dir}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,12 +22,19 @@ out="$top/build/bench-results.txt"
 sections="$top/build/bench-sections"
 rm -rf "$sections" && mkdir -p "$sections"
 export XENDM_BENCH_SECTIONS=$sections
-status=0
+. "$top/scripts/strays.bash"
+run_guard
+status=0 runs=0
 run() {
     local label=$1; shift
     local log; log=$(mktemp)
-    if ! "$@" >"$log" 2>&1; then
+    local mark=$run_mark/$((runs += 1)) left
+    if ! XENDM_RUN_MARK=$mark "$@" >"$log" 2>&1; then
         echo "bench $label failed:" >&2; tail -20 "$log" >&2; status=1
+    fi
+    if ! left=$(run_strays_left "$mark"); then
+        echo "bench $label left running after it exited (now stopped):" >&2
+        echo "$left" | sed 's/^/    /' >&2; status=1
     fi
     grep -P '^row\t' "$log" >>"$out"
     rm -f "$log"

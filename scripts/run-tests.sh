@@ -16,6 +16,10 @@
 # scripts through tests/integration/lib.sh. A program that exits non-zero without
 # reporting a failure (a crash, a sanitizer report) counts as one failure.
 # Integration tests get XENDM_BUILD (the ASan build) and XENDM_REL_BUILD.
+#
+# A test must leave no process behind: each runs under a mark of its own
+# (scripts/strays.bash), and a process carrying it that is still there 5 s after the
+# test exited is named, stopped, and counts as one more failure of that test.
 set -u
 unit_only=0
 [ "${1:-}" = "--unit-only" ] && { unit_only=1; shift; }
@@ -30,23 +34,29 @@ export CMOCKA_MESSAGE_OUTPUT=tap
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export XENDM_BUILD="$top/$asan" XENDM_REL_BUILD="$top/$rel" XENDM_TOP="$top"
+. "$top/scripts/strays.bash"
+run_guard
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 runs=0
 run_one() {                       # $1 = label, rest = command
     local label=$1; shift
     local log="$logdir/$(echo "$label" | tr '/' '_').log"
-    local rc p f s
-    timeout 600 "$@" >"$log" 2>&1
+    local mark=$run_mark/$((runs += 1))
+    local rc p f s left
+    XENDM_RUN_MARK=$mark timeout 600 "$@" >"$log" 2>&1
     rc=$?
+    left=$(run_strays_left "$mark")
     p=$(grep -E '^ok [0-9]+' "$log" | grep -vc '# SKIP')
     s=$(grep -Ec '^(not )?ok [0-9]+.*# SKIP' "$log")
     f=$(grep -E '^not ok [0-9]+' "$log" | grep -vc '# SKIP')
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && [ "$rc" -ne 77 ]; then f=1; fi
     if [ "$rc" -eq 77 ] && [ "$p$f$s" = "000" ]; then s=1; fi
+    [ -z "$left" ] || f=$((f + 1))
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ "$f" -ne 0 ]; then
         echo "FAIL $label ($p passed, $f failed, $s skipped, exit $rc) — log: $log"
         grep -E '^not ok|^# |ERROR|Sanitizer|runtime error' "$log" | grep -v '# SKIP' | head -20 | sed 's/^/    /'
+        [ -z "$left" ] || echo "$left" | sed 's/^/    left running after it exited (now stopped): /'
     else
         if [ "$s" -ne 0 ]; then echo "ok   $label ($p passed, $s skipped)"; else echo "ok   $label ($p passed)"; fi
         grep -E '# SKIP' "$log" | head -5 | sed 's/^/    /'

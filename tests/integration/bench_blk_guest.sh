@@ -57,8 +57,8 @@ rm -f "$tmp"/mx.* "$tmp"/xs.sock
     --start-timeout 30000 --script "$tmp/blk.gs" >"$tmp/mx.out" 2>"$tmp/mx.err" &
 mx_pid=$!
 for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
-xendm_env "$qemu" -xen-domid 1 -no-shutdown -nodefaults -machine xenfv,max-ram-below-4g=3840M \
-    -m 128 -display none -serial null -monitor none \
+"${xendm_env[@]}" "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
+    -machine xenfv,max-ram-below-4g=3840M -m 128 -display none -serial null -monitor none \
     -drive "if=none,id=d0,file=$img,format=raw,cache=writeback,aio=threads" \
     -device virtio-blk-pci,drive=d0,addr=5 </dev/null >/dev/null 2>"$tmp/qemu.err" &
 qemu_pid=$!

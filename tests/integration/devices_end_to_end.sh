@@ -25,7 +25,7 @@ cleanup() {
     [ -n "$dm_pid" ] && kill "$dm_pid" 2>/dev/null
     rm -rf "$tmp"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # run NAME [xendm options]: mockxen runs $tmp/NAME.gs against a fresh xendm; $rc is
 # mockxen's exit status, $tmp/NAME.{out,err} its output, $tmp/NAME.dm the xendm log.

@@ -1,6 +1,10 @@
 # Shared helpers for integration tests: TAP output and process cleanup.
 # Source it; then call ok/not_ok/skip_test and finally `done_testing`.
+# Every process the test starts is stopped when it exits, however it exits
+# (scripts/strays.bash): clean up with `at_exit COMMAND`, never `trap ... EXIT`.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/strays.bash"
+run_guard
 _tap_n=0 _tap_failed=0
 ok()        { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 not_ok()    { _tap_n=$((_tap_n + 1)); _tap_failed=1; echo "not ok $_tap_n - $*"; }

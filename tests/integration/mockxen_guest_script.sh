@@ -15,7 +15,7 @@ for bin in "$mockxen" "$build/tools/mockxen/mockxen-null-dm"; do
 done
 
 tmp=$(mktemp -d /tmp/guest-integ-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+at_exit 'rm -rf "$tmp"'
 
 # run_script NAME [OPTION...]: run $tmp/NAME.gs with mockxen's OPTIONs, leaving
 # stdout/stderr in $tmp/NAME.out/.err and the exit status in $rc.

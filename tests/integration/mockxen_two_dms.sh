@@ -19,13 +19,12 @@ start_pair() {
         >"$tmp/mx.out" 2>"$tmp/mx.err" &
     mx_pid=$!
     MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock mx_wait_sockets "$mx_pid"
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$xendm" --domid 1 ${XENDM_TEST_ARGS:-} --stats "$tmp/a.stats" >"$tmp/a.out" 2>"$tmp/a.err" &
+    "${xendm_env[@]}" "$xendm" --domid 1 ${XENDM_TEST_ARGS:-} --stats "$tmp/a.stats" \
+        >"$tmp/a.out" 2>"$tmp/a.err" &
     a_pid=$!
     sleep "$delay"
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$xendm" --domid 1 ${XENDM_TEST_ARGS:-} --no-defaults --device uart,port=0x2f8,irq=3 \
-        --stats "$tmp/b.stats" >"$tmp/b.out" 2>"$tmp/b.err" &
+    "${xendm_env[@]}" "$xendm" --domid 1 ${XENDM_TEST_ARGS:-} --no-defaults \
+        --device uart,port=0x2f8,irq=3 --stats "$tmp/b.stats" >"$tmp/b.out" 2>"$tmp/b.err" &
     b_pid=$!
 }
 

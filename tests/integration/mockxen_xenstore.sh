@@ -23,7 +23,7 @@ cleanup() {
     wait 2>/dev/null
     rm -rf "$tmp"
 }
-trap cleanup EXIT
+at_exit cleanup
 export XENSTORED_PATH=$tmp/xenstored.sock
 
 # start_server OUTFILE ARGS...: start xs-serve in the background, wait for "ready".

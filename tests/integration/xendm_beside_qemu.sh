@@ -21,7 +21,6 @@ if [ ! -x "$qemu" ]; then
 fi
 . "$top/tests/integration/xendm_lib.bash"
 img=$tmp/disk.img
-dm_env=(env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock")
 
 # The guest: bus 0, xendm's disk, QEMU's UART, each part's ioreqs counted.
 cp "$scripts/virtio-blk-pci.gs" "$tmp/"
@@ -100,7 +99,7 @@ GS
 # start_qemu: QEMU-xen as the main device model, its UART into serial.txt, one trace
 # line per ioreq it serves (its counter) in qemu-trace.log.
 start_qemu() {
-    "${dm_env[@]}" "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
+    "${xendm_env[@]}" "$qemu" -xen-domid 1 -no-shutdown -nodefaults \
         -machine xenfv,max-ram-below-4g=3840M -m 128 -display none \
         -chardev "file,id=ser,path=$tmp/serial.txt" -serial chardev:ser -monitor none \
         -trace handle_ioreq -D "$tmp/qemu-trace.log" >"$tmp/qemu.log" 2>&1 &
@@ -118,7 +117,7 @@ run() {
     mx_pid=$!
     for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
     start_qemu
-    "${dm_env[@]}" "$xendm" --domid 1 --secondary --log info --stats "$tmp/dm.stats" \
+    "${xendm_env[@]}" "$xendm" --domid 1 --secondary --log info --stats "$tmp/dm.stats" \
         --device "virtio-blk-pci,slot=6,file=$img" >"$tmp/dm.out" 2>"$tmp/dm.err" &
     dm_pid=$!
 }
@@ -193,7 +192,7 @@ timeout 120 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --domid
 mx_pid=$!
 for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
 start_qemu
-"${dm_env[@]}" "$xendm" --domid 1 --secondary --stats "$tmp/dm.stats" \
+"${xendm_env[@]}" "$xendm" --domid 1 --secondary --stats "$tmp/dm.stats" \
     --device "virtio-blk,file=$img" >"$tmp/dm.out" 2>"$tmp/dm.err" &
 dm_pid=$!
 wait "$mx_pid"; mx_status=$?

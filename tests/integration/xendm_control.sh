@@ -20,7 +20,7 @@ start_pair() {
         --script "$tmp/guest.gs" >"$tmp/mx.out" 2>"$tmp/mx.err" &
     mx_pid=$!
     MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock mx_wait_sockets "$mx_pid"
-    xendm_env "$xendm" --domid 1 --control "$sock" --log info "$@" \
+    "${xendm_env[@]}" "$xendm" --domid 1 --control "$sock" --log info "$@" \
         >"$tmp/dm.out" 2>"$tmp/dm.err" &
     dm_pid=$!
     local i
@@ -47,7 +47,7 @@ check "an unknown command: exit 1 with its name" \
 check "an overlong command is refused" grep -q "error: command longer than 255 bytes" "$tmp/ctl.err"
 check "the socket is private (0600)" test "$(stat -c %a "$sock")" = 600
 
-xendm_env "$xendm" --domid 1 --control "$sock" >/dev/null 2>"$tmp/second.err"
+"${xendm_env[@]}" "$xendm" --domid 1 --control "$sock" >/dev/null 2>"$tmp/second.err"
 check "a second xendm on the same path stops start-up" \
     bash -c "[ $? -eq 1 ] && grep -q 'another process listens on' '$tmp/second.err'"
 check "... and leaves the first one's socket alone" test -S "$sock"
@@ -72,7 +72,7 @@ wait "$dm_pid"
 kill "$mx_pid" 2>/dev/null; wait "$mx_pid" 2>/dev/null
 
 : >"$tmp/plain-file"
-xendm_env "$xendm" --domid 1 --control "$tmp/plain-file" >/dev/null 2>"$tmp/plain.err"
+"${xendm_env[@]}" "$xendm" --domid 1 --control "$tmp/plain-file" >/dev/null 2>"$tmp/plain.err"
 check "a path that is not a socket stops start-up, untouched" \
     bash -c "[ $? -eq 1 ] && grep -q 'exists and is not a socket' '$tmp/plain.err' && [ -f '$tmp/plain-file' ]"
 done_testing

@@ -17,13 +17,11 @@ xendm=$build/xendm
 shim=${MOCKXEN_SHIM_DIR:-$top/build/shim}     # the arm64 run: its shims first
 scripts=$top/tests/guest-scripts
 tmp=$(mktemp -d)
-# Only the test's own shell cleans up: a background job killed before it has exec'd
-# its program is still a copy of this shell and would run the trap too.
-trap 'if [ "$BASHPID" = "$$" ]; then kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"; fi' EXIT
-
-xendm_env() {
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" "$@"
-}
+at_exit 'rm -rf "$tmp"'
+# "${xendm_env[@]}" PROGRAM ARGS...: run PROGRAM against this test's mockxen. A
+# command, not a function, so that `... &` makes $! the program's pid (env execs it),
+# not that of a subshell that would outlive a kill.
+xendm_env=(env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock")
 
 xendm_run() {
     local script=$1; shift
@@ -38,8 +36,7 @@ xendm_run() {
     local mx_pid=$!
     local i
     for i in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$xendm" --domid 1 --stats "$tmp/dm.stats" "${dm_args[@]}" >"${dm_stdout:-$tmp/dm.out}" \
+    "${xendm_env[@]}" "$xendm" --domid 1 --stats "$tmp/dm.stats" "${dm_args[@]}" >"${dm_stdout:-$tmp/dm.out}" \
         2>"$tmp/dm.err" &
     local dm_pid=$!
     wait "$mx_pid"; mx_status=$?

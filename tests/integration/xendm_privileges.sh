@@ -38,9 +38,8 @@ mkdir -p "$tmp/jail"
 mx_pid=$!
 MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock mx_wait_sockets "$mx_pid"
 # LeakSanitizer needs /proc, which the root directory given here does not have.
-env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-    ASAN_OPTIONS=detect_leaks=0 "$xendm" --domid 1 --runas nobody --chroot "$tmp/jail" \
-    --log info >"$tmp/dm.out" 2>"$tmp/dm.err" &
+"${xendm_env[@]}" ASAN_OPTIONS=detect_leaks=0 "$xendm" --domid 1 --runas nobody \
+    --chroot "$tmp/jail" --log info >"$tmp/dm.out" 2>"$tmp/dm.err" &
 dm_pid=$!
 for _ in $(seq 100); do grep -q "running as uid" "$tmp/dm.err" && break; sleep 0.02; done
 uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 "/" $5 }' "/proc/$dm_pid/status")

@@ -17,8 +17,7 @@ run_ram_alloc() {
         --start-timeout 1500 --script "$tmp/none.gs" "$@" >"$tmp/mx.out" 2>"$tmp/mx.err" &
     local mx_pid=$!
     for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$ram_alloc" 1 "$kib" >"$tmp/ra.out" 2>"$tmp/ra.err"
+    "${xendm_env[@]}" "$ram_alloc" 1 "$kib" >"$tmp/ra.out" 2>"$tmp/ra.err"
     ra_status=$?
     populated=$("$mockxen" --query "$tmp/mx.sock" status 2>/dev/null | awk '$1 == "populated" { print $2 }')
     wait "$mx_pid"

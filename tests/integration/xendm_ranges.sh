@@ -12,7 +12,7 @@ echo "# no guest: nothing announces 'running'" >"$tmp/none.gs"
     --start-timeout 1500 --script "$tmp/none.gs" >"$tmp/mx.out" 2>"$tmp/mx.err" &
 mx_pid=$!
 for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
-xendm_env "$listener" 1 >"$tmp/l.out" 2>"$tmp/l.err"
+"${xendm_env[@]}" "$listener" 1 >"$tmp/l.out" 2>"$tmp/l.err"
 l_status=$?
 wait "$mx_pid"
 [ "$l_status" -ne 0 ] && sed "s/^/# /" "$tmp/l.err"

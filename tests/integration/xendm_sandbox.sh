@@ -24,9 +24,7 @@ start_idle() {
         --script "$tmp/idle.gs" >"$tmp/mx.out" 2>"$tmp/mx.err" &
     mx_pid=$!
     MOCKXEN_SOCKET=$tmp/mx.sock XENSTORED_PATH=$tmp/xs.sock mx_wait_sockets "$mx_pid"
-    # env, not the xendm_env function: $! must be xendm itself, not a subshell
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$xendm" --domid 1 --control "$sock" --log info \
+    "${xendm_env[@]}" "$xendm" --domid 1 --control "$sock" --log info \
         --device "virtio-blk,file=$img,aio=threads" "$@" >"$tmp/dm.out" 2>"$tmp/dm.err" &
     dm_pid=$!
     for _ in $(seq 200); do grep -q "serving domain" "$tmp/dm.err" && [ -S "$sock" ] && break; sleep 0.05; done

@@ -26,8 +26,8 @@ start_mockxen() {
 # start_secondary NAME [options]: xendm --secondary, output in $tmp/NAME.*, pid in $dm_pid.
 start_secondary() {
     local name=$1; shift
-    env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-        "$xendm" --domid 1 --secondary --log info "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    "${xendm_env[@]}" "$xendm" --domid 1 --secondary --log info "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" &
     dm_pid=$!
 }
 # wait_until SECONDS CMD...: poll CMD every 50 ms.
@@ -75,7 +75,7 @@ check "... and leaves the main device model's state node alone" \
 xs xenstore-write /local/domain/0/device-model/1/state running   # the main model's part
 check "the guest writes, flushes and reads through xendm's virtio-blk-pci at slot 6" \
     wait_until 20 grep -q "disk done" "$tmp/mx.out"
-xendm_env "$mxclient" destroy-server 0 1
+"${xendm_env[@]}" "$mxclient" destroy-server 0 1
 check "once its ioreq server is destroyed xendm stops by itself" wait_until 5 exited "$dm_pid"
 wait "$dm_pid"; dm_status=$?
 check "... cleanly (exit 0), saying why" \

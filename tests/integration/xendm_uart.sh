@@ -72,8 +72,7 @@ rm -f "$tmp"/mx.* "$tmp"/xs.sock
     >"$tmp/mx.out" 2>"$tmp/mx.err" &
 mx_pid=$!
 for _ in $(seq 200); do [ -S "$tmp/mx.sock" ] && [ -S "$tmp/xs.sock" ] && break; sleep 0.05; done
-env LD_LIBRARY_PATH="$shim" MOCKXEN_SOCKET="$tmp/mx.sock" XENSTORED_PATH="$tmp/xs.sock" \
-    "$xendm" --domid 1 --no-defaults --device "uart,chardev=unix:$tmp/com1" \
+"${xendm_env[@]}" "$xendm" --domid 1 --no-defaults --device "uart,chardev=unix:$tmp/com1" \
     --device "uart,port=0x2f8,irq=3,chardev=unix:$tmp/com2" >"$tmp/dm.out" 2>"$tmp/dm.err" &
 dm_pid=$!
 python3 "$tmp/fdswap.py" "$dm_pid" "$tmp/com1" "$tmp/com2" &

@@ -27,7 +27,7 @@ mx_cleanup() {
     wait 2>/dev/null
     rm -rf "$tmp"
 }
-trap mx_cleanup EXIT
+at_exit mx_cleanup
 
 for f in "$mockxen" "$mxclient" "${shims%%:*}/libxendevicemodel.so.1"; do
     if [ ! -e "$f" ]; then

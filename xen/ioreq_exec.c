@@ -172,6 +172,19 @@ static uint32_t slice_elements(const ioreq_t *req, uint32_t done)
     return left < per_slice ? left : per_slice;
 }
 
+/* One element of a data_is_ptr = 0 request at addr: req->data is written, or read
+ * into. False if the device cannot take it yet. */
+static bool immediate_element(IoreqExecCtx *ctx, ioreq_t *req, uint64_t addr)
+{
+    bool is_write = req->dir == IOREQ_WRITE;
+    uint64_t val = is_write ? req->data : 0;
+    if (!device_access(ctx, req, addr, &val, is_write))
+        return false;
+    if (!is_write)
+        req->data = val;
+    return true;
+}
+
 /* data_is_ptr = 0: the same value (or a read) `count` times. Returns elements done;
  * *wait is set when the slice stopped at an element the device could not take yet. */
 static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
@@ -184,13 +197,10 @@ static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
     uint64_t addr = req->addr + done * step;
     uint32_t k = 0;
     while (k < n) {
-        uint64_t val = req->dir == IOREQ_READ ? 0 : req->data;
-        if (!device_access(ctx, req, addr, &val, req->dir == IOREQ_WRITE)) {
+        if (!immediate_element(ctx, req, addr)) {
             *wait = true;
             break;
         }
-        if (req->dir == IOREQ_READ)
-            req->data = val;
         addr += step;
         if (slice_expired(++k, deadline_ns))
             break;
@@ -207,10 +217,12 @@ static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
  * block ending at data - done * size + size, in reverse element order, so the first
  * k elements of the slice sit in the block's top k slots. Returns elements done, and
  * *wait as exec_immediate (only writes to a device wait, so the bounce buffer was read
- * from the guest, not written to it: the next slice reads it again).
+ * from the guest, not written to it: the next slice reads it again). Not inlined: its
+ * page-sized bounce buffer would make every plain access set up that frame too.
  */
-static uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
-                              uint64_t deadline_ns, bool *wait)
+static __attribute__((noinline)) uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req,
+                                                        uint32_t done, uint64_t deadline_ns,
+                                                        bool *wait)
 {
     uint8_t bounce[IOREQ_SLICE_BYTES];
     const uint32_t size = req->size, n = slice_elements(req, done);
@@ -273,7 +285,19 @@ static int exec_slice(IoreqExecCtx *ctx, IoreqRun *run)
         if (ret < 0)
             return ret;
     }
-    uint64_t deadline_ns = clock_monotonic_ns() + IOREQ_SLICE_NS;
+    /* Every plain access: one element, no slice to keep, no deadline. */
+    if (req->count == 1 && !req->data_is_ptr) {
+        if (!immediate_element(ctx, req, req->addr)) {
+            ctx->waits++;
+            return IOREQ_EXEC_WAIT;
+        }
+        run->done = 1;
+        return 0;
+    }
+    /* slice_expired reads the clock only every IOREQ_CLOCK_EVERY elements: a shorter
+     * rest never looks at the deadline, nor costs a clock read. */
+    uint64_t deadline_ns = req->count - run->done >= IOREQ_CLOCK_EVERY
+                               ? clock_monotonic_ns() + IOREQ_SLICE_NS : 0;
     uint32_t before = run->done;
     bool wait = false;
     if (req->data_is_ptr)

@@ -45,6 +45,8 @@ static void answer_slot(XenDM *xd, unsigned vcpu, const ioreq_t *req)
 static void set_busy(XenDM *xd, unsigned vcpu, uint8_t why)
 {
     uint8_t was = xd->vcpu_busy[vcpu];
+    if (why == was)
+        return;                         /* the usual case: not busy before or after */
     xd->nr_busy += (why != 0) - (was != 0);
     xd->nr_waiting += (why == IOREQ_EXEC_WAIT) - (was == IOREQ_EXEC_WAIT);
     xd->vcpu_busy[vcpu] = why;
@@ -168,11 +170,11 @@ static void buffered_consume(buffered_iopage_t *page, uint32_t nr)
 /* Consume the ring up to the write pointer seen on entry: at most one ring of
  * requests per call, so a guest that keeps filling it cannot hold the loop. What it
  * appends meanwhile comes with its own notification and waits for the next call. */
-void xen_ioreq_drain_buffered(XenDM *xd)
+/* Take the requests from rp up to wp. Not inlined: most wake-ups are a vCPU's
+ * synchronous request with nothing here, and should not set up this frame. */
+static __attribute__((noinline)) void drain_buffered_from(XenDM *xd, uint32_t rp, uint32_t wp)
 {
     buffered_iopage_t *page = xd->buffered_page;
-    uint32_t rp, wp;
-    buffered_pointers(page, &rp, &wp);
     if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
         log_ratelimited(&xd->loop_log, LOG_WARN,
                         "buffered ioreq ring pointers insane (read %u, write %u): "
@@ -196,6 +198,14 @@ void xen_ioreq_drain_buffered(XenDM *xd)
         rp += used;
         buffered_consume(page, used);
     }
+}
+
+void xen_ioreq_drain_buffered(XenDM *xd)
+{
+    uint32_t rp, wp;
+    buffered_pointers(xd->buffered_page, &rp, &wp);
+    if (rp != wp)
+        drain_buffered_from(xd, rp, wp);
 }
 
 int xen_dm_handle_events(XenDM *xd, Error **errp)

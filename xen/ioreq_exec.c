@@ -217,12 +217,10 @@ static uint32_t exec_immediate(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
  * block ending at data - done * size + size, in reverse element order, so the first
  * k elements of the slice sit in the block's top k slots. Returns elements done, and
  * *wait as exec_immediate (only writes to a device wait, so the bounce buffer was read
- * from the guest, not written to it: the next slice reads it again). Not inlined: its
- * page-sized bounce buffer would make every plain access set up that frame too.
+ * from the guest, not written to it: the next slice reads it again).
  */
-static __attribute__((noinline)) uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req,
-                                                        uint32_t done, uint64_t deadline_ns,
-                                                        bool *wait)
+static uint32_t exec_indirect(IoreqExecCtx *ctx, ioreq_t *req, uint32_t done,
+                              uint64_t deadline_ns, bool *wait)
 {
     uint8_t bounce[IOREQ_SLICE_BYTES];
     const uint32_t size = req->size, n = slice_elements(req, done);

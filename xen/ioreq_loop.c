@@ -66,14 +66,20 @@ static void run_slice(XenDM *xd, unsigned vcpu)
     answer_slot(xd, vcpu, &xd->vcpu_run[vcpu].req);
 }
 
+/* The state of a vCPU's slot. The state nibble shares a byte with flags: the byte is
+ * read atomically, with acquire so that the request read after it is the one Xen
+ * published before setting the state. */
+static uint8_t slot_state(const ioreq_t *slot)
+{
+    const uint8_t *state = (const uint8_t *)slot + offsetof(ioreq_t, type) - 1;
+    return __atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf;
+}
+
 static void serve_slot(XenDM *xd, unsigned vcpu)
 {
     ioreq_t *slot = &xd->shared_page->vcpu_ioreq[vcpu];
-    uint8_t *state = (uint8_t *)slot + offsetof(ioreq_t, type) - 1;    /* state byte */
-    /* The state nibble shares a byte with flags; read the byte atomically. A busy
-     * vCPU's slot is ours until answered, whatever a hostile writer put there. */
-    if ((__atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf) != STATE_IOREQ_READY ||
-        xd->vcpu_busy[vcpu])
+    /* A busy vCPU's slot is ours until answered, whatever a hostile writer put there. */
+    if (slot_state(slot) != STATE_IOREQ_READY || xd->vcpu_busy[vcpu])
         return;                         /* spurious or already served */
     IoreqRun *run = &xd->vcpu_run[vcpu];
     memcpy(&run->req, slot, sizeof(run->req));  /* the one and only read of the request */
@@ -119,12 +125,9 @@ bool xen_dm_requests_settled(const XenDM *xd)
 {
     if (xd->nr_busy)
         return false;
-    for (unsigned vcpu = 0; xd->shared_page && vcpu < xd->nr_vcpus; vcpu++) {
-        const uint8_t *state = (const uint8_t *)&xd->shared_page->vcpu_ioreq[vcpu] +
-                               offsetof(ioreq_t, type) - 1;
-        if ((__atomic_load_n(state, __ATOMIC_ACQUIRE) & 0xf) != STATE_IOREQ_NONE)
+    for (unsigned vcpu = 0; xd->shared_page && vcpu < xd->nr_vcpus; vcpu++)
+        if (slot_state(&xd->shared_page->vcpu_ioreq[vcpu]) != STATE_IOREQ_NONE)
             return false;
-    }
     return true;
 }
 
@@ -167,9 +170,6 @@ static void buffered_consume(buffered_iopage_t *page, uint32_t nr)
     __atomic_fetch_add(&page->read_pointer, nr, __ATOMIC_RELEASE);
 }
 
-/* Consume the ring up to the write pointer seen on entry: at most one ring of
- * requests per call, so a guest that keeps filling it cannot hold the loop. What it
- * appends meanwhile comes with its own notification and waits for the next call. */
 /* Take the requests from rp up to wp. Not inlined: most wake-ups are a vCPU's
  * synchronous request with nothing here, and should not set up this frame. */
 static __attribute__((noinline)) void drain_buffered_from(XenDM *xd, uint32_t rp, uint32_t wp)
@@ -200,6 +200,9 @@ static __attribute__((noinline)) void drain_buffered_from(XenDM *xd, uint32_t rp
     }
 }
 
+/* Consume the ring up to the write pointer seen on entry: at most one ring of
+ * requests per call, so a guest that keeps filling it cannot hold the loop. What it
+ * appends meanwhile comes with its own notification and waits for the next call. */
 void xen_ioreq_drain_buffered(XenDM *xd)
 {
     uint32_t rp, wp;

@@ -8,7 +8,6 @@ top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
 . "$top/tests/integration/xendm_lib.bash"
 . "$top/bench/blk_guest.sh"
-qemu=/usr/libexec/xen-qemu-system-i386
 
 img=$tmp/disk.img
 blk_image_bytes=$((8 << 20))
@@ -47,10 +46,7 @@ for aio in io_uring threads; do
         "vcpu0: end 0x$(printf '%x' $((3 * 4 + 16 + 1 + 2 * (256 + 32) + 40 + 32 + 16 + 4))) .*" "$tmp/mx.out"
 done
 
-if [ ! -x "$qemu" ]; then
-    skip_test "$qemu not installed (qemu-system-xen)"
-    done_testing
-fi
+need_qemu
 new_image
 rm -f "$tmp"/mx.* "$tmp"/xs.sock
 "$mockxen" --socket "$tmp/mx.sock" --xenstore "$tmp/xs.sock" --populate-mb 128 \

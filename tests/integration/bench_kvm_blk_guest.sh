@@ -13,7 +13,6 @@ top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/bench/blk_kvm_guest.sh"
 guests=$top/build/guests
 xendm=$build/xendm
-qemu=/usr/libexec/xen-qemu-system-i386
 . "$top/tests/guests/kvm_run.sh"
 
 if [ ! -f "$guests/blk_bench.bin" ]; then
@@ -77,10 +76,7 @@ check "a workload deeper than the queue allows fails with status 45" \
     grep -q "KVM guest exit status 45 " "$tmp/bad-workload.err"
 check "... naming it" grep -qx "vcpu0: error deep 0" "$tmp/bad-workload.out"
 
-if [ ! -x "$qemu" ]; then
-    skip_test "$qemu not installed (qemu-system-xen)"
-    done_testing
-fi
+need_qemu
 new_image
 kvm_run qemu blk_bench qemu "${params[@]}" -- \
     -drive "if=none,id=d0,file=$img,format=raw,cache=writeback,aio=threads" \

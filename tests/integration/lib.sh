@@ -13,3 +13,9 @@ skip_test() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
 check()     { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 diag()      { echo "# $*"; }
 done_testing() { echo "1..$_tap_n"; exit "$_tap_failed"; }
+
+# Debian's QEMU-xen (package qemu-system-xen), which the tests run beside or against
+# xendm. need_qemu: from here on the script needs it; where it is not installed, the
+# rest is one skip.
+qemu=/usr/libexec/xen-qemu-system-i386
+need_qemu() { [ -x "$qemu" ] || { skip_test "$qemu not installed (qemu-system-xen)"; done_testing; }; }

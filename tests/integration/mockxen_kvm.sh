@@ -9,7 +9,6 @@ top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/mockxen-client/harness.sh"
 guests=$top/build/guests
 xendm=$build/xendm
-qemu=/usr/libexec/xen-qemu-system-i386
 . "$top/tests/guests/kvm_run.sh"
 
 for img in nulldm uart testdev fail halt; do

@@ -4,11 +4,7 @@
 # guest script: PCI config space of its i440FX and PIIX3 through 0xcf8/0xcfc.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
-qemu=/usr/libexec/xen-qemu-system-i386
-if [ ! -x "$qemu" ]; then
-    skip_test "$qemu not installed (qemu-system-xen)"
-    done_testing
-fi
+need_qemu
 . "$top/tests/mockxen-client/harness.sh"
 
 cat >"$tmp/qemu.gs" <<'GS'

@@ -14,11 +14,7 @@
 # xendm's virtio-blk (on virtio-mmio) and prints through QEMU's UART.
 top=${XENDM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
-qemu=/usr/libexec/xen-qemu-system-i386
-if [ ! -x "$qemu" ]; then
-    skip_test "$qemu not installed (qemu-system-xen)"
-    done_testing
-fi
+need_qemu
 . "$top/tests/integration/xendm_lib.bash"
 img=$tmp/disk.img
 

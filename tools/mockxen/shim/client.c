@@ -241,12 +241,11 @@ int mx_client_reply_call(MxClient *c, uint32_t op, const void *req, size_t req_l
     return mx_client_call(c, op, req, req_len, NULL, 0, out, out_max, NULL, NULL, 0, NULL);
 }
 
-int mx_client_guest_memory(MxClient *c, uint32_t domid, MxGuestMemory *gm, int fds[2])
+int mx_client_call_two_fds(MxClient *c, uint32_t op, const void *req, size_t req_len,
+                           void *out, size_t out_max, int fds[2])
 {
-    MxDomainReq req = { .domid = domid };
     unsigned nfds = 0;
-    if (mx_client_call(c, MX_OP_GUEST_MEMORY, &req, sizeof(req), NULL, 0, gm, sizeof(*gm),
-                       NULL, fds, 2, &nfds) < 0)
+    if (mx_client_call(c, op, req, req_len, NULL, 0, out, out_max, NULL, fds, 2, &nfds) < 0)
         return -1;
     if (nfds != 2) {
         for (unsigned i = 0; i < nfds; i++)
@@ -255,4 +254,11 @@ int mx_client_guest_memory(MxClient *c, uint32_t domid, MxGuestMemory *gm, int f
         return -1;
     }
     return 0;
+}
+
+int mx_client_guest_memory(MxClient *c, uint32_t domid, MxGuestMemory *gm, int fds[2])
+{
+    MxDomainReq req = { .domid = domid };
+    return mx_client_call_two_fds(c, MX_OP_GUEST_MEMORY, &req, sizeof(req), gm, sizeof(*gm),
+                                  fds);
 }

@@ -44,6 +44,11 @@ int mx_client_call(MxClient *c, uint32_t op, const void *req, size_t req_len,
                    const void *extra, size_t extra_len, void *out, size_t out_max,
                    size_t *out_len, int *fds, unsigned max_fds, unsigned *nfds);
 
+/* A call whose reply carries exactly two descriptors, in fds (the caller owns them):
+ * 0, or -1 with errno (EPROTO, and none kept, when the daemon sent fewer). */
+int mx_client_call_two_fds(MxClient *c, uint32_t op, const void *req, size_t req_len,
+                           void *out, size_t out_max, int fds[2]);
+
 /* MX_OP_GUEST_MEMORY for domid: the RAM memfd in fds[0], the populated-frame bitmap's
  * in fds[1] (the caller owns both), their sizes in *gm. 0, or -1 with errno (EPROTO
  * when the daemon did not send both descriptors). */

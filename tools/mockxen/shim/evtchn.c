@@ -48,16 +48,8 @@ static int restrict_xce(MxToolcoreHandle *tc, domid_t domid)
 static int open_channel(xenevtchn_handle *xce)
 {
     int fds[2];
-    unsigned nfds = 0;
-    if (mx_client_call(&xce->c, MX_OP_EVTCHN_OPEN, NULL, 0, NULL, 0, NULL, 0, NULL, fds, 2,
-                       &nfds) < 0)
+    if (mx_client_call_two_fds(&xce->c, MX_OP_EVTCHN_OPEN, NULL, 0, NULL, 0, fds) < 0)
         return -1;
-    if (nfds != 2) {
-        for (unsigned i = 0; i < nfds; i++)
-            close(fds[i]);
-        errno = EPROTO;
-        return -1;
-    }
     xce->page = mmap(NULL, PAGE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
     close(fds[1]);
     if (xce->page == MAP_FAILED) {

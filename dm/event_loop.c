@@ -22,6 +22,10 @@
  * epoll set (EPERM) but are always ready: such a device is served before the wait,
  * which then does not block. It stops asking once its input ends or the device is full
  * (or its output queue is empty).
+ *
+ * Asked to stop, the loop does not end at once: it first takes no new requests and
+ * settles those already posted (stopped(), below), so that no vCPU is left waiting on a
+ * server that is about to go.
  */
 #include "dm/dm.h"
 
@@ -42,7 +46,7 @@
 #define SOURCE_CONTROL (2 * DM_MAX_DEVICES + 2)
 #define SOURCE_PROBE   (2 * DM_MAX_DEVICES + 3)
 #define SOURCE_XENSTORE (2 * DM_MAX_DEVICES + 4)
-#define LOOP_MAX_EVENTS (2 * DM_MAX_DEVICES + 4)
+#define LOOP_MAX_EVENTS (SOURCE_XENSTORE + 1)   /* every source ready at once */
 /* How long a stop may wait for requests in flight: a rep's slices and a reset waiting
  * for its disk's requests take far less; past it the guest's vCPU is left waiting. */
 #define DM_STOP_DRAIN_MS 2000
